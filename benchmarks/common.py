@@ -1,0 +1,42 @@
+"""Helpers shared by the benchmarks: peak resident memory of one call, measured in isolation.
+
+Peak memory on the CPU is the rise of the process's resident-set high-water mark (``VmHWM``,
+reset through ``/proc/self/clear_refs``) during one call. It is measured in a fresh
+subprocess with glibc told to ``mmap`` every block above 64 KiB, so freed memory goes back to
+the system and numpy and torch allocations count alike (tracemalloc sees only numpy's).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _status_kib(key: str) -> int:
+    match = re.search(rf"{key}:\s+(\d+)", Path("/proc/self/status").read_text())
+    if match is None:
+        raise RuntimeError(f"/proc/self/status has no {key}: peak memory needs Linux")
+    return int(match.group(1))
+
+
+def peak_rss_bytes(fn: Callable[[], object]) -> int:
+    """Bytes by which the resident set rose at its peak while ``fn()`` ran (result kept alive)."""
+    base = _status_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
+    result = fn()
+    peak = _status_kib("VmHWM")
+    del result
+    return (peak - base) * 1024
+
+
+def isolated_peak(script: str, *args: str) -> int:
+    """Run ``script --peak *args`` in a fresh process and return the bytes it prints."""
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    result = subprocess.run(
+        [sys.executable, script, "--peak", *args], capture_output=True, text=True, check=True, env=env
+    )
+    return int(result.stdout.strip().splitlines()[-1])

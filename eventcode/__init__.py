@@ -1,0 +1,18 @@
+"""eventcode: sparse address-event (AER) streams for spiking networks and event cameras.
+
+Examples
+--------
+>>> import torch, eventcode
+>>> spikes = (torch.rand(100, 8, 1, 28, 28) < 0.1).float()  # [T, B, C, H, W]
+>>> events = eventcode.Events.from_dense(spikes)
+>>> torch.equal(eventcode.densify(events), spikes)
+True
+"""
+
+from eventcode import errors
+from eventcode.densify import densify
+from eventcode.events import Events
+
+__version__ = "0.1.0"
+
+__all__ = ["Events", "__version__", "densify", "errors"]

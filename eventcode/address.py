@@ -1,0 +1,88 @@
+"""Address mapping between a dense sample shape and the ``(c, y, x)`` event columns.
+
+A dense sample of shape ``[..., H, W]`` maps its last dim to ``x``, the one before to
+``y`` and every leading dim, flattened in row-major order, to the channel ``c``. A 1-D
+sample ``[N]`` maps to ``x`` with ``y = 0``; a 0-D sample is a single address.
+The flat address ``n = (c * H + y) * W + x`` is the row-major index into the sample.
+
+Examples
+--------
+>>> from eventcode import address
+>>> address.sensor_size((2, 34, 34))
+(34, 34, 2)
+>>> address.channels((2, 34, 34)), address.channels((1, 28, 28))
+(2, 1)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from eventcode.errors import EventsError
+
+INT16_LIMIT = 32767
+"""Largest extent of x, y or c: the columns are int16."""
+
+
+def width(shape: tuple[int, ...]) -> int:
+    """Extent of ``x`` for a sample of this shape (1 for a 0-D sample)."""
+    return shape[-1] if shape else 1
+
+
+def height(shape: tuple[int, ...]) -> int:
+    """Extent of ``y`` for a sample of this shape (1 for 0-D and 1-D samples)."""
+    return shape[-2] if len(shape) >= 2 else 1
+
+
+def channels(shape: tuple[int, ...]) -> int:
+    """Number of channels: the product of the dims before ``[H, W]`` (1 if none)."""
+    return math.prod(shape[:-2])
+
+
+def sensor_size(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """Tonic's ``(W, H, P)`` for a sample of this shape; ``P`` is always 2 (OFF, ON)."""
+    return (width(shape), height(shape), 2)
+
+
+def check_shape(shape: object) -> tuple[int, ...]:
+    """Return ``shape`` as a tuple of ints after checking that the columns can address it.
+
+    Raises
+    ------
+    EventsError
+        If a dim is not a positive integer, or if ``W``, ``H`` or the channel count exceeds
+        32,767 (the int16 range of the columns).
+    """
+    try:
+        dims = tuple(int(d) for d in shape)  # type: ignore[union-attr]
+    except (TypeError, ValueError) as err:
+        raise EventsError(f"shape must be a sequence of ints such as (1, 28, 28), got {shape!r}") from err
+    if any(d < 1 for d in dims):
+        raise EventsError(f"shape {dims} has a dim below 1: every dim of a sample must be >= 1")
+    for name, extent in (("W (x)", width(dims)), ("H (y)", height(dims)), ("C (c)", channels(dims))):
+        if extent > INT16_LIMIT:
+            raise EventsError(
+                f"shape {dims} gives {name} = {extent}, beyond the int16 limit {INT16_LIMIT} "
+                "of the address columns; reshape the sample, e.g. a long 1-D sample to [H, W]"
+            )
+    return dims
+
+
+def flat(x: torch.Tensor, y: torch.Tensor, c: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
+    """Row-major flat address ``(c * H + y) * W + x`` as int64."""
+    n = y.to(torch.int64, copy=True)
+    if c is not None:
+        n = n.add_(c.to(torch.int64), alpha=height(shape))
+    return n.mul_(width(shape)).add_(x)
+
+
+def split(n: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Inverse of :func:`flat`: int16 ``(x, y, c)``; ``c`` is None for one channel."""
+    w, h = width(shape), height(shape)
+    x = torch.remainder(n, w).to(torch.int16)
+    rows = torch.div(n, w, rounding_mode="floor")
+    y = torch.remainder(rows, h).to(torch.int16)
+    c = torch.div(rows, h, rounding_mode="floor").to(torch.int16) if channels(shape) > 1 else None
+    return x, y, c

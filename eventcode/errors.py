@@ -1,0 +1,49 @@
+"""Exceptions raised by eventcode.
+
+Every error eventcode raises derives from :class:`EventcodeError` and from the
+built-in exception a caller would naturally catch (``ValueError`` for bad data,
+``TypeError`` for bad dtypes), so ``except ValueError`` keeps working.
+
+Examples
+--------
+>>> import torch, eventcode
+>>> try:
+...     eventcode.Events(t=[0], x=[40], y=[0], p=[True], shape=(28, 28), num_steps=1)
+... except eventcode.errors.AddressError as err:
+...     print(type(err).__name__)
+AddressError
+"""
+
+from __future__ import annotations
+
+
+class EventcodeError(Exception):
+    """Base class of every error raised by eventcode."""
+
+
+class EventsError(EventcodeError, ValueError):
+    """Event columns or metadata that do not form a valid :class:`~eventcode.Events`."""
+
+
+class AddressError(EventsError):
+    """An event address (x, y or channel) lies outside the sample shape."""
+
+
+class TimeOrderError(EventsError):
+    """Timestamps decrease within a sample, or lie outside ``[0, num_steps)``."""
+
+
+class OffsetsError(EventsError):
+    """The per-sample ``offsets`` do not partition the event columns."""
+
+
+class EventsDtypeError(EventsError, TypeError):
+    """A column or input has a dtype eventcode cannot store losslessly."""
+
+
+class DenseInputError(EventcodeError, ValueError):
+    """A dense tensor given to ``from_dense`` has a bad rank or bad values (NaN, inf, fractions)."""
+
+
+class FileFormatError(EventcodeError, OSError):
+    """A file is truncated, corrupt or not in the format it was read as."""

@@ -1,0 +1,844 @@
+"""The one data type of eventcode: a batch of address-event streams, stored column by column.
+
+An :class:`Events` holds ``B`` samples of ``(t, x, y, p)`` records (plus a channel ``c`` when a
+sample has several channels) as 1-D torch tensors on any device. Events of sample ``b`` are
+``offsets[b]:offsets[b + 1]``; within a sample they are sorted by ``t``.
+
+Examples
+--------
+>>> import torch
+>>> from eventcode import Events
+>>> spikes = torch.zeros(3, 2, 1, 4, 4)  # [T, B, C, H, W], as snntorch.spikegen returns
+>>> spikes[0, 0, 0, 1, 2] = 1
+>>> spikes[2, 1, 0, 3, 3] = -1
+>>> events = Events.from_dense(spikes)
+>>> len(events), events.num_samples, events.sensor_size
+(2, 2, (4, 4, 2))
+>>> torch.equal(events.dense(), spikes)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import torch
+
+from eventcode import address
+from eventcode.errors import (
+    AddressError,
+    DenseInputError,
+    EventsDtypeError,
+    EventsError,
+    OffsetsError,
+    TimeOrderError,
+)
+
+TimeUnit = Literal["step", "us"]
+Polarity = Literal["signed", "on", "split"]
+
+TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)])
+"""Tonic's ``events_struct``: the structured dtype :meth:`Events.to_numpy` returns."""
+
+
+class Events:
+    """A batch of address-event streams ``(t, x, y, p[, c])`` with per-sample ``offsets``.
+
+    Parameters
+    ----------
+    t : 1-D integer tensor or array-like
+        Timestamps, in steps (``time_unit="step"``) or microseconds (``"us"``); stored int64.
+    x, y : 1-D integer tensors or array-likes
+        Addresses; ``0 <= x < W`` and ``0 <= y < H``; stored int16.
+    p : 1-D bool or {0, 1} integer tensor or array-like
+        Polarity, True/1 = ON, False/0 = OFF; stored bool.
+    c : 1-D integer tensor, optional
+        Channel, required exactly when the sample shape has several channels (the dims before
+        ``[H, W]`` flattened row-major); stored int16.
+    offsets : 1-D integer tensor, optional
+        ``B + 1`` non-decreasing indices from 0 to ``len(t)``: sample ``b`` is
+        ``offsets[b]:offsets[b + 1]``. Default: one sample holding every event.
+    shape : tuple of int, optional
+        Dense shape of one sample, e.g. ``(1, 28, 28)``, ``(2, 34, 34)`` or ``(700,)``.
+    sensor_size : tuple of int, optional
+        Tonic's ``(W, H)`` or ``(W, H, P)``, an alternative to ``shape`` giving ``(H, W)``.
+    num_steps : int, optional
+        Number of time steps ``T`` of a step-time stream; every ``t`` lies in ``[0, T)``.
+    time_unit : {"step", "us"}, optional
+        Default ``"step"`` when ``num_steps`` is given, else ``"us"``.
+    sort : bool, default False
+        Sort each sample stably by ``t`` instead of raising on unsorted time.
+
+    Raises
+    ------
+    EventsDtypeError
+        A column has a non-integer dtype (``p``: not bool or integer).
+    AddressError
+        An address is outside ``shape``; the message names the first bad event.
+    TimeOrderError
+        Time decreases within a sample (and ``sort`` is False), or a step lies outside
+        ``[0, num_steps)``.
+    OffsetsError
+        ``offsets`` do not run non-decreasing from 0 to the number of events.
+    EventsError
+        Any other inconsistency: column lengths, devices, metadata.
+
+    Notes
+    -----
+    ``len(events)`` is the total number of events and ``==`` compares columns (values and
+    dtypes), offsets and metadata, ignoring the device. ``sensor_size`` is always ``(W, H, 2)``.
+
+    Examples
+    --------
+    >>> from eventcode import Events
+    >>> ev = Events(t=[0, 5, 9], x=[1, 2, 3], y=[0, 0, 1], p=[1, 0, 1], sensor_size=(4, 2))
+    >>> ev
+    Events(samples=1, events=3, shape=(2, 4), time_unit='us', device=cpu)
+    >>> ev.to_numpy()["t"].tolist()
+    [0, 5, 9]
+    """
+
+    __slots__ = ("_c", "_num_steps", "_offsets", "_p", "_shape", "_t", "_time_unit", "_x", "_y")
+
+    def __init__(
+        self,
+        t: torch.Tensor | np.ndarray | Sequence[int],
+        x: torch.Tensor | np.ndarray | Sequence[int],
+        y: torch.Tensor | np.ndarray | Sequence[int],
+        p: torch.Tensor | np.ndarray | Sequence[int] | Sequence[bool],
+        *,
+        c: torch.Tensor | np.ndarray | Sequence[int] | None = None,
+        offsets: torch.Tensor | np.ndarray | Sequence[int] | None = None,
+        shape: Sequence[int] | None = None,
+        sensor_size: Sequence[int] | None = None,
+        num_steps: int | None = None,
+        time_unit: TimeUnit | None = None,
+        sort: bool = False,
+    ) -> None:
+        dims = _resolve_shape(shape, sensor_size)
+        unit = _resolve_time_unit(time_unit, num_steps)
+        columns = {"t": t, "x": x, "y": y, "p": p}
+        if c is not None:
+            columns["c"] = c
+        tensors = {name: _as_column(name, value) for name, value in columns.items()}
+        device = tensors["t"].device
+        n = len(tensors["t"])
+        for name, tensor in tensors.items():
+            if tensor.device != device:
+                raise EventsError(
+                    f"column {name} is on {tensor.device} but t is on {device}; "
+                    "move every column to one device"
+                )
+            if len(tensor) != n:
+                raise EventsError(
+                    f"column {name} has {len(tensor)} values but t has {n}; "
+                    "every column needs one value per event"
+                )
+        if (c is None) != (address.channels(dims) == 1):
+            raise EventsError(
+                f"shape {dims} has {address.channels(dims)} channel(s): "
+                + (
+                    "pass the channel column c="
+                    if c is None
+                    else "drop c=, it is only for shapes with several channels"
+                )
+            )
+        bounds = _check_offsets(offsets, n, device)
+        time = _integer_column("t", tensors["t"], torch.int64)
+        if sort:
+            order = _sort_order(time, bounds)
+            time = time[order]
+            tensors = {name: tensor[order] for name, tensor in tensors.items()}
+        _check_time(time, bounds, unit, num_steps)
+        extents = {"x": address.width(dims), "y": address.height(dims), "c": address.channels(dims)}
+        self._t = time
+        self._x, self._y = (_address_column(k, tensors[k], extents[k], bounds, dims) for k in "xy")
+        self._c = _address_column("c", tensors["c"], extents["c"], bounds, dims) if c is not None else None
+        self._p = _polarity_column(tensors["p"], bounds)
+        self._offsets = bounds
+        self._shape = dims
+        self._num_steps = None if num_steps is None else int(num_steps)
+        self._time_unit = unit
+
+    @classmethod
+    def _trusted(
+        cls,
+        t: torch.Tensor,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        p: torch.Tensor,
+        c: torch.Tensor | None,
+        offsets: torch.Tensor,
+        shape: tuple[int, ...],
+        num_steps: int | None,
+        time_unit: TimeUnit,
+    ) -> Events:
+        """Build from columns already in canonical dtypes and order, skipping validation."""
+        events = object.__new__(cls)
+        events._t, events._x, events._y, events._p, events._c = t, x, y, p, c
+        events._offsets, events._shape = offsets, shape
+        events._num_steps, events._time_unit = num_steps, time_unit
+        return events
+
+    def _replace(self, **changes: object) -> Events:
+        """A copy with some fields replaced (trusted: callers keep the invariants)."""
+        fields = {
+            "t": self._t,
+            "x": self._x,
+            "y": self._y,
+            "p": self._p,
+            "c": self._c,
+            "offsets": self._offsets,
+            "shape": self._shape,
+            "num_steps": self._num_steps,
+            "time_unit": self._time_unit,
+        }
+        fields.update(changes)
+        return Events._trusted(**fields)  # type: ignore[arg-type]
+
+    def _with_columns(self, columns: dict[str, torch.Tensor], **changes: object) -> Events:
+        """A copy whose event columns are ``columns`` (as :meth:`_columns` gives them)."""
+        return self._replace(**{"c": None, **columns}, **changes)
+
+    # ------------------------------------------------------------------ columns and metadata
+    @property
+    def t(self) -> torch.Tensor:
+        """Timestamps, int64, in :attr:`time_unit`."""
+        return self._t
+
+    @property
+    def x(self) -> torch.Tensor:
+        """Column address, int16, ``0 <= x < W``."""
+        return self._x
+
+    @property
+    def y(self) -> torch.Tensor:
+        """Row address, int16, ``0 <= y < H`` (0 for 1-D samples)."""
+        return self._y
+
+    @property
+    def p(self) -> torch.Tensor:
+        """Polarity, bool: True = ON, False = OFF."""
+        return self._p
+
+    @property
+    def c(self) -> torch.Tensor | None:
+        """Channel, int16, or None when a sample has a single channel."""
+        return self._c
+
+    @property
+    def offsets(self) -> torch.Tensor:
+        """int64 ``[B + 1]``: events of sample ``b`` are ``offsets[b]:offsets[b + 1]``."""
+        return self._offsets
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Dense shape of one sample, e.g. ``(1, 28, 28)``."""
+        return self._shape
+
+    @property
+    def sensor_size(self) -> tuple[int, int, int]:
+        """Tonic's ``(W, H, P)``, with ``P = 2`` (OFF, ON)."""
+        return address.sensor_size(self._shape)
+
+    @property
+    def num_steps(self) -> int | None:
+        """Number of time steps of a step-time stream, None for microsecond time."""
+        return self._num_steps
+
+    @property
+    def time_unit(self) -> TimeUnit:
+        """``"step"`` (encoder output) or ``"us"`` (sensor time)."""
+        return self._time_unit
+
+    @property
+    def num_samples(self) -> int:
+        """Number of samples ``B`` in the batch."""
+        return len(self._offsets) - 1
+
+    @property
+    def device(self) -> torch.device:
+        """Device holding the columns."""
+        return self._t.device
+
+    def sample_ids(self) -> torch.Tensor:
+        """The sample index of every event, int64 ``[len(events)]``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> Events.from_dense(torch.ones(2, 3, 1)).sample_ids().tolist()
+        [0, 0, 1, 1, 2, 2]
+        """
+        return _sample_ids(self._offsets, len(self))
+
+    def _columns(self) -> dict[str, torch.Tensor]:
+        columns = {"t": self._t, "x": self._x, "y": self._y, "p": self._p}
+        if self._c is not None:
+            columns["c"] = self._c
+        return columns
+
+    def _metadata(self) -> tuple[object, ...]:
+        return (self._shape, self._num_steps, self._time_unit)
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Events):
+            return NotImplemented
+        if self._metadata() != other._metadata():
+            return False
+        mine = {"offsets": self._offsets, **self._columns()}
+        theirs = {"offsets": other._offsets, **other._columns()}
+        if mine.keys() != theirs.keys():
+            return False
+        return all(
+            a.dtype == theirs[k].dtype
+            and a.shape == theirs[k].shape
+            and torch.equal(a, theirs[k].to(a.device))
+            for k, a in mine.items()
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        steps = f", num_steps={self._num_steps}" if self._num_steps is not None else ""
+        return (
+            f"Events(samples={self.num_samples}, events={len(self)}, shape={self._shape}, "
+            f"time_unit={self._time_unit!r}{steps}, device={self.device})"
+        )
+
+    # ------------------------------------------------------------------ batch structure
+    def __getitem__(self, index: int | slice) -> Events:
+        """Sample ``b`` (an ``Events`` with one sample) or a contiguous range of samples.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> ev = Events.from_dense(torch.eye(3)[:, :, None])  # T=3, B=3, one neuron
+        >>> [len(ev[b]) for b in range(ev.num_samples)], ev[1:].num_samples
+        ([1, 1, 1], 2)
+        """
+        count = self.num_samples
+        if isinstance(index, slice):
+            start, stop, step = index.indices(count)
+            if step != 1:
+                raise EventsError(f"sample slices need step 1, got step {step}; select samples one by one")
+            stop = max(stop, start)
+        elif isinstance(index, (int, np.integer)):
+            start = int(index) + count if index < 0 else int(index)
+            if not 0 <= start < count:
+                raise IndexError(f"sample {index} out of range for {count} sample(s)")
+            stop = start + 1
+        else:
+            raise TypeError(f"Events indices are ints or slices of samples, got {type(index).__name__}")
+        lo, hi = (int(v) for v in self._offsets[[start, stop]].tolist()) if count else (0, 0)
+        columns = {k: v[lo:hi] for k, v in self._columns().items()}
+        return self._with_columns(columns, offsets=self._offsets[start : stop + 1] - lo)
+
+    @staticmethod
+    def cat(batches: Sequence[Events]) -> Events:
+        """Join batches sample-wise into one batch, on the device of the first.
+
+        All must share ``shape`` and ``time_unit``; ``num_steps`` becomes the largest.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> a = Events.from_dense(torch.ones(2, 1, 3))
+        >>> b = Events.from_dense(torch.ones(4, 2, 3))
+        >>> joined = Events.cat([a, b])
+        >>> joined.num_samples, len(joined), joined.num_steps
+        (3, 30, 4)
+        """
+        if not batches:
+            raise EventsError("Events.cat needs at least one Events")
+        first = batches[0]
+        for i, other in enumerate(batches):
+            if other._shape != first._shape or other._time_unit != first._time_unit:
+                raise EventsError(
+                    f"batch {i} has shape {other._shape} in {other._time_unit!r} time but batch 0 has "
+                    f"shape {first._shape} in {first._time_unit!r} time; only like streams join"
+                )
+            if (other._c is None) != (first._c is None):
+                raise EventsError(f"batch {i} and batch 0 differ in having a channel column")
+        device = first.device
+        columns = {k: torch.cat([b._columns()[k].to(device) for b in batches]) for k in first._columns()}
+        starts = np.cumsum([0] + [len(b) for b in batches[:-1]])
+        offsets = torch.cat(
+            [first._offsets[:1].to(device)]
+            + [b._offsets[1:].to(device) + int(s) for b, s in zip(batches, starts, strict=True)]
+        )
+        steps = [b._num_steps for b in batches]
+        return first._with_columns(
+            columns,
+            offsets=offsets,
+            num_steps=None if steps[0] is None else max(steps),  # type: ignore[type-var]
+        )
+
+    def time_slice(self, t_start: int | None = None, t_end: int | None = None) -> Events:
+        """Events with ``t_start <= t < t_end`` in every sample; times stay absolute.
+
+        ``None`` leaves a side open. ``num_steps`` is kept, so ``dense()`` keeps its length.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> ev = Events.from_dense(torch.ones(10, 2, 1))
+        >>> window = ev.time_slice(3, 5)
+        >>> window.t.tolist(), window.offsets.tolist()
+        ([3, 4, 3, 4], [0, 2, 4])
+        """
+        keep = torch.ones_like(self._p)
+        if t_start is not None:
+            keep &= self._t >= t_start
+        if t_end is not None:
+            keep &= self._t < t_end
+        kept_before = torch.cat([keep.new_zeros(1, dtype=torch.int64), keep.cumsum(0)])
+        columns = {k: v[keep] for k, v in self._columns().items()}
+        return self._with_columns(columns, offsets=kept_before[self._offsets])
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Events:
+        """The same events on ``device``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> ev = Events.from_dense(torch.ones(2, 1, 3))
+        >>> ev.to("cpu") == ev
+        True
+        """
+        columns = {k: v.to(device, non_blocking=non_blocking) for k, v in self._columns().items()}
+        return self._with_columns(columns, offsets=self._offsets.to(device, non_blocking=non_blocking))
+
+    # ------------------------------------------------------------------ time units
+    def to_us(self, dt_us: int, t0_us: int = 0) -> Events:
+        """Step time to microseconds: ``t_us = t0_us + t * dt_us``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> ev = Events.from_dense(torch.ones(3, 1, 1)).to_us(dt_us=1000, t0_us=50)
+        >>> ev.t.tolist(), ev.time_unit
+        ([50, 1050, 2050], 'us')
+        """
+        self._require_unit("step", "to_us")
+        dt_us, t0_us = _positive_int("dt_us", dt_us), int(t0_us)
+        return self._replace(t=self._t * dt_us + t0_us, num_steps=None, time_unit="us")
+
+    def to_steps(self, dt_us: int, t0_us: int = 0, num_steps: int | None = None) -> Events:
+        """Microseconds to steps: ``t = (t_us - t0_us) // dt_us``, the inverse of :meth:`to_us`.
+
+        ``num_steps`` defaults to the last occupied step + 1 (0 for no events). Events before
+        ``t0_us`` or at a step ``>= num_steps`` raise :class:`TimeOrderError`.
+
+        Examples
+        --------
+        >>> from eventcode import Events
+        >>> ev = Events(t=[50, 1049, 2050], x=[0, 0, 0], y=[0, 0, 0], p=[1, 1, 1], shape=(1,))
+        >>> steps = ev.to_steps(dt_us=1000, t0_us=50, num_steps=4)
+        >>> steps.t.tolist(), steps.num_steps
+        ([0, 0, 2], 4)
+        """
+        self._require_unit("us", "to_steps")
+        dt_us, t0_us = _positive_int("dt_us", dt_us), int(t0_us)
+        steps = torch.div(self._t - t0_us, dt_us, rounding_mode="floor")
+        if len(steps) and int(steps.min()) < 0:
+            i = _first(steps < 0)
+            raise TimeOrderError(
+                f"t[{i}] = {int(self._t[i])} us is before t0_us = {t0_us} ({_where(i, self._offsets)}); "
+                "pass a t0_us at or before the first event"
+            )
+        last = int(steps.max()) + 1 if len(steps) else 0
+        if num_steps is None:
+            num_steps = last
+        elif last > num_steps:
+            i = _first(steps >= num_steps)
+            raise TimeOrderError(
+                f"t[{i}] = {int(self._t[i])} us falls in step {int(steps[i])}, beyond num_steps = "
+                f"{num_steps} ({_where(i, self._offsets)}); raise num_steps or time_slice first"
+            )
+        return self._replace(t=steps, num_steps=int(num_steps), time_unit="step")
+
+    def _require_unit(self, unit: TimeUnit, operation: str) -> None:
+        if self._time_unit != unit:
+            hint = "to_steps(dt_us=...)" if unit == "step" else "to_us(dt_us=...)"
+            raise EventsError(
+                f"{operation} needs {unit!r} time but these events count {self._time_unit!r}; "
+                f"convert with events.{hint} first"
+            )
+
+    # ------------------------------------------------------------------ dense and sparse tensors
+    @classmethod
+    def from_dense(cls, spikes: torch.Tensor | np.ndarray, *, batched: bool = True) -> Events:
+        """Events of a dense spike tensor ``[T, B, *shape]`` (or ``[T, *shape]`` with ``batched=False``).
+
+        Each integral value ``v`` at ``[t, b, ...]`` gives ``|v|`` events at step ``t`` with polarity
+        ON for ``v > 0`` and OFF for ``v < 0``, so snnTorch's rate/latency (0/1) and delta (-1/0/1)
+        outputs convert losslessly. Accepts bool, integer and float tensors, numpy arrays and sparse
+        COO tensors. Events come out sorted by ``t``, ties in row-major ``(c, y, x)`` order.
+
+        Raises
+        ------
+        DenseInputError
+            Fewer than 2 dims (1 with ``batched=False``), a complex dtype, or a NaN, inf or
+            non-integral value (the message names the first such index).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> spikes = torch.tensor([[0.0, 1.0], [-2.0, 0.0]])  # [T=2, N=2], one sample
+        >>> ev = Events.from_dense(spikes, batched=False)
+        >>> ev.t.tolist(), ev.x.tolist(), ev.p.tolist()
+        ([0, 1, 1], [1, 0, 0], [True, False, False])
+        """
+        tensor = spikes if isinstance(spikes, torch.Tensor) else torch.from_numpy(np.asarray(spikes))
+        if tensor.is_complex():
+            raise DenseInputError(f"spikes have complex dtype {tensor.dtype}; pass real spike counts")
+        if not batched:
+            tensor = tensor.unsqueeze(1)
+        if tensor.dim() < 2:
+            raise DenseInputError(
+                f"spikes of shape {list(spikes.shape)} lack a batch dim: from_dense reads [T, B, ...]; "
+                "pass batched=False for a single [T, ...] sample"
+            )
+        num_steps, batch = tensor.shape[:2]
+        shape = address.check_shape(tensor.shape[2:])
+        if tensor.is_sparse:
+            time, sample, flat, values = _sparse_coordinates(tensor, shape)
+        else:
+            table = tensor.reshape(num_steps, batch, math.prod(shape))
+            sample, time, flat = torch.nonzero(table.transpose(0, 1)).unbind(1)
+            values = table[time, sample, flat]
+        counts, polarity = _counts(values, time, sample, flat, tensor.shape, batched)
+        if counts is not None:
+            sample, time, flat, polarity = (
+                torch.repeat_interleave(v, counts) for v in (sample, time, flat, polarity)
+            )
+        offsets = torch.zeros(batch + 1, dtype=torch.int64, device=tensor.device)
+        torch.cumsum(torch.bincount(sample, minlength=batch), 0, out=offsets[1:])
+        x, y, c = address.split(flat, shape)
+        return cls._trusted(time, x, y, polarity, c, offsets, shape, num_steps, "step")
+
+    def dense(
+        self,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+        polarity: Polarity = "signed",
+    ) -> torch.Tensor:
+        """The dense tensor ``[T, B, *shape]``; see :func:`eventcode.densify`.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> ev = Events(t=[0, 1], x=[2, 0], y=[0, 0], p=[1, 0], shape=(3,), num_steps=2)
+        >>> ev.dense().tolist()
+        [[[0.0, 0.0, 1.0]], [[-1.0, 0.0, 0.0]]]
+        """
+        from eventcode.densify import densify
+
+        return densify(self, device=device, dtype=dtype, polarity=polarity)
+
+    def to_sparse(self, dtype: torch.dtype = torch.float32, polarity: Polarity = "signed") -> torch.Tensor:
+        """A coalesced sparse COO tensor ``[T, B, *shape]``, the values of :meth:`dense`.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> ev = Events.from_dense(torch.eye(3)[:, None])  # T=3, B=1, N=3
+        >>> ev.to_sparse()._nnz(), torch.equal(ev.to_sparse().to_dense(), ev.dense())
+        (3, True)
+        """
+        from eventcode.densify import to_sparse
+
+        return to_sparse(self, dtype=dtype, polarity=polarity)
+
+    # ------------------------------------------------------------------ Tonic structured arrays
+    def to_numpy(self, sample: int | None = None) -> np.ndarray:
+        """One sample as a Tonic structured array (fields ``x, y, t, p`` and ``c`` if any).
+
+        Dtypes are those of Tonic's ``events_struct``: x, y int16, t int64, p bool (c int16).
+
+        Raises
+        ------
+        EventsError
+            If the batch holds several samples and ``sample`` is None.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> ev = Events.from_dense(torch.ones(2, 3, 1, 1, 2))
+        >>> arr = ev.to_numpy(sample=2)
+        >>> arr.dtype.names, len(arr)
+        (('x', 'y', 't', 'p'), 4)
+        """
+        if sample is None:
+            if self.num_samples != 1:
+                raise EventsError(
+                    f"to_numpy() without sample= needs one sample, these events hold {self.num_samples}; "
+                    "pass sample=b"
+                )
+            sample = 0
+        one = self[sample]
+        dtype = TONIC_DTYPE if one._c is None else np.dtype([*TONIC_DTYPE.descr, ("c", np.int16)])
+        array = np.empty(len(one), dtype=dtype)
+        for name, column in one._columns().items():
+            array[name] = column.cpu().numpy()
+        return array
+
+    @classmethod
+    def from_numpy(
+        cls,
+        array: np.ndarray,
+        sensor_size: Sequence[int] | None = None,
+        *,
+        shape: Sequence[int] | None = None,
+        num_steps: int | None = None,
+        time_unit: TimeUnit | None = None,
+        sort: bool = False,
+    ) -> Events:
+        """One sample from a structured event array such as Tonic's, fields read by name.
+
+        ``x``, ``t`` and ``p`` are required, ``y`` is optional (0 when absent, as for audio
+        streams), ``c`` is read when present. Field order and integer widths do not matter.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from eventcode import Events
+        >>> arr = np.zeros(2, dtype=[("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("p", "?")])
+        >>> arr["t"], arr["x"], arr["p"] = [10, 20], [3, 1], [True, False]
+        >>> ev = Events.from_numpy(arr, sensor_size=(4, 4, 2))
+        >>> ev.t.tolist(), ev.x.tolist(), ev.p.tolist()
+        ([10, 20], [3, 1], [True, False])
+        """
+        names = array.dtype.names or ()
+        missing = [k for k in "xtp" if k not in names]
+        if missing:
+            raise EventsError(
+                f"the array has fields {names} but lacks {missing}; a Tonic event array has "
+                "named fields x, y, t, p"
+            )
+        y = array["y"] if "y" in names else np.zeros(len(array), dtype=np.int16)
+        return cls(
+            array["t"],
+            array["x"],
+            y,
+            array["p"],
+            c=array["c"] if "c" in names else None,
+            shape=shape,
+            sensor_size=sensor_size,
+            num_steps=num_steps,
+            time_unit=time_unit,
+            sort=sort,
+        )
+
+
+# ---------------------------------------------------------------------- construction helpers
+def _resolve_shape(shape: Sequence[int] | None, sensor_size: Sequence[int] | None) -> tuple[int, ...]:
+    if sensor_size is not None:
+        size = tuple(int(v) for v in sensor_size)
+        if len(size) not in (2, 3) or (len(size) == 3 and size[2] not in (1, 2)):
+            raise EventsError(f"sensor_size must be (W, H) or (W, H, P) with P 1 or 2, got {sensor_size!r}")
+        from_sensor = address.check_shape((size[1], size[0]))
+        if shape is None:
+            return from_sensor
+        dims = address.check_shape(shape)
+        if address.sensor_size(dims)[:2] != size[:2]:
+            raise EventsError(f"shape {dims} and sensor_size {size} disagree on (W, H); give one of them")
+        return dims
+    if shape is None:
+        raise EventsError("give shape= (e.g. (1, 28, 28)) or sensor_size= (Tonic's (W, H, P))")
+    return address.check_shape(shape)
+
+
+def _resolve_time_unit(time_unit: str | None, num_steps: int | None) -> TimeUnit:
+    unit = time_unit if time_unit is not None else ("step" if num_steps is not None else "us")
+    if unit == "step":
+        if num_steps is None or isinstance(num_steps, bool) or int(num_steps) != num_steps or num_steps < 0:
+            raise EventsError(f"step time needs num_steps, a non-negative int; got {num_steps!r}")
+    elif unit == "us":
+        if num_steps is not None:
+            raise EventsError("num_steps is for step time; microsecond streams take num_steps=None")
+    else:
+        raise EventsError(f"time_unit must be 'step' or 'us', got {time_unit!r}")
+    return unit  # type: ignore[return-value]
+
+
+def _as_column(name: str, value: object) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        tensor = value
+    else:
+        array = np.asarray(value)
+        if array.size == 0 and not isinstance(value, np.ndarray):
+            array = array.astype(np.int64)
+        if array.dtype.kind == "u" and array.dtype.itemsize >= 2:
+            if array.size and array.max() > np.iinfo(np.int64).max:
+                raise EventsError(f"column {name} holds values beyond int64")
+            array = array.astype(np.int64)
+        if array.dtype.kind not in "biuf":
+            raise EventsDtypeError(f"column {name} has dtype {array.dtype}; it must hold integers")
+        if array.strides != (array.itemsize,) * array.ndim:  # e.g. a field of a structured array
+            array = array.copy()
+        tensor = torch.from_numpy(array)
+    if tensor.dim() != 1:
+        raise EventsError(f"column {name} must be 1-D, got shape {list(tensor.shape)}")
+    return tensor
+
+
+def _integer_column(name: str, tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
+        raise EventsDtypeError(
+            f"column {name} has dtype {tensor.dtype}; it must be an integer tensor "
+            f"(stored as {dtype}); round or cast it explicitly first"
+        )
+    return tensor.to(dtype)
+
+
+def _check_offsets(offsets: object, n: int, device: torch.device) -> torch.Tensor:
+    if offsets is None:
+        return torch.tensor([0, n], dtype=torch.int64, device=device)
+    bounds = _integer_column("offsets", _as_column("offsets", offsets), torch.int64).to(device)
+    if len(bounds) == 0 or int(bounds[0]) != 0 or int(bounds[-1]) != n:
+        raise OffsetsError(
+            f"offsets must run from 0 to the number of events ({n}), got {bounds.tolist()[:4]}...; "
+            "offsets[b]:offsets[b + 1] are the events of sample b"
+        )
+    if len(bounds) > 1 and bool((bounds[1:] < bounds[:-1]).any()):
+        i = _first(bounds[1:] < bounds[:-1]) + 1
+        raise OffsetsError(
+            f"offsets[{i}] = {int(bounds[i])} is below offsets[{i - 1}] = {int(bounds[i - 1])}; "
+            "offsets must be non-decreasing"
+        )
+    return bounds
+
+
+def _sample_ids(offsets: torch.Tensor, n: int) -> torch.Tensor:
+    counts = offsets.diff()
+    return torch.repeat_interleave(torch.arange(len(counts), device=offsets.device), counts, output_size=n)
+
+
+def _sort_order(t: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    by_time = torch.argsort(t, stable=True)
+    return by_time[torch.argsort(_sample_ids(offsets, len(t))[by_time], stable=True)]
+
+
+def _check_time(t: torch.Tensor, offsets: torch.Tensor, unit: TimeUnit, num_steps: int | None) -> None:
+    if unit == "step" and len(t):
+        outside = (t < 0) | (t >= num_steps)
+        if bool(outside.any()):
+            i = _first(outside)
+            raise TimeOrderError(
+                f"t[{i}] = {int(t[i])} is outside the steps [0, {num_steps}) ({_where(i, offsets)}); "
+                "raise num_steps or drop the event"
+            )
+    decreasing = t[1:] < t[:-1]
+    starts = offsets[1:-1]
+    decreasing[starts[(starts > 0) & (starts < len(t))] - 1] = False
+    if bool(decreasing.any()):
+        i = _first(decreasing) + 1
+        raise TimeOrderError(
+            f"t[{i}] = {int(t[i])} comes after t[{i - 1}] = {int(t[i - 1])} ({_where(i, offsets)}); "
+            "events must be sorted by time within each sample: pass sort=True to sort them"
+        )
+
+
+def _address_column(
+    name: str, tensor: torch.Tensor, extent: int, offsets: torch.Tensor, shape: tuple[int, ...]
+) -> torch.Tensor:
+    values = _integer_column(name, tensor, tensor.dtype)
+    outside = (values < 0) | (values >= extent)
+    if bool(outside.any()):
+        i = _first(outside)
+        raise AddressError(
+            f"{name}[{i}] = {int(values[i])} is outside [0, {extent}) for sample shape {shape} "
+            f"({_where(i, offsets)}); check shape/sensor_size, or drop such events first"
+        )
+    return values.to(torch.int16)
+
+
+def _polarity_column(tensor: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    if tensor.dtype == torch.bool:
+        return tensor
+    values = _integer_column("p", tensor, tensor.dtype)
+    bad = (values != 0) & (values != 1)
+    if bool(bad.any()):
+        i = _first(bad)
+        raise EventsError(
+            f"p[{i}] = {int(values[i])} is not a polarity ({_where(i, offsets)}); p must be bool or 0/1 "
+            "(1 = ON, 0 = OFF): map -1/+1 polarities with p > 0 first"
+        )
+    return values.to(torch.bool)
+
+
+def _positive_int(name: str, value: int) -> int:
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise EventsError(f"{name} must be a positive integer number of microseconds, got {value!r}")
+    return int(value)
+
+
+def _first(mask: torch.Tensor) -> int:
+    """Index of the first True of a 1-D bool mask known to hold one."""
+    return int(torch.nonzero(mask)[0, 0])
+
+
+def _where(i: int, offsets: torch.Tensor) -> str:
+    b = int(torch.searchsorted(offsets, torch.tensor(i, device=offsets.device), right=True)) - 1
+    return f"sample {b}, event {i - int(offsets[b])} within it"
+
+
+# ---------------------------------------------------------------------- from_dense helpers
+def _sparse_coordinates(
+    tensor: torch.Tensor, shape: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    sparse = tensor.coalesce()
+    indices, values = sparse.indices(), sparse.values()
+    nonzero = values != 0
+    indices, values = indices[:, nonzero], values[nonzero]
+    flat = torch.zeros_like(indices[0])
+    for dim, size in zip(indices[2:], shape, strict=True):
+        flat = flat * size + dim
+    by_sample = torch.argsort(indices[1], stable=True)
+    return indices[0, by_sample], indices[1, by_sample], flat[by_sample], values[by_sample]
+
+
+def _counts(
+    values: torch.Tensor,
+    time: torch.Tensor,
+    sample: torch.Tensor,
+    flat: torch.Tensor,
+    dense_shape: torch.Size,
+    batched: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Events per entry (None when all are 1) and the polarity of each entry."""
+    if values.dtype == torch.bool:
+        return None, values
+    if values.is_floating_point():
+        bad = ~torch.isfinite(values) | (values != torch.trunc(values))
+        if bool(bad.any()):
+            batch, sample_numel = dense_shape[1], math.prod(dense_shape[2:])
+            order = (time[bad] * batch + sample[bad]) * sample_numel + flat[bad]
+            j = int(torch.argmin(order))
+            where = [int(time[bad][j])] + ([int(sample[bad][j])] if batched else [])
+            where += [int(v) for v in np.unravel_index(int(flat[bad][j]), dense_shape[2:])]
+            raise DenseInputError(
+                f"spikes[{', '.join(map(str, where))}] = {float(values[bad][j])} is not a finite integer; "
+                "from_dense turns each integral value v into |v| events: threshold or round the tensor first"
+            )
+    polarity = values > 0
+    counts = values.to(torch.int64, copy=True).abs_()
+    return (counts if bool((counts > 1).any()) else None), polarity

@@ -1,0 +1,180 @@
+"""Tests of eventcode/densify.py: events back to dense and sparse tensors, against snnTorch."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import eventcode
+from eventcode import Events, densify
+from eventcode.errors import EventsError
+
+spikegen = pytest.importorskip("snntorch.spikegen", reason="snntorch is in the test extra")
+densify_module = importlib.import_module("eventcode.densify")  # the package binds the function's name
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> torch.Tensor:
+    """A signed count tensor ``[T, B, *shape]`` with samples of very different lengths."""
+    shape = (draw(st.integers(1, 8)), draw(st.integers(1, 6)), *draw(st.lists(st.integers(1, 4), max_size=3)))
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**32 - 1)))
+    counts = torch.randint(-2, 3, shape, generator=gen)
+    density = torch.rand(shape[1], generator=gen).view(1, -1, *[1] * (len(shape) - 2))
+    return (counts * (torch.rand(shape, generator=gen) < density)).float()
+
+
+@given(batches(), st.integers(1, 7), st.sampled_from(["signed", "on", "split"]))
+def test_chunks_that_cut_through_samples_give_the_same_tensor(
+    spikes: torch.Tensor, chunk: int, polarity: str
+) -> None:
+    events = Events.from_dense(spikes)
+    whole = densify(events, polarity=polarity)  # type: ignore[arg-type]
+    original = densify_module.CHUNK_EVENTS
+    densify_module.CHUNK_EVENTS = {"cpu": chunk, "cuda": chunk}
+    try:
+        assert torch.equal(densify(events, polarity=polarity), whole)  # type: ignore[arg-type]
+    finally:
+        densify_module.CHUNK_EVENTS = original
+
+
+def test_signed_on_and_split_values() -> None:
+    events = Events(t=[0, 0, 0, 1], x=[1, 1, 0, 1], y=[0, 0, 0, 0], p=[1, 0, 1, 0], shape=(2,), num_steps=2)
+    assert densify(events).tolist() == [[[1.0, 0.0]], [[0.0, -1.0]]]
+    assert densify(events, polarity="on").tolist() == [[[1.0, 1.0]], [[0.0, 0.0]]]
+    split = densify(events, polarity="split")
+    assert split.shape == (2, 1, 2, 2)
+    assert split[:, 0, 0].tolist() == [[0.0, 1.0], [0.0, 1.0]]  # OFF plane
+    assert split[:, 0, 1].tolist() == [[1.0, 1.0], [0.0, 0.0]]  # ON plane
+
+
+def test_output_dtypes() -> None:
+    events = Events.from_dense(torch.tensor([[[2, -1, 0]]]))
+    assert densify(events, dtype=torch.int8).tolist() == [[[2, -1, 0]]]
+    assert densify(events, dtype=torch.bool, polarity="on").tolist() == [[[True, False, False]]]
+    assert densify(events, dtype=torch.uint8, polarity="split").dtype == torch.uint8
+    assert densify(events, dtype=torch.float64).dtype == torch.float64
+    assert events.dense(device="cpu").device.type == "cpu"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"polarity": "both"}, "polarity must be one of"),
+        ({"dtype": torch.uint8}, "cannot hold OFF"),
+        ({"dtype": torch.bool}, "cannot hold OFF"),
+        ({"dtype": torch.complex64}, "cannot hold"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
+    events = Events.from_dense(torch.ones(2, 1, 3))
+    with pytest.raises(EventsError, match=match):
+        densify(events, **kwargs)  # type: ignore[arg-type]
+
+
+def test_microsecond_events_must_be_binned_first() -> None:
+    events = Events(t=[0, 1500], x=[0, 1], y=[0, 0], p=[1, 1], sensor_size=(2, 1))
+    with pytest.raises(EventsError, match="to_steps"):
+        densify(events)
+    with pytest.raises(EventsError, match="to_steps"):
+        events.to_sparse()
+    assert densify(events.to_steps(dt_us=1000)).tolist() == [[[[1.0, 0.0]]], [[[0.0, 1.0]]]]  # [T, B, H, W]
+
+
+def test_sparse_refuses_bool() -> None:
+    with pytest.raises(EventsError, match="numeric dtype"):
+        Events.from_dense(torch.ones(1, 1, 1)).to_sparse(dtype=torch.bool)
+
+
+def test_empty_streams() -> None:
+    events = Events.from_dense(torch.zeros(4, 3, 1, 5, 5))
+    assert len(events) == 0
+    assert torch.equal(densify(events), torch.zeros(4, 3, 1, 5, 5))
+    assert Events.from_dense(torch.zeros(0, 2, 3)).dense().shape == (0, 2, 3)
+    assert Events.from_dense(torch.zeros(3, 0, 3)).dense().shape == (3, 0, 3)
+
+
+# ---------------------------------------------------------------------- parity with snnTorch 1.0.0
+MNIST_LIKE = torch.Generator().manual_seed(7)
+
+
+def mnist_like(batch: int = 8) -> torch.Tensor:
+    data = torch.rand(batch, 1, 28, 28, generator=MNIST_LIKE)
+    return torch.where(data < 0.6, torch.zeros_like(data), data)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_rate_spikes_from_snntorch_round_trip_bit_exactly(dtype: torch.dtype) -> None:
+    torch.manual_seed(3)
+    spikes = spikegen.rate(mnist_like().to(dtype), num_steps=25)
+    rebuilt = Events.from_dense(spikes).dense(dtype=spikes.dtype)
+    assert rebuilt.dtype == spikes.dtype
+    assert torch.equal(rebuilt, spikes)
+
+
+@pytest.mark.parametrize("off_spike", [False, True])
+@pytest.mark.parametrize("padding", [False, True])
+def test_delta_spikes_from_snntorch_round_trip_bit_exactly(off_spike: bool, padding: bool) -> None:
+    video = torch.stack([torch.roll(mnist_like(4), shifts=k, dims=-1) for k in range(12)])
+    spikes = spikegen.delta(video, threshold=0.1, padding=padding, off_spike=off_spike)
+    assert torch.equal(Events.from_dense(spikes).dense(), spikes)
+
+
+def test_latency_spikes_from_snntorch_round_trip_bit_exactly() -> None:
+    spikes = spikegen.latency(mnist_like(), num_steps=10, normalize=True, linear=True)
+    events = Events.from_dense(spikes)
+    assert len(events) == 8 * 28 * 28  # one spike per pixel
+    assert torch.equal(events.dense(), spikes)
+
+
+def vector_index(shared: Path) -> list[dict]:
+    return json.loads((shared / "data/vectors/spikegen_v1_index.json").read_text())["index"]
+
+
+def test_delta_reference_vectors_round_trip(shared: Path) -> None:
+    vectors = np.load(shared / "data/vectors/spikegen_v1.npz")
+    entries = [e for e in vector_index(shared) if e.get("fn") == "spikegen.delta" and "out" in e]
+    assert len(entries) >= 32
+    for entry in entries:
+        expected = torch.from_numpy(vectors[entry["out"]].astype(np.float32))  # int8 {-1, 0, 1} as stored
+        if expected.dim() < 2:
+            expected = expected[:, None]
+        assert torch.equal(Events.from_dense(expected).dense(), expected), entry["key"]
+
+
+def test_latency_reference_vectors_round_trip(shared: Path) -> None:
+    vectors = np.load(shared / "data/vectors/spikegen_v1.npz")
+    entries = [e for e in vector_index(shared) if e["key"].startswith("latency/g") and "step_index" in e]
+    assert len(entries) >= 100
+    for entry in entries:
+        steps = torch.from_numpy(vectors[entry["step_index"]].astype(np.int64))
+        num_steps = entry["kwargs"]["num_steps"]
+        dense = torch.nn.functional.one_hot(steps.clamp(min=0), num_steps).movedim(-1, 0).float()
+        dense = dense * (steps >= 0)
+        batched = dense if dense.dim() > 2 else dense[:, None]
+        assert torch.equal(Events.from_dense(batched).dense(), batched), entry["key"]
+
+
+# ---------------------------------------------------------------------- CUDA
+@pytest.mark.cuda
+@pytest.mark.parametrize("polarity", ["signed", "on", "split"])
+def test_cuda_densify_equals_cpu(polarity: str) -> None:
+    spikes = torch.randint(-3, 4, (20, 16, 2, 28, 28)).float()
+    events = Events.from_dense(spikes)
+    on_cpu = densify(events, polarity=polarity)  # type: ignore[arg-type]
+    assert torch.equal(densify(events.to("cuda"), polarity=polarity).cpu(), on_cpu)  # type: ignore[arg-type]
+    assert torch.equal(densify(events, device="cuda", polarity=polarity).cpu(), on_cpu)  # type: ignore[arg-type]
+    sparse = events.to("cuda").to_sparse(polarity=polarity)  # type: ignore[arg-type]
+    assert torch.equal(sparse.to_dense().cpu(), on_cpu)
+
+
+@pytest.mark.cuda
+def test_cuda_package_level_densify_round_trip() -> None:
+    spikes = (torch.rand(50, 64, 1, 28, 28, device="cuda") < 0.1).float()
+    assert torch.equal(eventcode.densify(Events.from_dense(spikes)), spikes)
