@@ -185,17 +185,7 @@ class Events:
 
     def _replace(self, **changes: object) -> Events:
         """A copy with some fields replaced (trusted: callers keep the invariants)."""
-        fields = {
-            "t": self._t,
-            "x": self._x,
-            "y": self._y,
-            "p": self._p,
-            "c": self._c,
-            "offsets": self._offsets,
-            "shape": self._shape,
-            "num_steps": self._num_steps,
-            "time_unit": self._time_unit,
-        }
+        fields = {slot[1:]: getattr(self, slot) for slot in self.__slots__}
         fields.update(changes)
         return Events._trusted(**fields)  # type: ignore[arg-type]
 
