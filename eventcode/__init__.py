@@ -9,10 +9,12 @@ Examples
 True
 """
 
-from eventcode import errors
+from eventcode import errors, spikegen
 from eventcode.densify import densify
+from eventcode.encoders import delta, latency, rate
 from eventcode.events import Events
+from eventcode.spikegen import rate_conv
 
 __version__ = "0.1.0"
 
-__all__ = ["Events", "__version__", "densify", "errors"]
+__all__ = ["Events", "__version__", "delta", "densify", "errors", "latency", "rate", "rate_conv", "spikegen"]

@@ -47,3 +47,7 @@ class DenseInputError(EventcodeError, ValueError):
 
 class FileFormatError(EventcodeError, OSError):
     """A file is truncated, corrupt or not in the format it was read as."""
+
+
+class EncodingError(EventcodeError, ValueError):
+    """Input or options an encoder cannot encode (NaN, out-of-range values, bad num_steps...)."""

@@ -516,10 +516,23 @@ class Events:
             sample, time, flat, polarity = (
                 torch.repeat_interleave(v, counts) for v in (sample, time, flat, polarity)
             )
-        offsets = torch.zeros(batch + 1, dtype=torch.int64, device=tensor.device)
-        torch.cumsum(torch.bincount(sample, minlength=batch), 0, out=offsets[1:])
+        return cls._from_flat(torch.bincount(sample, minlength=batch), time, flat, polarity, shape, num_steps)
+
+    @classmethod
+    def _from_flat(
+        cls,
+        counts: torch.Tensor,
+        time: torch.Tensor,
+        flat: torch.Tensor,
+        polarity: torch.Tensor,
+        shape: tuple[int, ...],
+        num_steps: int,
+    ) -> Events:
+        """Step-time events from ``counts`` per sample and columns already sorted by (sample, t, address)."""
+        offsets = torch.zeros(len(counts) + 1, dtype=torch.int64, device=time.device)
+        torch.cumsum(counts, 0, out=offsets[1:])
         x, y, c = address.split(flat, shape)
-        return cls._trusted(time, x, y, polarity, c, offsets, shape, num_steps, "step")
+        return cls._trusted(time.to(torch.int64), x, y, polarity, c, offsets, shape, num_steps, "step")
 
     def dense(
         self,

@@ -9,6 +9,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+from eventcode import Events
+
 settings.register_profile(
     "default",
     deadline=None,
@@ -37,3 +39,54 @@ def shared() -> Path:
     if not (SHARED / "data").is_dir():
         pytest.fail(f"reference data not found at {SHARED}; set EVENTCODE_SHARED to the shared/ folder")
     return SHARED
+
+
+class Vectors:
+    """snnTorch 1.0.0 reference outputs in ``shared/data/vectors/spikegen_v1.npz`` and their index."""
+
+    def __init__(self, folder: Path) -> None:
+        import json
+
+        import numpy as np
+
+        self.arrays = np.load(folder / "spikegen_v1.npz")
+        self.index = json.loads((folder / "spikegen_v1_index.json").read_text())["index"]
+
+    def entries(self, prefix: str) -> list[dict]:
+        return [entry for entry in self.index if entry["key"].startswith(prefix)]
+
+    def tensor(self, key: str) -> torch.Tensor:
+        return torch.from_numpy(self.arrays[key].copy())
+
+
+@pytest.fixture(scope="session")
+def vectors(shared: Path) -> Vectors:
+    """The spikegen reference vectors (see ../shared/docs/encoding.md, section 2)."""
+    return Vectors(shared / "data/vectors")
+
+
+def check_encoder_output(events: Events) -> list[list[tuple[int, int, int, int]]]:
+    """Assert what every encoder promises; return each sample's ``(t, c, y, x)`` keys.
+
+    The public constructor, which validates addresses, offsets and time order, must accept the
+    columns unchanged, and within each sample ties are in ``(t, c, y, x)`` order.
+    """
+    rebuilt = Events(
+        events.t,
+        events.x,
+        events.y,
+        events.p,
+        c=events.c,
+        offsets=events.offsets,
+        shape=events.shape,
+        num_steps=events.num_steps,
+    )
+    assert rebuilt == events
+    keys = []
+    for b in range(events.num_samples):
+        one = events[b]
+        channel = one.c.tolist() if one.c is not None else [0] * len(one)
+        key = list(zip(one.t.tolist(), channel, one.y.tolist(), one.x.tolist(), strict=True))
+        assert key == sorted(key)
+        keys.append(key)
+    return keys

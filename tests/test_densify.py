@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import importlib
-import json
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given
@@ -133,27 +130,21 @@ def test_latency_spikes_from_snntorch_round_trip_bit_exactly() -> None:
     assert torch.equal(events.dense(), spikes)
 
 
-def vector_index(shared: Path) -> list[dict]:
-    return json.loads((shared / "data/vectors/spikegen_v1_index.json").read_text())["index"]
-
-
-def test_delta_reference_vectors_round_trip(shared: Path) -> None:
-    vectors = np.load(shared / "data/vectors/spikegen_v1.npz")
-    entries = [e for e in vector_index(shared) if e.get("fn") == "spikegen.delta" and "out" in e]
+def test_delta_reference_vectors_round_trip(vectors) -> None:
+    entries = [e for e in vectors.entries("delta/") if "out" in e]
     assert len(entries) >= 32
     for entry in entries:
-        expected = torch.from_numpy(vectors[entry["out"]].astype(np.float32))  # int8 {-1, 0, 1} as stored
+        expected = vectors.tensor(entry["out"]).float()  # int8 {-1, 0, 1} as stored
         if expected.dim() < 2:
             expected = expected[:, None]
         assert torch.equal(Events.from_dense(expected).dense(), expected), entry["key"]
 
 
-def test_latency_reference_vectors_round_trip(shared: Path) -> None:
-    vectors = np.load(shared / "data/vectors/spikegen_v1.npz")
-    entries = [e for e in vector_index(shared) if e["key"].startswith("latency/g") and "step_index" in e]
+def test_latency_reference_vectors_round_trip(vectors) -> None:
+    entries = [e for e in vectors.entries("latency/g") if "step_index" in e]
     assert len(entries) >= 100
     for entry in entries:
-        steps = torch.from_numpy(vectors[entry["step_index"]].astype(np.int64))
+        steps = vectors.tensor(entry["step_index"]).long()
         num_steps = entry["kwargs"]["num_steps"]
         dense = torch.nn.functional.one_hot(steps.clamp(min=0), num_steps).movedim(-1, 0).float()
         dense = dense * (steps >= 0)

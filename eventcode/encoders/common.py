@@ -1,0 +1,104 @@
+"""What every encoder shares: input checks, batching, and merging events made in pieces.
+
+Encoders work in bounded pieces (groups of samples, or ranges of time steps) so that their
+memory stays near the size of their output. :func:`interleave` puts pieces that each cover
+every sample back into sample-major order in O(events), without sorting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from eventcode.errors import EncodingError
+
+CHUNK_ELEMENTS = 1 << 22
+"""Dense elements (pixels x steps) an encoder handles at once: bounds its temporary memory."""
+
+MASK_ELEMENTS = 1 << 24
+"""Elements of a boolean firing mask an encoder fills at once (one byte each)."""
+
+
+def as_input(data: object, encoder: str, integers: str) -> torch.Tensor:
+    """``data`` as a real tensor, finite, in the dtype the encoder computes in.
+
+    float16 and bfloat16 are upcast to float32 (snnTorch refuses them). ``integers`` says what
+    becomes of integer and bool input: ``"keep"`` it, make it ``"float32"``, or ``"reject"`` it.
+    """
+    tensor = data if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
+    if tensor.is_complex():
+        raise EncodingError(
+            f"{encoder}: complex input ({tensor.dtype}) has no spike encoding; pass real values"
+        )
+    if tensor.dtype in (torch.float16, torch.bfloat16):
+        tensor = tensor.float()
+    if not tensor.is_floating_point():
+        if integers == "reject":
+            raise EncodingError(
+                f"{encoder}: input of dtype {tensor.dtype} is not a probability; scale it to floats in "
+                "[0, 1] first, e.g. images.float() / 255 (snnTorch raises NotImplementedError here)"
+            )
+        if integers == "float32":
+            tensor = tensor.float()
+    elif tensor.numel():
+        bad = ~torch.isfinite(tensor)
+        if bool(bad.any()):
+            flat = int(torch.nonzero(bad.reshape(-1))[0, 0])
+            where = ", ".join(str(int(i)) for i in np.unravel_index(flat, tuple(tensor.shape)))
+            raise EncodingError(
+                f"{encoder}: data[{where}] = {float(tensor.reshape(-1)[flat])} is not finite; "
+                "replace NaN and inf (e.g. torch.nan_to_num) before encoding"
+            )
+    return tensor
+
+
+def check_steps(encoder: str, num_steps: int | None, first_spike_time: int) -> int:
+    """``num_steps`` as an int (0 for None/False) after rejecting fractions and negatives."""
+    for name, value in (("num_steps", num_steps or 0), ("first_spike_time", first_spike_time)):
+        if isinstance(value, bool) or int(value) != value:
+            raise EncodingError(f"{encoder}: {name} must be an integer number of steps, got {value!r}")
+    steps = int(num_steps or 0)
+    if first_spike_time < 0 or steps < 0:
+        raise EncodingError(
+            f"{encoder}: ``first_spike_time`` and ``num_steps`` cannot be negative "
+            f"(got {first_spike_time} and {steps})."
+        )
+    return steps
+
+
+def flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
+    """Flat int64 indices of the True elements of a contiguous bool tensor, in C order.
+
+    On the CPU numpy's ``flatnonzero`` is several times faster than ``torch.nonzero``.
+    """
+    if mask.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(mask.numpy()))
+    return torch.nonzero(mask.reshape(-1)).squeeze(1)
+
+
+def exclusive_cumsum(values: torch.Tensor) -> torch.Tensor:
+    """``[0, v0, v0 + v1, ...]`` without the total: where each run starts."""
+    return torch.cumsum(values, 0) - values
+
+
+def interleave(parts: list[dict[str, torch.Tensor]], counts: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Concatenate pieces that each hold events of every sample into sample-major order.
+
+    ``counts[i, b]`` is the number of events of sample ``b`` in piece ``i``; within a piece the
+    events are sample-major. The result lists sample 0 of every piece (in piece order), then
+    sample 1, and so on: a stable move of whole runs, O(events), no sort.
+    """
+    columns = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
+    if len(parts) == 1:
+        return columns
+    runs = counts.reshape(-1)
+    source = exclusive_cumsum(runs)
+    target = exclusive_cumsum(counts.T.reshape(-1)).reshape(counts.T.shape).T.reshape(-1)
+    total = int(runs.sum())
+    destination = torch.arange(total, device=runs.device)
+    destination += torch.repeat_interleave(target - source, runs, output_size=total)
+    moved = {}
+    for name, column in columns.items():
+        moved[name] = torch.empty_like(column)
+        moved[name][destination] = column
+    return moved

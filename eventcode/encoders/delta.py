@@ -1,0 +1,119 @@
+"""Delta modulation of frame sequences straight to events: ON/OFF events where values change.
+
+For a sequence ``x[0], x[1], ...`` the change at step ``t`` is ``x[t] - x[t - 1]``, with
+``x[-1] = 0`` (or ``x[0]`` with ``padding=True``). An ON event fires where the change is
+``>= threshold``; with ``off_spike=True`` an OFF event fires where it is ``<= -threshold``.
+These are snnTorch 1.0.0's ``spikegen.delta`` decisions, computed with the same operations in
+the input's dtype, so ties resolve identically (in float32, ``0.45 - 0.35`` is just below
+``0.1`` and does not fire; ``0.25`` steps tie exactly and do).
+
+Examples
+--------
+>>> import torch
+>>> from eventcode import delta
+>>> video = torch.tensor([1.0, 2.0, 0.0, 2.0, 2.9])[:, None]  # [T, B=1]: one pixel
+>>> events = delta(video, threshold=1, off_spike=True)
+>>> events.t.tolist(), events.p.tolist()
+([0, 1, 2, 3], [True, True, False, True])
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from eventcode.encoders.common import CHUNK_ELEMENTS, as_input, flat_nonzero
+from eventcode.errors import EncodingError
+from eventcode.events import Events
+
+
+def delta(
+    data: torch.Tensor,
+    threshold: float = 0.1,
+    padding: bool = False,
+    off_spike: bool = False,
+    *,
+    batched: bool = True,
+) -> Events:
+    """ON (and OFF) events where a frame sequence ``[T, B, ...]`` changes by ``threshold`` or more.
+
+    Parameters
+    ----------
+    data : torch.Tensor
+        ``[T, B, ...]`` (``[T, ...]`` with ``batched=False``), any real dtype (float16 is
+        computed in float32). NaN and inf raise.
+    threshold : float
+        ON where ``x[t] - x[t - 1] >= threshold``; OFF where it is ``<= -threshold``. Not
+        checked, as in snnTorch: with ``threshold <= 0`` unchanged values fire (and with
+        ``off_spike`` they fire both ON and OFF, which cancel in a signed dense tensor).
+    padding : bool
+        Compare step 0 with itself (no event at step 0 for ``threshold > 0``) instead of with 0.
+    off_spike : bool
+        Also emit OFF events for decreases.
+    batched : bool
+        Whether dim 1 of ``data`` is the batch.
+
+    Returns
+    -------
+    Events
+        ``num_steps = T``; ON events have ``p = True``, OFF events ``p = False``; at one step and
+        address an OFF event comes before an ON one.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from eventcode import delta
+    >>> frames = torch.rand(10, 4, 1, 28, 28)
+    >>> events = delta(frames, threshold=0.2, off_spike=True)
+    >>> events.num_steps, events.num_samples
+    (10, 4)
+    """
+    x = as_input(data, "delta", integers="keep")
+    if x.dtype == torch.bool:
+        raise EncodingError("delta: bool frames have no differences; pass numbers, e.g. frames.float()")
+    if not batched:
+        x = x.unsqueeze(1)
+    if x.dim() < 2:
+        raise EncodingError(
+            f"delta: frames of shape {list(x.shape)} lack a batch dim: delta reads [T, B, ...]; "
+            "pass batched=False for a single [T, ...] sequence"
+        )
+    steps, batch = x.shape[:2]
+    shape = tuple(x.shape[2:])
+    numel = math.prod(shape)
+    frames = x.reshape(steps, batch, numel).transpose(0, 1)  # [B, T, N] view
+    if batch == 0:
+        return Events.from_dense(torch.zeros(x.shape, dtype=torch.bool, device=x.device))
+    group = max(1, CHUNK_ELEMENTS // max(1, steps * numel))
+    parts: dict[str, list[torch.Tensor]] = {"t": [], "n": [], "p": []}
+    counts = []
+    for b0 in range(0, batch, group):
+        part = frames[b0 : b0 + group]
+        change = torch.empty(part.shape, dtype=part.dtype, device=x.device)
+        torch.sub(part[:, 1:], part[:, :-1], out=change[:, 1:])
+        torch.sub(part[:, :1], part[:, :1] if padding else torch.zeros_like(part[:, :1]), out=change[:, :1])
+        on = change >= threshold
+        off = change <= -threshold if off_spike else None
+        del change
+        fired = on | off if off is not None else on
+        where = flat_nonzero(fired)
+        del fired
+        polarity = on.reshape(-1)[where]
+        if off is not None and threshold <= 0:  # a step can then be both ON and OFF: OFF first
+            both = polarity & off.reshape(-1)[where]
+            repeats = 1 + both.to(torch.int64)
+            where = torch.repeat_interleave(where, repeats)
+            polarity = torch.repeat_interleave(polarity & ~both, repeats)
+            second = torch.zeros_like(polarity)
+            second[1:] = where[1:] == where[:-1]
+            polarity |= second
+        sample_size = steps * numel
+        firsts = torch.arange(part.shape[0] + 1, device=x.device) * sample_size
+        counts.append(torch.searchsorted(where, firsts).diff())
+        within = where % sample_size
+        parts["t"].append(torch.div(within, numel, rounding_mode="floor"))
+        parts["n"].append(within % numel)
+        parts["p"].append(polarity)
+    columns = {k: torch.cat(v) for k, v in parts.items()}
+    return Events._from_flat(torch.cat(counts), columns["t"], columns["n"], columns["p"], shape, steps)

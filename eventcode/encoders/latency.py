@@ -1,0 +1,245 @@
+"""Latency (time-to-first-spike) coding straight to events: one event per firing neuron.
+
+The spike time of each value follows snnTorch 1.0.0's ``spikegen.latency`` to the bit (same
+torch operations in the same order and dtype), then each neuron emits one event at
+``round(spike_time)`` (round half to even). No ``[T x N]`` tensor and no loop over steps:
+the work is O(N) for the times plus a small per-sample sort that puts the events in time order.
+
+Log code (default), with ``x' = max(x, threshold + epsilon)``::
+
+    spike_time = tau * ln(x' / (x' - threshold)) + first_spike_time
+
+Linear code (``linear=True``)::
+
+    spike_time = min(tau * (1 - x), tau * (1 - threshold)) + first_spike_time
+
+``normalize=True`` stretches the times so the latest spike lands on step ``num_steps - 1`` (the
+linear code does so by setting ``tau = num_steps - 1 - first_spike_time``); as in snnTorch the
+log code normalizes by the maximum over the *whole batch*; ``normalize="per_sample"`` uses each
+sample's own maximum instead (an eventcode option).
+
+Examples
+--------
+>>> import torch
+>>> from eventcode import latency
+>>> events = latency(torch.tensor([[0.02, 0.5, 1.0]]), num_steps=5, normalize=True, linear=True)
+>>> events.t.tolist(), events.x.tolist()  # brightest first, one event per neuron
+([0, 2, 4], [2, 1, 0])
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+
+from eventcode.encoders.common import as_input, check_steps
+from eventcode.errors import EncodingError
+from eventcode.events import Events
+
+
+def latency(
+    data: torch.Tensor,
+    num_steps: int | None = None,
+    threshold: float = 0.01,
+    tau: float = 1,
+    first_spike_time: int = 0,
+    clip: bool = False,
+    normalize: bool | Literal["per_sample"] = False,
+    linear: bool = False,
+    epsilon: float = 1e-7,
+    bypass: bool = False,
+    *,
+    batched: bool = True,
+    on_target: float | None = None,
+    off_target: float | None = None,
+    interpolate: bool | None = None,
+) -> Events:
+    """Latency-code ``data`` into one ON event per neuron, brighter values first.
+
+    Parameters
+    ----------
+    data : torch.Tensor
+        ``[B, ...]`` values in [0, 1] (``[...]`` with ``batched=False``); float32 or float64
+        (float16 and integers are computed in float32). NaN, inf and empty input raise.
+    num_steps : int
+        Steps ``T``; required unless ``bypass=True`` (then ``round(max spike time) + 1``).
+    threshold : float
+        Values below it fire at the latest time (``threshold * ...``, see the module doc) or,
+        with ``clip=True``, not at all. Strictly between 0 and 1.
+    tau : float
+        Time constant of the code, in steps; > 0.
+    first_spike_time : int
+        Added to every spike time.
+    clip : bool
+        Drop neurons with ``value < threshold`` (a value equal to it still fires).
+    normalize : bool or "per_sample"
+        Stretch spike times to fill ``num_steps`` (batch-wide maximum, as snnTorch, or per sample).
+    linear : bool
+        Linear instead of logarithmic code.
+    epsilon : float
+        Floor offset of the log code: values up to ``threshold + epsilon`` share the latest time.
+    bypass : bool
+        Allow spike times past ``num_steps - 1``: such neurons then emit no event (snnTorch's
+        rule) instead of raising.
+    batched : bool
+        Whether the first dim of ``data`` is the batch.
+    on_target, off_target, interpolate
+        snnTorch options that shape *dense values*; events carry none, so any value raises. Use
+        :func:`eventcode.spikegen.latency` for them.
+
+    Returns
+    -------
+    Events
+        ON events in step time, at most one per neuron, sorted by step within each sample.
+
+    Raises
+    ------
+    EncodingError
+        Wherever snnTorch raises (values outside [0, 1], bad threshold, tau, num_steps or
+        first_spike_time, spike times past ``num_steps - 1`` without ``bypass``), with
+        snnTorch's guidance in the message; also for NaN/inf/empty input and dense-only options.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from eventcode import latency
+    >>> images = torch.rand(8, 1, 28, 28)
+    >>> events = latency(images, num_steps=25, normalize=True)
+    >>> len(events) == images.numel()  # without clip every neuron fires once
+    True
+    """
+    dense_only = {"on_target": on_target, "off_target": off_target, "interpolate": interpolate}
+    given = [name for name, value in dense_only.items() if value is not None]
+    if given:
+        raise EncodingError(
+            f"latency: {', '.join(given)} shape dense spike values, which events do not carry; "
+            "use eventcode.spikegen.latency(...) for snnTorch's dense tensor with them"
+        )
+    x = latency_input(data)
+    if not batched:
+        x = x.unsqueeze(0)
+    if x.dim() < 1:
+        raise EncodingError("latency: batched input needs a batch dim; pass batched=False for one sample")
+    spike_time, steps = spike_times(
+        x, num_steps, threshold, tau, first_spike_time, normalize, linear, epsilon, bypass
+    )
+    batch = x.shape[0]
+    step = torch.round(spike_time).reshape(batch, -1)
+    fires = step <= steps - 1  # with bypass, later spikes are removed, not clamped
+    if clip:
+        fires &= ~(x < threshold).reshape(batch, -1)
+    numel = step.shape[1]
+    last = steps * numel  # sorts after every real key
+    dtype = torch.int32 if last < 2**31 else torch.int64
+    neuron = torch.arange(numel, dtype=dtype, device=x.device)
+    key = torch.where(
+        fires, step.to(dtype) * numel + neuron, torch.tensor(last, dtype=dtype, device=x.device)
+    )
+    if key.device.type == "cpu":
+        key = torch.from_numpy(np.sort(key.numpy(), axis=1))
+    else:
+        key = torch.sort(key, dim=1).values
+    valid = key < last
+    counts = valid.sum(1)
+    key = key[valid].to(torch.int64)
+    time = torch.div(key, numel, rounding_mode="floor")
+    flat = key - time * numel
+    polarity = torch.ones(len(key), dtype=torch.bool, device=x.device)
+    return Events._from_flat(counts, time, flat, polarity, tuple(x.shape[1:]), steps)
+
+
+def latency_input(data: object) -> torch.Tensor:
+    """Latency input as float (float32 for integers and halves), finite, non-empty, in [0, 1]."""
+    x = as_input(data, "latency", integers="float32")
+    if x.numel() == 0:
+        raise EncodingError("latency: the input is empty; there is nothing to encode")
+    low, high = float(x.min()), float(x.max())
+    if low < 0 or high > 1:
+        raise EncodingError(
+            f"latency: Elements of ``data`` must be between [0, 1], but input is [{low}, {high}]; "
+            "scale the data into [0, 1] first (e.g. images / 255)"
+        )
+    return x
+
+
+def spike_times(
+    x: torch.Tensor,
+    num_steps: int | None,
+    threshold: float,
+    tau: float,
+    first_spike_time: int,
+    normalize: bool | str,
+    linear: bool,
+    epsilon: float,
+    bypass: bool,
+) -> tuple[torch.Tensor, int]:
+    """snnTorch's spike times (x's dtype) and the number of steps, after snnTorch's checks.
+
+    ``x`` comes from :func:`latency_input`. The operations and their order are snnTorch 1.0.0's,
+    so float32 results are bit-identical.
+    """
+    steps = check_steps("latency", num_steps, first_spike_time)
+    if threshold < 0 or threshold > 1:
+        raise EncodingError(f"latency: ``threshold`` [{threshold}] must be between [0, 1]")
+    if not steps and not bypass:
+        raise EncodingError(
+            "latency: ``num_steps`` must be specified. Alternatively, setting ``bypass=True`` will "
+            "automatically set ``num_steps`` to the last spike time."
+        )
+    if threshold <= 0 or threshold >= 1:
+        raise EncodingError(f"latency: Threshold must be between 0 and 1 (exclusive), got {threshold}.")
+    if tau <= 0:
+        raise EncodingError(f"latency: ``tau`` must be greater than 0, got {tau}.")
+    if first_spike_time and steps and first_spike_time > steps - 1:
+        raise EncodingError(
+            f"latency: first_spike_time ({first_spike_time}) must be equal to or less than "
+            f"num_steps-1 ({steps - 1})."
+        )
+    if normalize not in (False, True, "per_sample"):
+        raise EncodingError(f"latency: normalize must be True, False or 'per_sample', got {normalize!r}")
+    if normalize and not steps:
+        raise EncodingError("latency: `num_steps` should not be empty if normalize is set to True.")
+
+    if linear:
+        if normalize:
+            tau = steps - 1 - first_spike_time
+        spike_time = torch.clamp_max(-tau * (x - 1), -tau * (threshold - 1)) + first_spike_time
+    else:
+        floored = torch.clamp(x, threshold + epsilon)
+        spike_time = tau * torch.log(floored / (floored - threshold))
+        if first_spike_time > 0:
+            spike_time += first_spike_time
+        if normalize:
+            shifted = spike_time - first_spike_time
+            if normalize == "per_sample":
+                latest = (
+                    torch.amax(shifted, dim=tuple(range(1, x.dim())), keepdim=True)
+                    if x.dim() > 1
+                    else shifted
+                )
+            else:
+                latest = torch.max(shifted)
+            spike_time = shifted * (steps - first_spike_time - 1) / latest + first_spike_time
+    if not bool(torch.isfinite(spike_time).all()):
+        raise EncodingError(
+            "latency: some spike times are not finite (a value at the threshold with epsilon = 0?); "
+            "use epsilon > 0"
+        )
+    latest_step = int(torch.round(torch.max(spike_time)))
+    if not steps and bypass:
+        steps = latest_step + 1
+        if steps <= 0:
+            raise EncodingError(
+                f"latency: ``num_steps`` [{steps}] must be positive. Input data should be normalized "
+                "to larger values or ``threshold`` should be set to a smaller value."
+            )
+    if latest_step > steps - 1 and not bypass:
+        raise EncodingError(
+            f"latency: The maximum value in ``spike_time`` [{latest_step}] is out of bounds for "
+            f"``num_steps`` [{steps}-1]. To bypass this error, set ``bypass=True``. Alternatively, "
+            "constrain ``spike_time`` within the range of ``num_steps`` by either decreasing ``tau`` "
+            "or setting ``normalize=True``."
+        )
+    return spike_time, steps
