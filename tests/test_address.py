@@ -49,3 +49,18 @@ def test_flat_does_not_modify_its_inputs() -> None:
 def test_check_shape_refuses_what_int16_columns_cannot_address(shape: object, match: str) -> None:
     with pytest.raises(EventsError, match=match):
         address.check_shape(shape)
+
+
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=4).map(tuple), st.integers(0, 3), st.data())
+def test_table_lookup_and_division_agree(shape: tuple[int, ...], repeats: int, data: st.DataObject) -> None:
+    numel = int(torch.tensor(shape).prod())
+    n = torch.tensor(
+        data.draw(st.lists(st.integers(0, numel - 1), min_size=numel * repeats, max_size=numel * repeats))
+    )
+    few = n[: numel - 1]  # fewer addresses than elements: divided, not looked up
+    for addresses in (n, few):
+        looked_up = address.split(addresses, shape)
+        x = addresses % shape[-1]
+        assert torch.equal(looked_up[0].long(), x)
+        if len(shape) >= 2:
+            assert torch.equal(looked_up[1].long(), (addresses // shape[-1]) % shape[-2])

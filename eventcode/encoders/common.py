@@ -40,15 +40,13 @@ def as_input(data: object, encoder: str, integers: str) -> torch.Tensor:
             )
         if integers == "float32":
             tensor = tensor.float()
-    elif tensor.numel():
-        bad = ~torch.isfinite(tensor)
-        if bool(bad.any()):
-            flat = int(torch.nonzero(bad.reshape(-1))[0, 0])
-            where = ", ".join(str(int(i)) for i in np.unravel_index(flat, tuple(tensor.shape)))
-            raise EncodingError(
-                f"{encoder}: data[{where}] = {float(tensor.reshape(-1)[flat])} is not finite; "
-                "replace NaN and inf (e.g. torch.nan_to_num) before encoding"
-            )
+    elif tensor.numel() and not all(torch.isfinite(v) for v in torch.aminmax(tensor)):  # one fast pass
+        flat = int(torch.nonzero(~torch.isfinite(tensor.reshape(-1)))[0, 0])
+        where = ", ".join(str(int(i)) for i in np.unravel_index(flat, tuple(tensor.shape)))
+        raise EncodingError(
+            f"{encoder}: data[{where}] = {float(tensor.reshape(-1)[flat])} is not finite; "
+            "replace NaN and inf (e.g. torch.nan_to_num) before encoding"
+        )
     return tensor
 
 
@@ -74,6 +72,13 @@ def flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
     if mask.device.type == "cpu":
         return torch.from_numpy(np.flatnonzero(mask.numpy()))
     return torch.nonzero(mask.reshape(-1)).squeeze(1)
+
+
+def masked(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``values[mask]`` (row-major), through numpy on the CPU where it is many times faster."""
+    if values.device.type == "cpu":
+        return torch.from_numpy(values.numpy()[mask.numpy()])
+    return values[mask]
 
 
 def exclusive_cumsum(values: torch.Tensor) -> torch.Tensor:

@@ -86,34 +86,48 @@ def delta(
     if batch == 0:
         return Events.from_dense(torch.zeros(x.shape, dtype=torch.bool, device=x.device))
     group = max(1, CHUNK_ELEMENTS // max(1, steps * numel))
+    sample_size = steps * numel
     parts: dict[str, list[torch.Tensor]] = {"t": [], "n": [], "p": []}
     counts = []
     for b0 in range(0, batch, group):
         part = frames[b0 : b0 + group]
-        change = torch.empty(part.shape, dtype=part.dtype, device=x.device)
-        torch.sub(part[:, 1:], part[:, :-1], out=change[:, 1:])
-        torch.sub(part[:, :1], part[:, :1] if padding else torch.zeros_like(part[:, :1]), out=change[:, :1])
-        on = change >= threshold
-        off = change <= -threshold if off_spike else None
-        del change
-        fired = on | off if off is not None else on
-        where = flat_nonzero(fired)
-        del fired
-        polarity = on.reshape(-1)[where]
-        if off is not None and threshold <= 0:  # a step can then be both ON and OFF: OFF first
-            both = polarity & off.reshape(-1)[where]
-            repeats = 1 + both.to(torch.int64)
-            where = torch.repeat_interleave(where, repeats)
-            polarity = torch.repeat_interleave(polarity & ~both, repeats)
-            second = torch.zeros_like(polarity)
-            second[1:] = where[1:] == where[:-1]
-            polarity |= second
-        sample_size = steps * numel
+        where, polarity = _changes(part, threshold, padding, off_spike)
         firsts = torch.arange(part.shape[0] + 1, device=x.device) * sample_size
         counts.append(torch.searchsorted(where, firsts).diff())
-        within = where % sample_size
-        parts["t"].append(torch.div(within, numel, rounding_mode="floor"))
-        parts["n"].append(within % numel)
+        cell = where.to(torch.int32) if len(part) * sample_size < 2**31 else where
+        row = torch.div(cell, numel, rounding_mode="floor")  # sample * steps + t
+        parts["n"].append(cell - row * numel)
+        parts["t"].append(row.remainder_(steps))
         parts["p"].append(polarity)
     columns = {k: torch.cat(v) for k, v in parts.items()}
     return Events._from_flat(torch.cat(counts), columns["t"], columns["n"], columns["p"], shape, steps)
+
+
+def _changes(
+    frames: torch.Tensor, threshold: float, padding: bool, off_spike: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat indices into ``frames`` ``[B, T, N]`` of the events, and their polarities.
+
+    The change is computed as snnTorch does, ``x[t] - x[t - 1]`` in the frames' dtype.
+    """
+    change = torch.empty(frames.shape, dtype=frames.dtype, device=frames.device)
+    torch.sub(frames[:, 1:], frames[:, :-1], out=change[:, 1:])
+    before = frames[:, :1] if padding else torch.zeros_like(frames[:, :1])
+    torch.sub(frames[:, :1], before, out=change[:, :1])
+    if not off_spike:
+        where = flat_nonzero(change >= threshold)
+        return where, torch.ones(len(where), dtype=torch.bool, device=frames.device)
+    if change.is_floating_point() and threshold > 0:  # |d| >= t <=> d >= t or d <= -t, exactly
+        where = flat_nonzero(change.abs() >= threshold)
+        return where, change.reshape(-1).index_select(0, where) > 0
+    on, off = change >= threshold, change <= -threshold
+    where = flat_nonzero(on | off)
+    polarity = on.reshape(-1).index_select(0, where)
+    both = polarity & off.reshape(-1).index_select(0, where)  # threshold <= 0: ON and OFF, OFF first
+    if not bool(both.any()):
+        return where, polarity
+    repeats = 1 + both.to(torch.int64)
+    where = torch.repeat_interleave(where, repeats)
+    polarity = torch.repeat_interleave(polarity & ~both, repeats)
+    polarity[1:] |= where[1:] == where[:-1]
+    return where, polarity

@@ -34,7 +34,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from eventcode.encoders.common import as_input, check_steps
+from eventcode.encoders.common import as_input, check_steps, masked
 from eventcode.errors import EncodingError
 from eventcode.events import Events
 
@@ -127,25 +127,33 @@ def latency(
     )
     batch = x.shape[0]
     step = torch.round(spike_time).reshape(batch, -1)
-    fires = step <= steps - 1  # with bypass, later spikes are removed, not clamped
-    if clip:
-        fires &= ~(x < threshold).reshape(batch, -1)
     numel = step.shape[1]
-    last = steps * numel  # sorts after every real key
+    bits = max(0, numel - 1).bit_length()
+    last = steps << bits  # sorts after every real key
     dtype = torch.int32 if last < 2**31 else torch.int64
-    neuron = torch.arange(numel, dtype=dtype, device=x.device)
-    key = torch.where(
-        fires, step.to(dtype) * numel + neuron, torch.tensor(last, dtype=dtype, device=x.device)
-    )
+    key = (step.clamp(max=steps) if bypass else step).to(dtype)  # bypass: steps past the end drop out
+    key <<= bits
+    key |= torch.arange(numel, dtype=dtype, device=x.device)
+    everyone = not (clip or bypass)  # otherwise snnTorch's bounds check guarantees one spike each
+    if not everyone:
+        fires = step <= steps - 1  # with bypass, later spikes are removed, not clamped
+        if clip:
+            fires &= ~(x < threshold).reshape(batch, -1)
+        everyone = bool(fires.all())
+        key = torch.where(fires, key, torch.tensor(last, dtype=dtype, device=x.device))
     if key.device.type == "cpu":
         key = torch.from_numpy(np.sort(key.numpy(), axis=1))
     else:
         key = torch.sort(key, dim=1).values
-    valid = key < last
-    counts = valid.sum(1)
-    key = key[valid].to(torch.int64)
-    time = torch.div(key, numel, rounding_mode="floor")
-    flat = key - time * numel
+    if everyone:
+        counts = torch.full((batch,), numel, dtype=torch.int64, device=x.device)
+        key = key.reshape(-1)
+    else:
+        valid = key < last
+        counts = valid.sum(1)
+        key = masked(key, valid)
+    time = (key >> bits).to(torch.int64)
+    flat = key & ((1 << bits) - 1)
     polarity = torch.ones(len(key), dtype=torch.bool, device=x.device)
     return Events._from_flat(counts, time, flat, polarity, tuple(x.shape[1:]), steps)
 
@@ -155,7 +163,7 @@ def latency_input(data: object) -> torch.Tensor:
     x = as_input(data, "latency", integers="float32")
     if x.numel() == 0:
         raise EncodingError("latency: the input is empty; there is nothing to encode")
-    low, high = float(x.min()), float(x.max())
+    low, high = (float(v) for v in torch.aminmax(x))
     if low < 0 or high > 1:
         raise EncodingError(
             f"latency: Elements of ``data`` must be between [0, 1], but input is [{low}, {high}]; "
@@ -222,12 +230,13 @@ def spike_times(
             else:
                 latest = torch.max(shifted)
             spike_time = shifted * (steps - first_spike_time - 1) / latest + first_spike_time
-    if not bool(torch.isfinite(spike_time).all()):
+    maximum = torch.max(spike_time)  # NaN and inf propagate to the maximum
+    if not bool(torch.isfinite(maximum)):
         raise EncodingError(
             "latency: some spike times are not finite (a value at the threshold with epsilon = 0?); "
             "use epsilon > 0"
         )
-    latest_step = int(torch.round(torch.max(spike_time)))
+    latest_step = int(torch.round(maximum))
     if not steps and bypass:
         steps = latest_step + 1
         if steps <= 0:

@@ -262,28 +262,32 @@ def _sparse_steps(
             del fired
             firsts = torch.arange(b1 - b0 + 1, device=device) << (slot_bits + step_bits)
             counts[b0:b1] += torch.searchsorted(where, firsts).diff()
-            columns["t"].append(((where >> slot_bits) & ((1 << step_bits) - 1)).add_(t0))
-            lookup = where.to(torch.int32) if where.numel() and int(where[-1]) < 2**31 else where
+            cell = where.to(torch.int32) if len(where) and int(where[-1]) < 2**31 else where
             del where
-            slot_of = lookup & (slots - 1)
-            lookup >>= slot_bits + step_bits
-            lookup <<= slot_bits
-            lookup |= slot_of
-            del slot_of
+            time = cell >> slot_bits
+            time &= (1 << step_bits) - 1
+            columns["t"].append(time.to(torch.int64).add_(t0))
+            del time
+            slot = cell & (slots - 1)
+            cell >>= slot_bits + step_bits
+            cell <<= slot_bits
+            cell |= slot  # now (sample - b0) * slots + slot
+            del slot
             for name, column in zip("xyc", addresses, strict=True):
                 if column is not None:
-                    columns[name].append(column[b0 * slots :][lookup])
+                    columns[name].append(column[b0 * slots :].index_select(0, cell))
     offsets = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
-    t, x, y = (
-        _join(columns[k], dtype, device)
-        for k, dtype in (("t", torch.int64), ("x", torch.int16), ("y", torch.int16))
-    )
-    c = _join(columns["c"], torch.int16, device) if addresses[2] is not None else None
+    dtypes = {"t": torch.int64, "x": torch.int16, "y": torch.int16, "c": torch.int16}
+    t, x, y, c = (_join(columns[k], dtypes[k], device) for k in "txyc")
+    c = c if addresses[2] is not None else None
     polarity = torch.ones(len(t), dtype=torch.bool, device=device)
     return Events._trusted(t, x, y, polarity, c, offsets, shape, num_steps, "step")
 
 
 def _join(pieces: list[torch.Tensor], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The pieces end to end; a single piece as it is (no copy)."""
+    if len(pieces) == 1:
+        return pieces[0]
     return torch.cat(pieces) if pieces else torch.zeros(0, dtype=dtype, device=device)
 
 
