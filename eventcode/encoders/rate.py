@@ -4,13 +4,17 @@ Each input value ``x`` becomes a firing probability ``p = clamp(x * gain + offse
 neuron fires at each step independently with probability ``p``, as snnTorch's
 ``spikegen.rate`` decides with ``torch.bernoulli``.
 
-The default (fast) mode never builds the ``[T x N]`` tensor: it draws the gap to each neuron's
-next spike from the geometric distribution ``P(gap = k) = (1 - p)^(k - 1) p`` (one uniform draw
-per spike), which gives exactly the distribution of independent Bernoulli(p) steps. Its work
-and memory grow with the number of events, not with ``T x N``. ``exact=True`` instead draws
-``torch.rand`` over ``[T, *data.shape]`` in C order, in bounded chunks of steps, and fires where
-the draw is below ``p``: spike for spike what snnTorch 1.0.0 gives under the same seed on the
-CPU (on CUDA the distribution is the same, the stream is not).
+The default (fast) mode never builds the ``[T x N]`` tensor. Neurons with ``p = 0`` cost
+nothing and ``p = 1`` neurons fire at every step without a draw. A neuron with ``p < 1/8`` jumps
+from spike to spike by a geometric gap ``P(gap = k) = (1 - p)^(k - 1) p``, one uniform draw per
+spike; a denser one draws once per step, which is cheaper when at least one step in eight fires.
+Both give exactly independent Bernoulli(p) steps, and work and memory grow with the number of
+events. On the CPU the draws come from numpy's PCG64 seeded from the torch generator, so a seeded
+``torch.Generator`` (or ``torch.manual_seed``) reproduces the stream.
+
+``exact=True`` instead draws ``torch.rand`` over ``[T, *data.shape]`` in C order, in bounded
+chunks of steps, and fires where the draw is below ``p``: spike for spike what snnTorch 1.0.0
+gives under the same seed on the CPU (on CUDA the distribution is the same, the stream is not).
 
 Examples
 --------
@@ -83,7 +87,8 @@ def rate(
         Source of randomness, on the data's device; default torch's global generator.
     exact : bool
         Reproduce ``snntorch.spikegen.rate`` spike for spike (same seed, CPU). Costs
-        ``T x N`` random draws in bounded chunks; the default draws one per spike.
+        ``T x N`` random draws in bounded chunks; the default draws at most one per step of a
+        firing neuron and one per spike for sparse neurons.
     batched : bool
         Whether the first dim of ``data`` (after time) is the batch.
 
