@@ -496,13 +496,7 @@ class Events:
         tensor = spikes if isinstance(spikes, torch.Tensor) else torch.from_numpy(np.asarray(spikes))
         if tensor.is_complex():
             raise DenseInputError(f"spikes have complex dtype {tensor.dtype}; pass real spike counts")
-        if not batched:
-            tensor = tensor.unsqueeze(1)
-        if tensor.dim() < 2:
-            raise DenseInputError(
-                f"spikes of shape {list(spikes.shape)} lack a batch dim: from_dense reads [T, B, ...]; "
-                "pass batched=False for a single [T, ...] sample"
-            )
+        tensor = time_major_batch(tensor, batched, "from_dense", DenseInputError)
         num_steps, batch = tensor.shape[:2]
         shape = address.check_shape(tensor.shape[2:])
         if tensor.is_sparse:
@@ -649,6 +643,23 @@ class Events:
             time_unit=time_unit,
             sort=sort,
         )
+
+
+def time_major_batch(
+    tensor: torch.Tensor, batched: bool, reader: str, error: type[Exception]
+) -> torch.Tensor:
+    """``tensor`` as ``[T, B, ...]``: a batch dim of 1 is put in for ``batched=False``.
+
+    Raises ``error`` when fewer than two dims remain.
+    """
+    if not batched:
+        tensor = tensor.unsqueeze(1)
+    if tensor.dim() < 2:
+        raise error(
+            f"{reader}: input of shape {list(tensor.shape)} lacks a batch dim: {reader} reads "
+            "[T, B, ...]; pass batched=False for a single [T, ...] sequence"
+        )
+    return tensor
 
 
 # ---------------------------------------------------------------------- construction helpers

@@ -25,7 +25,7 @@ import torch
 
 from eventcode.encoders.common import CHUNK_ELEMENTS, as_input, flat_nonzero
 from eventcode.errors import EncodingError
-from eventcode.events import Events
+from eventcode.events import Events, time_major_batch
 
 
 def delta(
@@ -72,13 +72,7 @@ def delta(
     x = as_input(data, "delta", integers="keep")
     if x.dtype == torch.bool:
         raise EncodingError("delta: bool frames have no differences; pass numbers, e.g. frames.float()")
-    if not batched:
-        x = x.unsqueeze(1)
-    if x.dim() < 2:
-        raise EncodingError(
-            f"delta: frames of shape {list(x.shape)} lack a batch dim: delta reads [T, B, ...]; "
-            "pass batched=False for a single [T, ...] sequence"
-        )
+    x = time_major_batch(x, batched, "delta", EncodingError)
     steps, batch = x.shape[:2]
     shape = tuple(x.shape[2:])
     numel = math.prod(shape)
