@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -69,6 +70,30 @@ def check_shape(shape: object) -> tuple[int, ...]:
                 "of the address columns; reshape the sample, e.g. a long 1-D sample to [H, W]"
             )
     return dims
+
+
+def resolve(shape: Sequence[int] | None, sensor_size: Sequence[int] | None) -> tuple[int, ...]:
+    """The sample shape given as ``shape`` or as Tonic's ``sensor_size`` ``(W, H[, P])`` -> ``(H, W)``.
+
+    Raises
+    ------
+    EventsError
+        Neither given, both given and disagreeing on ``(W, H)``, or an invalid size.
+    """
+    if sensor_size is not None:
+        size = tuple(int(v) for v in sensor_size)
+        if len(size) not in (2, 3) or (len(size) == 3 and size[2] not in (1, 2)):
+            raise EventsError(f"sensor_size must be (W, H) or (W, H, P) with P 1 or 2, got {sensor_size!r}")
+        from_sensor = check_shape((size[1], size[0]))
+        if shape is None:
+            return from_sensor
+        dims = check_shape(shape)
+        if (width(dims), height(dims)) != size[:2]:
+            raise EventsError(f"shape {dims} and sensor_size {size} disagree on (W, H); give one of them")
+        return dims
+    if shape is None:
+        raise EventsError("give shape= (e.g. (1, 28, 28)) or sensor_size= (Tonic's (W, H, P))")
+    return check_shape(shape)
 
 
 def flat(x: torch.Tensor, y: torch.Tensor, c: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:

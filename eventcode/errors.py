@@ -51,3 +51,7 @@ class FileFormatError(EventcodeError, OSError):
 
 class EncodingError(EventcodeError, ValueError):
     """Input or options an encoder cannot encode (NaN, out-of-range values, bad num_steps...)."""
+
+
+class ExportError(EventcodeError, ValueError):
+    """Events or options a file format cannot take as given (several samples, channels, step time...)."""

@@ -118,7 +118,7 @@ class Events:
         time_unit: TimeUnit | None = None,
         sort: bool = False,
     ) -> None:
-        dims = _resolve_shape(shape, sensor_size)
+        dims = address.resolve(shape, sensor_size)
         unit = _resolve_time_unit(time_unit, num_steps)
         columns = {"t": t, "x": x, "y": y, "p": p}
         if c is not None:
@@ -663,23 +663,6 @@ def time_major_batch(
 
 
 # ---------------------------------------------------------------------- construction helpers
-def _resolve_shape(shape: Sequence[int] | None, sensor_size: Sequence[int] | None) -> tuple[int, ...]:
-    if sensor_size is not None:
-        size = tuple(int(v) for v in sensor_size)
-        if len(size) not in (2, 3) or (len(size) == 3 and size[2] not in (1, 2)):
-            raise EventsError(f"sensor_size must be (W, H) or (W, H, P) with P 1 or 2, got {sensor_size!r}")
-        from_sensor = address.check_shape((size[1], size[0]))
-        if shape is None:
-            return from_sensor
-        dims = address.check_shape(shape)
-        if address.sensor_size(dims)[:2] != size[:2]:
-            raise EventsError(f"shape {dims} and sensor_size {size} disagree on (W, H); give one of them")
-        return dims
-    if shape is None:
-        raise EventsError("give shape= (e.g. (1, 28, 28)) or sensor_size= (Tonic's (W, H, P))")
-    return address.check_shape(shape)
-
-
 def _resolve_time_unit(time_unit: str | None, num_steps: int | None) -> TimeUnit:
     unit = time_unit if time_unit is not None else ("step" if num_steps is not None else "us")
     if unit == "step":

@@ -1,4 +1,101 @@
-"""File and hardware formats for :class:`eventcode.Events` (one module per format).
+"""File formats for :class:`eventcode.Events`: one module per format, one registry to reach them.
 
+:func:`write` and :func:`read` pick the format from ``format=``, else from the file suffix,
+else (reading) from the file's first bytes; :func:`formats` lists what is registered. Each
+format module (``exporters.aedat4``, ...) has its own ``read``/``write`` with every option.
 This package depends on ``eventcode``, never the reverse.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> import exporters
+>>> from eventcode import Events
+>>> events = Events(t=[0, 7], x=[1, 2], y=[0, 1], p=[1, 0], sensor_size=(4, 2))
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "out.aedat4"
+>>> exporters.write(path, events, compression="zstd")
+>>> exporters.read(path) == events
+True
+>>> [f.name for f in exporters.formats()]
+['aedat4']
 """
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from eventcode import Events
+from eventcode.errors import ExportError
+from exporters import aedat4
+
+
+@dataclass(frozen=True)
+class Format:
+    """A registered file format: its module's ``NAME``, ``DESCRIPTION``, ``SUFFIXES`` and ``MAGIC``."""
+
+    name: str
+    description: str
+    suffixes: tuple[str, ...]
+    magic: bytes
+    module: ModuleType
+
+    @classmethod
+    def of(cls, module: ModuleType) -> Format:
+        """The format a module implements (it defines ``read``, ``write`` and the four constants)."""
+        return cls(module.NAME, module.DESCRIPTION, module.SUFFIXES, module.MAGIC, module)
+
+
+_REGISTRY: dict[str, Format] = {}
+
+
+def register(fmt: Format) -> None:
+    """Add a format to the registry (a later registration of the same name replaces it)."""
+    _REGISTRY[fmt.name] = fmt
+
+
+def formats() -> list[Format]:
+    """The registered formats, in registration order."""
+    return list(_REGISTRY.values())
+
+
+def detect(path: str | os.PathLike[str], format: str | None = None) -> Format:
+    """The format of ``path``: ``format`` if given, else by suffix, else by the file's magic bytes.
+
+    Raises
+    ------
+    ExportError
+        An unknown ``format`` name, or a path no registered format recognizes.
+    """
+    if format is not None:
+        if format not in _REGISTRY:
+            raise ExportError(f"unknown format {format!r}; registered: {sorted(_REGISTRY)}")
+        return _REGISTRY[format]
+    suffix = Path(path).suffix.lower()
+    for fmt in _REGISTRY.values():
+        if suffix in fmt.suffixes:
+            return fmt
+    if Path(path).is_file():
+        with open(path, "rb") as file:
+            head = file.read(max(len(f.magic) for f in _REGISTRY.values()))
+        for fmt in _REGISTRY.values():
+            if head.startswith(fmt.magic):
+                return fmt
+    known = ", ".join(f"{f.name} ({' '.join(f.suffixes)})" for f in _REGISTRY.values())
+    raise ExportError(
+        f"{os.fspath(path)}: no registered format has suffix {suffix!r} or its magic bytes; known: {known}"
+    )
+
+
+def write(path: str | os.PathLike[str], events: Events, format: str | None = None, **options: object) -> None:
+    """Write ``events`` with the format of ``path`` (see :func:`detect`); options go to its ``write``."""
+    detect(path, format).module.write(path, events, **options)
+
+
+def read(path: str | os.PathLike[str], format: str | None = None, **options: object) -> Events:
+    """Read ``path`` with its format (see :func:`detect`); options go to the format's ``read``."""
+    return detect(path, format).module.read(path, **options)
+
+
+register(Format.of(aedat4))
