@@ -474,8 +474,11 @@ class FileInfo:
 
     @property
     def sensor_size(self) -> tuple[int, int, int] | None:
-        """``(W, H, 2)`` of the event stream, or None without one."""
-        return address.sensor_size(self.shape) if self.shape is not None else None
+        """``(sizeX, sizeY, 2)`` of the event stream (channels side by side), or None without one."""
+        if self.event_stream is None:
+            return None
+        width, height = self.streams[self.event_stream][1]
+        return (width, height, 2)
 
 
 def info(path: str | os.PathLike[str]) -> FileInfo:

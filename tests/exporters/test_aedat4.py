@@ -1,0 +1,435 @@
+"""Tests of exporters/aedat4.py: round trips, every peer reading our files, us reading theirs, bad files."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import eventcode
+from eventcode import Events
+from eventcode.errors import ExportError, FileFormatError, TimeOrderError
+from exporters import aedat4
+
+COMPRESSIONS = [None, "lz4", "lz4_high", "zstd", "zstd_high"]
+WIDTH, HEIGHT = 346, 260
+
+
+def random_stream(
+    n: int, seed: int = 0, size: tuple[int, int] = (WIDTH, HEIGHT), t0: int = 1_700_000_000_000_000
+):
+    """A sorted microsecond stream with repeated timestamps, like a DAVIS346 recording."""
+    rng = np.random.default_rng(seed)
+    t = t0 + np.concatenate([[0], np.cumsum(rng.integers(0, 20, max(n - 1, 0)))])[:n]
+    return Events(
+        t,
+        rng.integers(0, size[0], n),
+        rng.integers(0, size[1], n),
+        rng.integers(0, 2, n).astype(bool),
+        sensor_size=size,
+    )
+
+
+def columns(events: Events) -> tuple[np.ndarray, ...]:
+    return tuple(getattr(events, k).numpy().astype(np.int64) for k in "txyp")
+
+
+def same(events: Events, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> bool:
+    got = (np.asarray(t).astype(np.int64), np.asarray(x).astype(np.int64), np.asarray(y).astype(np.int64))
+    expected = (*got, np.asarray(p).astype(np.int64))
+    return all(np.array_equal(a, b) for a, b in zip(columns(events), expected, strict=True))
+
+
+def joined(chunks: list[Events]) -> Events:
+    """Consecutive time chunks of one stream as one stream."""
+    t, x, y, p = (torch.cat([getattr(chunk, k) for chunk in chunks]) for k in "txyp")
+    return Events(t, x, y, p, sensor_size=chunks[0].sensor_size)
+
+
+# ---------------------------------------------------------------------- round trips
+@st.composite
+def streams(draw: st.DrawFn) -> Events:
+    width = draw(st.sampled_from([1, 2, 346, 1280]))
+    height = draw(st.sampled_from([1, 3, 260, 720]))
+    n = draw(st.sampled_from([0, 1, 2, 100, 70_000]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    high = np.iinfo(np.int64).max
+    start = draw(st.sampled_from([0, -(2**62), high - 10**8, 1_700_000_000_000_000]))  # near the int64 limit
+    gaps = rng.integers(0, draw(st.sampled_from([1, 3, 1000])), max(n - 1, 0))  # 1: all equal timestamps
+    t = start + np.concatenate([[0], np.cumsum(gaps)])[:n]
+    return Events(
+        t,
+        rng.integers(0, width, n),
+        rng.integers(0, height, n),
+        rng.random(n) < 0.5,
+        sensor_size=(width, height),
+    )
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(streams(), st.sampled_from(COMPRESSIONS))
+def test_round_trip(tmp_path: Path, events: Events, compression: str | None) -> None:
+    path = tmp_path / "round.aedat4"
+    aedat4.write(path, events, compression=compression)
+    assert aedat4.read(path) == events
+    chunks = list(aedat4.read_chunks(path, chunk_events=30_000))
+    assert sum(len(chunk) for chunk in chunks) == len(events)
+    if chunks:
+        assert joined(chunks) == events
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_step_time_and_channels_come_back(tmp_path: Path, compression: str | None) -> None:
+    images = torch.rand(1, 2, 9, 7, generator=torch.Generator().manual_seed(1))
+    events = eventcode.rate(images, num_steps=30, generator=torch.Generator().manual_seed(2))
+    path = tmp_path / "steps.aedat4"
+    with pytest.raises(ExportError, match="channels='tile'"):
+        aedat4.write(path, events, compression=compression, dt_us=1000)
+    aedat4.write(path, events, compression=compression, dt_us=1000, t0_us=5_000, channels="tile")
+    back = aedat4.read(path)
+    assert back == events
+    assert aedat4.info(path).sensor_size == (14, 9, 2)  # two 7-wide channels side by side
+    assert aedat4.read(path, t_start=10, t_end=20) == events.time_slice(10, 20)
+
+
+def test_one_dimensional_samples_keep_their_shape(tmp_path: Path) -> None:
+    events = eventcode.latency(torch.rand(1, 700), num_steps=50, normalize=True)
+    aedat4.write(tmp_path / "audio.aedat4", events, dt_us=10)
+    assert aedat4.read(tmp_path / "audio.aedat4") == events
+
+
+def test_time_windows_read_only_the_packets_they_need(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = random_stream(300_000)  # 5 packets
+    path = tmp_path / "window.aedat4"
+    aedat4.write(path, events)
+    t = events.t
+    t0, t1 = int(t[70_000]), int(t[140_000])
+    decoded = []
+    real_decode = aedat4._decode
+    monkeypatch.setattr(
+        aedat4,
+        "_decode",
+        lambda fd, meta, packets: decoded.append(len(packets)) or real_decode(fd, meta, packets),
+    )
+    window = aedat4.read(path, t_start=t0, t_end=t1)
+    assert window == events.time_slice(t0, t1)
+    assert decoded == [2]  # events 70,000-140,000 lie in packets 1 and 2 of 0-4
+    assert aedat4.read(path, t_start=int(t[-1]) + 1) == events.time_slice(int(t[-1]) + 1, None)
+    assert sum(len(c) for c in aedat4.read_chunks(path, 100_000, t_start=t0, t_end=t1)) == len(window)
+
+
+def test_writer_appends_chunks_in_constant_memory(tmp_path: Path) -> None:
+    events = random_stream(200_000, seed=3)
+    path = tmp_path / "chunks.aedat4"
+    with aedat4.Writer(path, sensor_size=(WIDTH, HEIGHT), compression="zstd") as writer:
+        for start in range(0, len(events), 7_777):
+            writer.write(_piece(events, start, 7_777))
+            assert writer._pending_count < aedat4.PACKET_EVENTS * (aedat4._WORKERS + 1)
+    assert aedat4.read(path) == events
+    assert len(aedat4.info(path).packets) == 4
+
+
+def _piece(events: Events, start: int, size: int) -> Events:
+    t, x, y, p = (getattr(events, k)[start : start + size] for k in "txyp")
+    return Events(t, x, y, p, sensor_size=events.sensor_size)
+
+
+def test_writer_refuses_bad_chunks(tmp_path: Path) -> None:
+    with aedat4.Writer(tmp_path / "a.aedat4", sensor_size=(4, 4)) as writer:
+        writer.write(Events(t=[5, 9], x=[0, 1], y=[0, 1], p=[1, 1], sensor_size=(4, 4)))
+        with pytest.raises(TimeOrderError, match="before the previous chunk"):
+            writer.write(Events(t=[7], x=[0], y=[0], p=[1], sensor_size=(4, 4)))
+        with pytest.raises(ExportError, match="shape"):
+            writer.write(Events(t=[10], x=[0], y=[0], p=[1], sensor_size=(5, 4)))
+        with pytest.raises(ExportError, match="step"):
+            writer.write(Events.from_dense(torch.ones(2, 1, 4, 4)))
+    assert len(aedat4.read(tmp_path / "a.aedat4")) == 2
+
+
+def test_batches_write_one_file_per_sample_or_refuse(tmp_path: Path) -> None:
+    events = eventcode.rate(torch.rand(3, 1, 5, 5), num_steps=8, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ExportError, match="placeholder"):
+        aedat4.write(tmp_path / "batch.aedat4", events, dt_us=100)
+    aedat4.write(tmp_path / "digit_{}.aedat4", events, dt_us=100)
+    assert [aedat4.read(tmp_path / f"digit_{b}.aedat4") for b in range(3)] == [events[b] for b in range(3)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"compression": "gzip"}, "compression 'gzip'"),
+        ({"dt_us": 0}, "dt_us"),
+        ({}, "dt_us"),
+    ],
+)
+def test_bad_write_options(tmp_path: Path, kwargs: dict, match: str) -> None:
+    with pytest.raises(ExportError, match=match):
+        aedat4.write(tmp_path / "a.aedat4", Events.from_dense(torch.ones(2, 1, 3)), **kwargs)
+    assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------------- atomic writes
+def fail_midway(path: Path) -> None:
+    with aedat4.Writer(path, sensor_size=(4, 4)) as writer:
+        writer.write(Events(t=[1], x=[0], y=[0], p=[1], sensor_size=(4, 4)))
+        raise RuntimeError("boom")
+
+
+def test_failure_inside_the_writer_leaves_no_file_and_keeps_an_old_one(tmp_path: Path) -> None:
+    path = tmp_path / "a.aedat4"
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_midway(path)
+    assert not path.exists()
+    aedat4.write(path, Events(t=[3], x=[1], y=[1], p=[0], sensor_size=(4, 4)))
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_midway(path)
+    assert path.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [path]  # no temporary left behind
+
+
+def test_failure_while_compressing_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.aedat4"
+    aedat4.write(path, random_stream(10))
+    before = path.read_bytes()
+    calls = []
+
+    def failing(code: int, payload: bytes) -> bytes:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return payload
+
+    monkeypatch.setattr(aedat4, "_compress", failing)
+    with pytest.raises(OSError, match="disk full"):
+        aedat4.write(path, random_stream(200_000))
+    assert path.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [path]
+    with pytest.raises(ExportError, match="exists"):
+        aedat4.write(path, random_stream(10), overwrite=False)
+
+
+# ---------------------------------------------------------------------- peers read our files
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str | None, tuple[Path, Events]]:
+    """Our files, one per compression, of 150,000 events (three packets)."""
+    folder = tmp_path_factory.mktemp("ours")
+    events = random_stream(150_000, seed=7)
+    files = {}
+    for compression in COMPRESSIONS:
+        path = folder / f"ours_{compression}.aedat4"
+        aedat4.write(path, events, compression=compression)
+        files[compression] = (path, events)
+    return files
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_dv_processing_reads_our_files(written: dict, compression: str | None) -> None:
+    dv = pytest.importorskip("dv_processing")
+    path, events = written[compression]
+    recording = dv.io.MonoCameraRecording(str(path))
+    assert recording.getEventResolution() == (WIDTH, HEIGHT)
+    parts = []
+    while (batch := recording.getNextEventBatch()) is not None:
+        parts.append(batch.numpy())
+    got = np.concatenate(parts)
+    assert same(events, got["timestamp"], got["x"], got["y"], got["polarity"])
+    first, last = recording.getTimeRange()
+    assert (first, last) == (int(events.t[0]), int(events.t[-1]))  # served from our data table
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_aedat_reads_our_files(written: dict, compression: str | None) -> None:
+    aedat = pytest.importorskip("aedat")
+    path, events = written[compression]
+    decoder = aedat.Decoder(str(path))
+    assert decoder.id_to_stream()[0]["width"] == WIDTH
+    got = np.concatenate([packet["events"] for packet in decoder if "events" in packet])
+    assert same(events, got["t"], got["x"], got["y"], got["on"])
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_faery_reads_our_files(written: dict, compression: str | None) -> None:
+    faery = pytest.importorskip("faery")
+    path, events = written[compression]
+    got = faery.events_stream_from_file(str(path)).to_array()
+    assert same(events, got["t"], got["x"], got["y"], got["on"])
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_tonic_reads_our_files(written: dict, compression: str | None) -> None:
+    tonic_io = pytest.importorskip("tonic.io")
+    path, events = written[compression]
+    got = tonic_io.read_aedat4(str(path))
+    assert same(events, got["t"], got["x"], got["y"], got["p"])
+
+
+def test_peers_read_step_time_files(tmp_path: Path) -> None:
+    dv = pytest.importorskip("dv_processing")
+    faery = pytest.importorskip("faery")
+    events = eventcode.rate(
+        torch.rand(1, 1, 28, 28), num_steps=40, generator=torch.Generator().manual_seed(5)
+    )
+    path = tmp_path / "steps.aedat4"
+    aedat4.write(path, events, dt_us=1000)
+    expected = events.to_us(1000)
+    assert same(
+        expected, *(faery.events_stream_from_file(str(path)).to_array()[k] for k in ("t", "x", "y", "on"))
+    )
+    recording = dv.io.MonoCameraRecording(str(path))
+    assert recording.getEventResolution() == (28, 28)
+    assert recording.getCameraName() == "eventcode"
+
+
+# ---------------------------------------------------------------------- we read theirs
+def test_reference_files_read_bit_exactly(shared: Path) -> None:
+    folder = shared / "data/reference"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    expected = np.load(folder / "events.npy")
+    assert len(manifest["aedat4_files"]) >= 8
+    for entry in manifest["aedat4_files"]:
+        events = aedat4.read(folder / entry["file"])
+        assert events.sensor_size == (WIDTH, HEIGHT, 2)
+        assert same(events, expected["t"], expected["x"], expected["y"], expected["p"]), entry["file"]
+        if entry["writer"] == "dv-processing":
+            assert aedat4.info(folder / entry["file"]).compression == entry["compression"]
+
+
+def test_reference_time_windows_match_slicing(shared: Path) -> None:
+    path = shared / "data/reference/dv_zstd.aedat4"
+    events = aedat4.read(path)
+    t0, t1 = int(events.t[50_000]), int(events.t[120_000])
+    assert aedat4.read(path, t_start=t0, t_end=t1) == events.time_slice(t0, t1)
+
+
+def test_real_recordings_match_their_manifest(shared: Path) -> None:
+    manifest = json.loads((shared / "data/real/manifest.json").read_text())
+    entries = [f for f in manifest["files"] if f["format"] == "AEDAT 4.0"]
+    assert entries
+    for entry in entries:
+        events = aedat4.read(shared / "data/real" / entry["path"])
+        truth = entry["summary"]
+        assert len(events) == truth["events"]
+        assert events.sensor_size[:2] == tuple(truth["sensor_resolution"])
+        assert (int(events.t[0]), int(events.t[-1])) == (truth["t_first_us"], truth["t_last_us"])
+        assert (int(events.p.sum()), int((~events.p).sum())) == (truth["on"], truth["off"])
+        assert (int(events.x.min()), int(events.x.max())) == (truth["x_min"], truth["x_max"])
+        assert (int(events.y.min()), int(events.y.max())) == (truth["y_min"], truth["y_max"])
+        aedat = pytest.importorskip("aedat")
+        decoder = aedat.Decoder(str(shared / "data/real" / entry["path"]))
+        got = np.concatenate([packet["events"] for packet in decoder if packet["stream_id"] == 0])
+        assert same(events, got["t"], got["x"], got["y"], got["on"])
+
+
+# ---------------------------------------------------------------------- bad files
+@pytest.fixture(scope="module")
+def small_file(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("small") / "small.aedat4"
+    aedat4.write(path, random_stream(3_000, seed=9), compression="lz4")
+    return path.read_bytes()
+
+
+def read_bytes(tmp_path: Path, data: bytes) -> Events:
+    path = tmp_path / "bad.aedat4"
+    path.write_bytes(data)
+    return aedat4.read(path)
+
+
+def test_truncated_files_raise_our_error(tmp_path: Path, small_file: bytes) -> None:
+    for cut in sorted(
+        {0, 5, 13, 14, 17, 40, 200, len(small_file) // 2, len(small_file) - 9, len(small_file) - 1}
+    ):
+        with pytest.raises(FileFormatError, match=r"byte \d+"):
+            read_bytes(tmp_path, small_file[:cut])
+
+
+def test_wrong_magic_and_unknown_compression(tmp_path: Path, small_file: bytes) -> None:
+    with pytest.raises(FileFormatError, match=r"byte 0: not an AEDAT 4\.0 file"):
+        read_bytes(tmp_path, b"#!AER-DAT3.1\r\n" + small_file[14:])
+    bad = bytearray(small_file)
+    struct.pack_into("<i", bad, 14 + 28, 9)  # the IOHeader's compression field
+    with pytest.raises(FileFormatError, match="unknown compression type 9"):
+        read_bytes(tmp_path, bytes(bad))
+
+
+def test_packet_sizes_past_the_end_or_claiming_gigabytes(tmp_path: Path, small_file: bytes) -> None:
+    meta_path = tmp_path / "meta.aedat4"
+    meta_path.write_bytes(small_file)
+    first = aedat4.info(meta_path).packets[0]
+    no_table = bytearray(small_file)
+    struct.pack_into("<q", no_table, 14 + 32, -1)  # forget the table: the reader walks the packets
+    for size in (len(small_file), 2**31 - 1, -5):
+        bad = bytearray(no_table)
+        struct.pack_into("<i", bad, first.offset - 4, size)
+        with pytest.raises(FileFormatError, match=rf"byte {first.offset - 8}: packet of"):
+            read_bytes(tmp_path, bytes(bad))
+
+
+def test_a_frame_claiming_gigabytes_is_refused_before_allocating(tmp_path: Path) -> None:
+    path = tmp_path / "zstd.aedat4"
+    aedat4.write(path, random_stream(100, seed=4), compression="zstd")
+    first = aedat4.info(path).packets[0]
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<q", data, 14 + 32, -1)  # forget the table: the reader walks the packets
+    # A zstd frame: magic, single-segment header with an 8-byte content size of 2 GiB, one empty block.
+    bomb = struct.pack("<IBQ", 0xFD2FB528, 0xE0, 2**31) + b"\x01\x00\x00"
+    blob = data[: first.offset - 4] + struct.pack("<i", len(bomb)) + bomb
+    with pytest.raises(
+        FileFormatError, match=rf"byte {first.offset}: the zstd frame claims 2147483648 bytes"
+    ):
+        read_bytes(tmp_path, bytes(blob))
+
+
+def test_a_file_without_event_streams(tmp_path: Path, small_file: bytes) -> None:
+    bad = small_file.replace(b">EVTS</attr>", b">IMUS</attr>", 1)
+    with pytest.raises(FileFormatError, match="no event stream"):
+        read_bytes(tmp_path, bad)
+
+
+def test_events_outside_the_sensor_and_unsorted_time(tmp_path: Path) -> None:
+    path = tmp_path / "a.aedat4"
+    aedat4.write(
+        path, Events(t=[1, 2, 3], x=[0, 1, 2], y=[0, 0, 0], p=[1, 1, 1], sensor_size=(3, 1)), compression=None
+    )
+    data = path.read_bytes()
+    meta = aedat4.info(path)
+    start = meta.packets[0].offset + 32  # first event struct
+    bad = bytearray(data)
+    struct.pack_into("<h", bad, start + 16 + 8, 7)  # second event's x
+    with pytest.raises(FileFormatError, match="x = 7, outside the declared 3x1 sensor"):
+        read_bytes(tmp_path, bytes(bad))
+    bad = bytearray(data)
+    struct.pack_into("<q", bad, start + 32, 0)  # third event's t goes back
+    with pytest.raises(FileFormatError, match="pass sort=True"):
+        read_bytes(tmp_path, bytes(bad))
+    (tmp_path / "bad.aedat4").write_bytes(bytes(bad))
+    assert aedat4.read(tmp_path / "bad.aedat4", sort=True).t.tolist() == [0, 1, 2]
+
+
+@settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_corrupted_files_raise_our_error_or_read_cleanly(
+    tmp_path: Path, small_file: bytes, data: st.DataObject
+) -> None:
+    blob = bytearray(small_file)
+    for _ in range(data.draw(st.integers(1, 6))):
+        where = data.draw(st.integers(0, len(blob) - 1))
+        blob[where] = data.draw(st.integers(0, 255))
+    blob = blob[: data.draw(st.integers(0, len(blob)))]
+    try:
+        events = read_bytes(tmp_path, bytes(blob))
+    except FileFormatError:
+        return
+    assert bool((events.t[1:] >= events.t[:-1]).all())  # whatever reads cleanly is a valid stream
+    for chunk in aedat4.read_chunks(tmp_path / "bad.aedat4", chunk_events=1000):
+        assert chunk.num_samples == 1
