@@ -744,10 +744,8 @@ def _table(
         info_at = table.field(entry, 1)
         stream, size = (table.read("<i", info_at), table.read("<i", info_at + 4)) if info_at else (0, 0)
         header = offset - 8
-        if header < previous or struct.unpack("<ii", os.pread(descriptor, 8, max(header, 0))) != (
-            stream,
-            size,
-        ):
+        found = os.pread(descriptor, 8, header) if previous <= header <= position - 8 else b""
+        if len(found) != 8 or struct.unpack("<ii", found) != (stream, size):
             raise FileFormatError(
                 f"{path}: byte {position}: the data table lists a packet at byte {header} that is not there"
             )

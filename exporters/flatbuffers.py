@@ -9,6 +9,7 @@ bounds. (Writing needs only fixed layouts, built where they are used.)
 Examples
 --------
 >>> import struct
+from typing import NoReturn
 >>> from exporters.flatbuffers import Buffer
 >>> table = struct.pack("<i i", -8, 7) + struct.pack("<HHH", 6, 8, 4)  # one int32 field = 7
 >>> blob = struct.pack("<I4s", 8, b"TEST") + table
@@ -47,7 +48,7 @@ class Buffer:
             self.fail(8, f"identifier is {found!r}, expected {identifier!r}")
         self.root = self.table(4 + self.u32(4))
 
-    def fail(self, offset: int, message: str) -> None:
+    def fail(self, offset: int, message: str) -> NoReturn:
         raise FileFormatError(f"byte {self.where + offset}: {message}")
 
     def read(self, fmt: str, offset: int) -> int:
@@ -103,7 +104,6 @@ class Buffer:
             return bytes(self.data[start : start + length]).decode("utf-8")
         except UnicodeDecodeError as err:
             self.fail(start, f"string is not UTF-8 ({err})")
-            raise  # unreachable: fail raises
 
     def tables(self, table: tuple[int, tuple[int, ...]], slot: int) -> list[tuple[int, tuple[int, ...]]]:
         """The tables of a vector-of-tables field."""

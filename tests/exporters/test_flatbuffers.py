@@ -1,0 +1,45 @@
+"""Tests of exporters/flatbuffers.py: every offset is checked against the buffer."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from eventcode.errors import FileFormatError
+from exporters.flatbuffers import Buffer
+
+
+def one_string_table(text: bytes) -> bytes:
+    """A size-prefixed "TEST" buffer whose root table has one string field."""
+    body = struct.pack("<I4s3H2x", 16, b"TEST", 6, 8, 4)  # root at 4 + 16 = 20, vtable at 12
+    body += struct.pack("<iI", 8, 4) + struct.pack("<I", len(text)) + text + b"\0"
+    return struct.pack("<I", len(body)) + body
+
+
+def test_reads_strings_scalars_and_defaults() -> None:
+    buffer = Buffer(one_string_table(b"hello"), b"TEST", where=100)
+    assert buffer.string(buffer.root, 0) == "hello"
+    assert buffer.scalar(buffer.root, 3, "<q", default=-1) == -1  # absent field: its default
+    assert buffer.vector(buffer.root, 5, 16) == (0, 0)
+
+
+def test_errors_name_the_file_offset() -> None:
+    with pytest.raises(FileFormatError, match=r"byte 108: identifier is b'TEST', expected b'EVTS'"):
+        Buffer(one_string_table(b"x"), b"EVTS", where=100)
+    with pytest.raises(FileFormatError, match="size prefix says"):
+        Buffer(one_string_table(b"abc")[:-3], b"TEST", where=0)
+
+
+@given(st.binary(max_size=64), st.data())
+def test_corrupt_buffers_raise_our_error_or_read(text: bytes, data: st.DataObject) -> None:
+    blob = bytearray(one_string_table(text))
+    for _ in range(data.draw(st.integers(1, 4))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        buffer = Buffer(bytes(blob), b"TEST", where=0)
+        buffer.string(buffer.root, 0)
+    except FileFormatError:
+        pass

@@ -1,0 +1,44 @@
+"""Tests of exporters/__init__.py: the format registry and read/write dispatch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import exporters
+from eventcode import Events
+from eventcode.errors import ExportError
+
+EVENTS = Events(t=[0, 4, 9], x=[1, 2, 0], y=[0, 1, 1], p=[1, 0, 1], sensor_size=(3, 2))
+
+
+def test_formats_lists_the_registered_modules() -> None:
+    (aedat4,) = exporters.formats()
+    assert aedat4.name == "aedat4"
+    assert ".aedat4" in aedat4.suffixes
+    assert aedat4.magic == b"#!AER-DAT4.0\r\n"
+
+
+def test_dispatch_by_suffix_and_options(tmp_path: Path) -> None:
+    path = tmp_path / "a.AEDAT4"
+    exporters.write(path, EVENTS, compression="zstd")
+    assert exporters.read(path) == EVENTS
+    assert exporters.read(path, t_start=4) == EVENTS.time_slice(4, None)
+
+
+def test_dispatch_by_magic_bytes_or_explicit_format(tmp_path: Path) -> None:
+    path = tmp_path / "recording.bin"
+    exporters.write(path, EVENTS, format="aedat4")
+    assert exporters.detect(path).name == "aedat4"
+    assert exporters.read(path) == EVENTS
+
+
+def test_unknown_formats_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match=r"suffix '\.xyz'"):
+        exporters.write(tmp_path / "a.xyz", EVENTS)
+    (tmp_path / "b.dat").write_bytes(b"not events")
+    with pytest.raises(ExportError, match="known: aedat4"):
+        exporters.read(tmp_path / "b.dat")
+    with pytest.raises(ExportError, match="unknown format 'evt3'"):
+        exporters.read(tmp_path / "b.dat", format="evt3")
