@@ -21,6 +21,7 @@ from typing import NoReturn
 from __future__ import annotations
 
 import struct
+from typing import NoReturn
 
 from eventcode.errors import FileFormatError
 
