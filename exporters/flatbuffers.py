@@ -9,7 +9,6 @@ bounds. (Writing needs only fixed layouts, built where they are used.)
 Examples
 --------
 >>> import struct
-from typing import NoReturn
 >>> from exporters.flatbuffers import Buffer
 >>> table = struct.pack("<i i", -8, 7) + struct.pack("<HHH", 6, 8, 4)  # one int32 field = 7
 >>> blob = struct.pack("<I4s", 8, b"TEST") + table
