@@ -34,14 +34,15 @@ True
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -83,6 +84,8 @@ EVENT = np.dtype(
 MAX_PAYLOAD = 1 << 31
 """Largest decompressed packet accepted: the FlatBuffers limit, as the ``aedat`` reader sets it."""
 _WORKERS = max(1, os.cpu_count() or 1)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 # ---------------------------------------------------------------------- writing
@@ -224,7 +227,7 @@ class Writer:
             self._code, _info_node(self._code, self._size, self._shape, self._steps, source)
         )
         self._path, self._overwrite = path, overwrite
-        self._pending: list[np.ndarray] = []
+        self._pending: list[tuple[np.ndarray, ...]] = []
         self._pending_count = 0
         self._last_t: int | None = None
         self._table: list[tuple[int, int, int, int, int]] = []
@@ -263,21 +266,21 @@ class Writer:
             raise ExportError(
                 f"events of shape {events.shape} do not fit this file's sample shape {self._shape}"
             )
-        records = self._records(events)
-        if len(records):
-            if self._last_t is not None and int(records["t"][0]) < self._last_t:
+        columns = self._columns(events)
+        if len(columns[0]):
+            if self._last_t is not None and int(columns[0][0]) < self._last_t:
                 raise TimeOrderError(
-                    f"this chunk starts at t = {int(records['t'][0])} us, before the previous chunk's last "
+                    f"this chunk starts at t = {int(columns[0][0])} us, before the previous chunk's last "
                     f"event at {self._last_t} us; write chunks in time order"
                 )
-            self._last_t = int(records["t"][-1])
-            self._pending.append(records)
-            self._pending_count += len(records)
+            self._last_t = int(columns[0][-1])
+            self._pending.append(columns)
+            self._pending_count += len(columns[0])
             if self._pending_count >= PACKET_EVENTS * _WORKERS:
                 self._flush(final=False)
 
-    def _records(self, events: Events) -> np.ndarray:
-        """The events as 16-byte AEDAT structs, in microseconds, channels tiled."""
+    def _columns(self, events: Events) -> tuple[np.ndarray, ...]:
+        """``t`` (us), ``x`` (channels tiled), ``y``, ``p`` as numpy arrays."""
         if events.time_unit == "step":
             if self._steps is None:
                 raise ExportError(
@@ -292,35 +295,33 @@ class Writer:
             events = events.to_us(dt_us, t0_us)
         elif self._steps is not None:
             raise ExportError("this file holds step time (dt_us was given); write step-time events")
-        records = np.zeros(len(events), dtype=EVENT)
-        records["t"] = events.t.cpu().numpy()
-        x = events.x.cpu().numpy()
+        x = events.x
         if events.c is not None:
-            x = x + events.c.cpu().numpy() * address.width(self._shape)
-        records["x"] = x
-        records["y"] = events.y.cpu().numpy()
-        records["p"] = events.p.cpu().numpy()
-        return records
+            x = x + events.c * address.width(self._shape)
+        return tuple(column.cpu().numpy() for column in (events.t, x, events.y, events.p))
 
     def _flush(self, final: bool) -> None:
-        """Write full packets (and with ``final`` the remainder), compressed in parallel."""
+        """Write full packets (and with ``final`` the remainder), a few at a time on all cores."""
         if not self._pending:
             return
-        records = self._pending[0]
-        if len(self._pending) > 1:  # into an EVENT array: numpy's own result type would drop the padding
-            records = np.concatenate(self._pending, out=np.empty(self._pending_count, EVENT))
-        cut = len(records) if final else len(records) // PACKET_EVENTS * PACKET_EVENTS
-        packets = [records[i : i + PACKET_EVENTS] for i in range(0, cut, PACKET_EVENTS)]
-        payloads = _parallel(lambda part: _compress(self._code, _event_packet(part)), packets)
-        for part, payload in zip(packets, payloads, strict=True):
-            self._file.write(struct.pack("<ii", 0, len(payload)))
-            self._table.append(
-                (self._file.tell(), len(payload), len(part), int(part["t"][0]), int(part["t"][-1]))
+        columns = [np.concatenate(parts) for parts in zip(*self._pending, strict=True)]
+        cut = len(columns[0]) if final else len(columns[0]) // PACKET_EVENTS * PACKET_EVENTS
+        starts = list(range(0, cut, PACKET_EVENTS))
+        batch = 16 * _WORKERS
+        for first in range(0, len(starts), batch):
+            ranges = [(a, min(a + PACKET_EVENTS, cut)) for a in starts[first : first + batch]]
+            payloads = _parallel(
+                lambda r: _compress(self._code, _event_packet(*(c[r[0] : r[1]] for c in columns))), ranges
             )
-            self._file.write(payload)
-        rest = records[cut:]
-        self._pending = [rest] if len(rest) else []
-        self._pending_count = len(rest)
+            for (a, b), payload in zip(ranges, payloads, strict=True):
+                self._file.write(struct.pack("<ii", 0, len(payload)))
+                self._table.append(
+                    (self._file.tell(), len(payload), b - a, int(columns[0][a]), int(columns[0][b - 1]))
+                )
+                self._file.write(payload)
+        rest = tuple(column[cut:] for column in columns)
+        self._pending = [rest] if len(rest[0]) else []
+        self._pending_count = len(rest[0])
 
     def _write_table(self) -> None:
         position = self._file.tell()
@@ -378,10 +379,16 @@ def _io_header(code: int, info: str) -> bytes:
     return struct.pack("<I", len(body)) + body
 
 
-def _event_packet(records: np.ndarray) -> bytes:
-    """Size-prefixed ``EVTS`` EventPacket: a table whose one field is the vector of structs."""
-    head = struct.pack("<II4s3H2xiII", 28 + 16 * len(records), 16, b"EVTS", 6, 8, 4, 8, 4, len(records))
-    return head + records.tobytes()
+def _event_packet(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Size-prefixed ``EVTS`` EventPacket: a table whose one field is the vector of event structs."""
+    n = len(t)
+    packet = np.zeros(32 + 16 * n, np.uint8)  # zeroed: the structs' padding bytes
+    packet[:32] = np.frombuffer(
+        struct.pack("<II4s3H2xiII", 28 + 16 * n, 16, b"EVTS", 6, 8, 4, 8, 4, n), np.uint8
+    )
+    records = packet[32:].view(EVENT)
+    records["t"], records["x"], records["y"], records["p"] = t, x, y, p
+    return packet
 
 
 _DEFINITION = np.dtype(
@@ -421,7 +428,7 @@ def _data_table(entries: list[tuple[int, int, int, int, int]]) -> bytes:
     return bytes(blob)
 
 
-def _compress(code: int, payload: bytes) -> bytes:
+def _compress(code: int, payload: bytes | np.ndarray) -> bytes | np.ndarray:
     if code == 0:
         return payload
     if code in (1, 2):
@@ -431,12 +438,20 @@ def _compress(code: int, payload: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=LEVELS[code]).compress(payload)
 
 
-def _parallel(function, items: list) -> list:
-    """``[function(item) ...]`` on all cores (lz4, zstandard and os.pread release the GIL)."""
+def _parallel(function: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """``function(item)`` for each item, in order, computed on all cores as the results are used.
+
+    lz4, zstandard, file reads and large numpy copies release the GIL, so packets compress,
+    decompress and copy in parallel while the caller writes or gathers the earlier ones.
+    """
     if len(items) < 2 or _WORKERS == 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(_WORKERS) as pool:
-        return list(pool.map(function, items))
+        return map(function, items)
+    return _pool().map(function, items)
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="aedat4")
 
 
 # ---------------------------------------------------------------------- reading
@@ -797,39 +812,53 @@ def _decode(descriptor: int, meta: FileInfo, packets: list[Packet]) -> list[np.n
             )
         return np.frombuffer(buffer.data, EVENT, count=count, offset=start)
 
-    return _parallel(one, packets)
+    return list(_parallel(one, packets))
 
 
 CODES_BY_NAME = {name: code for code, name in NAMES.items()}
 
 
 def _concatenate(parts: list[np.ndarray], meta: FileInfo, packets: list[Packet]) -> dict[str, np.ndarray]:
-    """Columns t, x, y, p of all packets, checked: time order and addresses within the sensor."""
-    total = sum(len(part) for part in parts)
-    columns = {
-        "t": np.empty(total, np.int64),
-        "x": np.empty(total, np.int16),
-        "y": np.empty(total, np.int16),
-        "p": np.empty(total, bool),
-    }
-    start = 0
-    for part in parts:
-        for name, column in columns.items():
-            column[start : start + len(part)] = part[name] if name != "p" else part["p"] != 0
-        start += len(part)
-    width, height = meta.streams[packets[0].stream][1] if packets else (1, 1)
+    """Columns t, x, y, p of all packets, filled and checked packet by packet on all cores.
+
+    Addresses outside the declared sensor raise; ``columns["ordered"]`` says whether time never
+    goes backwards (checked within each packet here, across packets by the caller).
+    """
     bounds = np.cumsum([0] + [len(part) for part in parts])
-    for name, extent in (("x", width), ("y", height)):
-        bad = (columns[name] < 0) | (columns[name] >= extent)
-        if bad.any():
-            i = int(np.argmax(bad))
-            packet = packets[int(np.searchsorted(bounds, i, side="right")) - 1]
-            raise FileFormatError(
-                f"{meta.path}: byte {packet.offset}: event {i} has {name} = {int(columns[name][i])}, "
-                f"outside the declared {width}x{height} sensor"
-            )
+    columns = {
+        "t": np.empty(bounds[-1], np.int64),
+        "x": np.empty(bounds[-1], np.int16),
+        "y": np.empty(bounds[-1], np.int16),
+        "p": np.empty(bounds[-1], bool),
+    }
+    width, height = meta.streams[packets[0].stream][1] if packets else (1, 1)
+
+    def fill(i: int) -> bool:
+        part, lo, hi = parts[i], bounds[i], bounds[i + 1]
+        for name in "txy":
+            columns[name][lo:hi] = part[name]
+        np.not_equal(part["p"], 0, out=columns["p"][lo:hi])
+        for name, extent in (("x", width), ("y", height)):
+            column = columns[name][lo:hi]
+            if hi > lo and (column.min() < 0 or column.max() >= extent):
+                j = lo + int(np.argmax((column < 0) | (column >= extent)))
+                raise FileFormatError(
+                    f"{meta.path}: byte {packets[i].offset}: event {j} has {name} = {int(columns[name][j])}, "
+                    f"outside the declared {width}x{height} sensor"
+                )
+        t = columns["t"][lo:hi]
+        return hi - lo < 2 or not bool((t[1:] < t[:-1]).any())
+
+    ordered = all(list(_parallel(fill, range(len(parts)))))  # every packet checked, even after one fails
+    columns["ordered"] = ordered and _joins_in_order(columns["t"], bounds)
     columns["bounds"] = bounds
     return columns
+
+
+def _joins_in_order(t: np.ndarray, bounds: np.ndarray) -> bool:
+    """Whether each non-empty packet starts no earlier than the previous non-empty one ends."""
+    starts = bounds[:-1][np.diff(bounds) > 0]
+    return bool((t[starts[1:]] >= t[starts[1:] - 1]).all())
 
 
 def _events(
@@ -840,10 +869,9 @@ def _events(
     sort: bool,
 ) -> Events:
     t = columns["t"]
-    backwards = np.flatnonzero(t[1:] < t[:-1])
-    if len(backwards):
+    if not columns["ordered"]:
         if not sort:
-            i = int(backwards[0]) + 1
+            i = int(np.flatnonzero(t[1:] < t[:-1])[0]) + 1
             packet = packets[int(np.searchsorted(columns["bounds"], i, side="right")) - 1]
             raise FileFormatError(
                 f"{meta.path}: byte {packet.offset}: event {i} at t = {int(t[i])} us comes before "
