@@ -16,7 +16,7 @@ Examples
 >>> exporters.read(path) == events
 True
 >>> [f.name for f in exporters.formats()]
-['aedat4']
+['aedat4', 'hdf5']
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from types import ModuleType
 
 from eventcode import Events
 from eventcode.errors import ExportError
-from exporters import aedat4
+from exporters import aedat4, hdf5
 
 
 @dataclass(frozen=True)
@@ -99,3 +99,4 @@ def read(path: str | os.PathLike[str], format: str | None = None, **options: obj
 
 
 register(Format.of(aedat4))
+register(Format.of(hdf5))

@@ -14,10 +14,9 @@ EVENTS = Events(t=[0, 4, 9], x=[1, 2, 0], y=[0, 1, 1], p=[1, 0, 1], sensor_size=
 
 
 def test_formats_lists_the_registered_modules() -> None:
-    (aedat4,) = exporters.formats()
-    assert aedat4.name == "aedat4"
-    assert ".aedat4" in aedat4.suffixes
-    assert aedat4.magic == b"#!AER-DAT4.0\r\n"
+    aedat4, hdf5 = exporters.formats()
+    assert (aedat4.name, aedat4.suffixes, aedat4.magic) == ("aedat4", (".aedat4",), b"#!AER-DAT4.0\r\n")
+    assert (hdf5.name, hdf5.suffixes, hdf5.magic) == ("hdf5", (".h5", ".hdf5"), b"\x89HDF\r\n\x1a\n")
 
 
 def test_dispatch_by_suffix_and_options(tmp_path: Path) -> None:
@@ -38,7 +37,7 @@ def test_unknown_formats_are_named(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"suffix '\.xyz'"):
         exporters.write(tmp_path / "a.xyz", EVENTS)
     (tmp_path / "b.dat").write_bytes(b"not events")
-    with pytest.raises(ExportError, match="known: aedat4"):
+    with pytest.raises(ExportError, match=r"known: aedat4 .*, hdf5"):
         exporters.read(tmp_path / "b.dat")
     with pytest.raises(ExportError, match="unknown format 'evt3'"):
         exporters.read(tmp_path / "b.dat", format="evt3")

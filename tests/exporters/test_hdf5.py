@@ -1,0 +1,337 @@
+"""Tests of exporters/hdf5.py: layouts, round trips, partial reads, bad files, atomic writes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import eventcode
+import exporters
+from eventcode import Events
+from eventcode.errors import ExportError, FileFormatError, TimeOrderError
+from exporters import hdf5
+
+COMPRESSIONS = [None, "gzip", "lzf", "zstd", "blosc"]
+
+
+def stream(
+    n: int, seed: int = 0, size: tuple[int, int] = (346, 260), t0: int = 1_700_000_000_000_000
+) -> Events:
+    rng = np.random.default_rng(seed)
+    t = t0 + np.concatenate([[0], np.cumsum(rng.integers(0, 40, max(n - 1, 0)))])[:n]
+    return Events(
+        t, rng.integers(0, size[0], n), rng.integers(0, size[1], n), rng.random(n) < 0.5, sensor_size=size
+    )
+
+
+def digits(batch: int, seed: int = 0, channels: int = 1) -> Events:
+    images = torch.rand(batch, channels, 12, 10, generator=torch.Generator().manual_seed(seed))
+    return eventcode.rate(images, num_steps=20, generator=torch.Generator().manual_seed(seed + 1))
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> Events:
+    kind = draw(st.sampled_from(["stream", "steps", "channels", "audio", "us batch"]))
+    seed = draw(st.integers(0, 2**16))
+    if kind == "stream":
+        return stream(draw(st.sampled_from([0, 1, 5, 3000])), seed)
+    if kind == "steps":
+        return digits(draw(st.integers(1, 5)), seed)
+    if kind == "channels":
+        return digits(draw(st.integers(1, 3)), seed, channels=2)
+    if kind == "audio":
+        return eventcode.latency(torch.rand(draw(st.integers(1, 3)), 700), num_steps=30, normalize=True)
+    return Events.cat([stream(draw(st.integers(0, 50)), seed + b, size=(20, 10), t0=b * 7) for b in range(3)])
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches(), st.sampled_from(COMPRESSIONS))
+def test_round_trip(tmp_path: Path, events: Events, compression: str | None) -> None:
+    path = tmp_path / "round.h5"
+    hdf5.write(path, events, compression=compression, dt_us=1000 if events.time_unit == "step" else None)
+    assert hdf5.read(path) == events
+    for b in range(events.num_samples):
+        assert hdf5.read(path, sample=b) == events[b]
+    assert sum(len(chunk) for chunk in hdf5.read_chunks(path, chunk_events=700)) == len(events)
+
+
+def test_metadata_comes_back(tmp_path: Path) -> None:
+    events = digits(3)
+    path = tmp_path / "meta.h5"
+    hdf5.write(path, events, compression="gzip", dt_us=1000, encoding={"code": "rate", "num_steps": 20})
+    meta = hdf5.info(path)
+    assert meta["shape"] == (1, 12, 10)
+    assert meta["sensor_size"] == (10, 12, 2)
+    assert (meta["time_unit"], meta["num_steps"], meta["dt_us"]) == ("step", 20, 1000)
+    assert (meta["samples"], meta["events"]) == (3, len(events))
+    assert meta["encoding"] == {"code": "rate", "num_steps": 20}
+    assert meta["eventcode_version"] == eventcode.__version__
+    with pytest.raises(ExportError, match="JSON"):
+        hdf5.write(path, events, encoding={"generator": torch.Generator()})
+
+
+# ---------------------------------------------------------------------- DSEC layout
+def test_one_stream_is_a_dsec_file(tmp_path: Path) -> None:
+    events = stream(20_000, seed=3)
+    path = tmp_path / "dsec.h5"
+    hdf5.write(path, events, compression="gzip")
+    with h5py.File(path, "r") as file:  # plain h5py, no plugin: the documented schema
+        t, x, y, p = (file[f"events/{k}"][()] for k in "txyp")
+        assert (t.dtype, x.dtype, y.dtype, p.dtype) == (np.uint32, np.uint16, np.uint16, np.uint8)
+        t_offset = int(file["t_offset"][()])
+        ms_to_idx = file["ms_to_idx"][()]
+        assert (file.attrs["width"], file.attrs["height"]) == (346, 260)
+    assert t_offset == int(events.t[0])
+    assert np.array_equal(t.astype(np.int64) + t_offset, events.t.numpy())
+    assert np.array_equal(p.astype(bool), events.p.numpy())
+    duration = int(t[-1])
+    assert len(ms_to_idx) == -(-duration // 1000) + 1
+    expected = np.searchsorted(t, np.arange(len(ms_to_idx)) * 1000, side="left")
+    assert np.array_equal(ms_to_idx, expected)  # DSEC: first event with t >= 1000 * ms
+
+
+def test_dsec_files_without_our_attributes_read(tmp_path: Path) -> None:
+    path = tmp_path / "foreign.h5"
+    t = np.array([0, 400, 1200, 5000], np.uint32)
+    with h5py.File(path, "w") as file:  # as DSEC ships them: no eventcode attributes
+        for name, values in (("t", t), ("x", [5, 6, 7, 8]), ("y", [1, 2, 3, 4]), ("p", [1, 0, 1, 1])):
+            file[f"events/{name}"] = np.asarray(values, dtype=t.dtype if name == "t" else np.uint16)
+        file["ms_to_idx"] = np.searchsorted(t, np.arange(6) * 1000).astype(np.uint64)
+        file["t_offset"] = np.int64(10**12)
+    events = hdf5.read(path)
+    assert events.t.tolist() == [10**12, 10**12 + 400, 10**12 + 1200, 10**12 + 5000]
+    assert events.sensor_size == (9, 5, 2)  # the smallest sensor holding the events
+    assert hdf5.read(path, t_start=10**12 + 1000, t_end=10**12 + 5000).t.tolist() == [10**12 + 1200]
+
+
+# ---------------------------------------------------------------------- partial reads
+class ReadCounter:
+    """Counts the elements h5py hands back per dataset."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.elements: dict[str, int] = {}
+        original = h5py.Dataset.__getitem__
+
+        def counting(dataset: h5py.Dataset, key: object) -> object:
+            value = original(dataset, key)
+            self.elements[dataset.name] = self.elements.get(dataset.name, 0) + int(np.size(value))
+            return value
+
+        monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
+
+
+def test_time_windows_read_only_their_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = stream(200_000, seed=5)
+    path = tmp_path / "window.h5"
+    hdf5.write(path, events)
+    t0, t1 = int(events.t[100_000]), int(events.t[100_000]) + 20_000  # 20 ms of a 4 s stream
+    expected = events.time_slice(t0, t1)
+    counter = ReadCounter(monkeypatch)
+    assert hdf5.read(path, t_start=t0, t_end=t1) == expected
+    assert counter.elements["/events/x"] == len(expected)
+    assert counter.elements["/events/t"] < len(expected) + 3 * 1000  # the window plus a ms either side
+    assert counter.elements["/ms_to_idx"] <= 4
+
+
+def test_one_sample_of_a_batch_reads_only_that_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = digits(40, seed=2)
+    path = tmp_path / "batch.h5"
+    hdf5.write(path, events, compression="lzf")
+    counter = ReadCounter(monkeypatch)
+    assert hdf5.read(path, sample=17, t_start=5, t_end=9) == events[17].time_slice(5, 9)
+    assert counter.elements["/events/x"] == len(events[17].time_slice(5, 9))
+    assert counter.elements["/events/t"] == len(events[17].time_slice(5, 9))  # step_to_idx is exact
+    assert hdf5.read(path, sample=-1) == events[39]
+    with pytest.raises(IndexError):
+        hdf5.read(path, sample=40)
+
+
+def test_chunks_of_a_stream_and_of_a_batch(tmp_path: Path) -> None:
+    events = stream(10_000, seed=1)
+    hdf5.write(tmp_path / "s.h5", events)
+    chunks = list(hdf5.read_chunks(tmp_path / "s.h5", chunk_events=3000))
+    assert [len(c) for c in chunks] == [3000, 3000, 3000, 1000]
+    assert torch.equal(torch.cat([c.t for c in chunks]), events.t)
+    batch = digits(10, seed=4)
+    hdf5.write(tmp_path / "b.h5", batch)
+    parts = list(hdf5.read_chunks(tmp_path / "b.h5", chunk_events=len(batch) // 3))
+    assert Events.cat(parts) == batch
+
+
+# ---------------------------------------------------------------------- writer
+def test_writer_appends_a_stream_with_a_valid_index(tmp_path: Path) -> None:
+    events = stream(50_000, seed=6)
+    hdf5.write(tmp_path / "whole.h5", events, compression="gzip")
+    with hdf5.Writer(tmp_path / "parts.h5", sensor_size=(346, 260), compression="gzip") as writer:
+        for start in range(0, len(events), 7_001):
+            piece = (getattr(events, k)[start : start + 7_001] for k in "txyp")
+            writer.write(Events(*piece, sensor_size=(346, 260)))
+    assert hdf5.read(tmp_path / "parts.h5") == events
+    with h5py.File(tmp_path / "whole.h5") as a, h5py.File(tmp_path / "parts.h5") as b:
+        assert np.array_equal(a["ms_to_idx"][()], b["ms_to_idx"][()])
+        assert int(a["t_offset"][()]) == int(b["t_offset"][()])
+
+
+def test_writer_appends_a_step_stream_and_batches(tmp_path: Path) -> None:
+    one = digits(1, seed=7)
+    with hdf5.Writer(tmp_path / "steps.h5", shape=one.shape, num_steps=20) as writer:
+        for t0 in range(0, 20, 3):
+            writer.write(one.time_slice(t0, t0 + 3))
+    assert hdf5.read(tmp_path / "steps.h5") == one
+    assert hdf5.read(tmp_path / "steps.h5", t_start=4, t_end=11) == one.time_slice(4, 11)
+    batch = digits(12, seed=8)
+    with hdf5.Writer(tmp_path / "batch.h5", shape=batch.shape, batched=True, num_steps=20) as writer:
+        for b in range(0, 12, 5):
+            writer.write(batch[b : b + 5])
+    assert hdf5.read(tmp_path / "batch.h5") == batch
+    assert hdf5.read(tmp_path / "batch.h5", sample=6, t_start=2) == batch[6].time_slice(2, None)
+
+
+def test_writer_refuses_what_does_not_fit(tmp_path: Path) -> None:
+    with hdf5.Writer(tmp_path / "a.h5", sensor_size=(4, 4)) as writer:
+        writer.write(Events(t=[5, 9], x=[0, 1], y=[0, 1], p=[1, 1], sensor_size=(4, 4)))
+        with pytest.raises(TimeOrderError, match="before the previous chunk"):
+            writer.write(Events(t=[7], x=[0], y=[0], p=[1], sensor_size=(4, 4)))
+        with pytest.raises(ExportError, match="shape"):
+            writer.write(Events(t=[10], x=[0], y=[0], p=[1], sensor_size=(5, 4)))
+        with pytest.raises(ExportError, match="'us' time"):
+            writer.write(Events.from_dense(torch.ones(2, 1, 4, 4)))
+        with pytest.raises(ExportError, match="batched=True"):
+            writer.write(Events.cat([Events(t=[11], x=[0], y=[0], p=[1], sensor_size=(4, 4))] * 2))
+    assert len(hdf5.read(tmp_path / "a.h5")) == 2
+    with (
+        pytest.raises(ExportError, match="do not fit uint32"),
+        hdf5.Writer(tmp_path / "b.h5", sensor_size=(4, 4), time_dtype=np.uint32, t_offset=0) as writer,
+    ):
+        writer.write(Events(t=[2**33], x=[0], y=[0], p=[1], sensor_size=(4, 4)))
+
+
+def fail_midway(path: Path) -> None:
+    with hdf5.Writer(path, sensor_size=(4, 4)) as writer:
+        writer.write(Events(t=[1], x=[0], y=[0], p=[1], sensor_size=(4, 4)))
+        raise RuntimeError("boom")
+
+
+def test_failures_leave_no_file_and_keep_an_old_one(tmp_path: Path) -> None:
+    path = tmp_path / "a.h5"
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_midway(path)
+    assert not path.exists()
+    hdf5.write(path, stream(10))
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_midway(path)
+    assert path.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [path]
+    with pytest.raises(ExportError, match="exists"):
+        hdf5.write(path, stream(10), overwrite=False)
+
+
+def test_missing_plugin_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "hdf5plugin", None)  # import hdf5plugin now fails
+    with pytest.raises(ExportError, match=r"pip install 'eventcode\[hdf5\]'"):
+        hdf5.write(tmp_path / "a.h5", stream(10), compression="zstd")
+    hdf5.write(tmp_path / "a.h5", stream(10), compression="lzf")  # no plugin needed
+    with pytest.raises(ExportError, match="not one of"):
+        hdf5.write(tmp_path / "a.h5", stream(10), compression="brotli")
+
+
+def test_dispatch_by_suffix(tmp_path: Path) -> None:
+    events = digits(2)
+    exporters.write(tmp_path / "a.hdf5", events, compression="blosc")
+    assert exporters.read(tmp_path / "a.hdf5", sample=1) == events[1]
+    assert exporters.detect(tmp_path / "a.hdf5").name == "hdf5"
+
+
+# ---------------------------------------------------------------------- bad files
+def damaged(tmp_path: Path, change) -> Path:
+    path = tmp_path / "bad.h5"
+    hdf5.write(path, digits(3, seed=9))
+    with h5py.File(path, "a") as file:
+        change(file)
+    return path
+
+
+def replace(file: h5py.File, name: str, values: np.ndarray) -> None:
+    del file[name]
+    file[name] = values
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda f: f.__delitem__("events/y"), "events/y: missing"),
+        (
+            lambda f: replace(f, "events/x", np.zeros(len(f["events/x"]), np.float32)),
+            "events/x: has dtype float32",
+        ),
+        (lambda f: replace(f, "events/p", np.zeros(3, np.uint8)), "events: columns of different lengths"),
+        (
+            lambda f: replace(f, "offsets", np.array([0, 5, 2, len(f["events/t"])])),
+            "offsets: must not decrease",
+        ),
+        (lambda f: replace(f, "offsets", np.array([0, 5])), "offsets: must run from 0"),
+        (lambda f: f["events/x"].__setitem__(0, 50), "events/x: holds addresses outside"),
+        (lambda f: f["events/p"].__setitem__(1, 7), "events/p: holds values other than 0 and 1"),
+        (lambda f: f["events/t"].__setitem__(1, 19), "events/t: time goes backwards"),
+        (lambda f: f["events/t"].__setitem__(len(f["events/t"]) - 1, 25), "events/t: steps outside"),
+        (lambda f: f.attrs.__setitem__("time_unit", "ms"), "time_unit attribute is 'ms'"),
+        (lambda f: f.attrs.__setitem__("shape", np.array([0, 3])), "no usable sample shape"),
+    ],
+)
+def test_bad_files_name_the_dataset(tmp_path: Path, change, match: str) -> None:
+    path = damaged(tmp_path, change)
+    with pytest.raises(FileFormatError, match=match):
+        hdf5.read(path)
+
+
+def test_corrupt_index_and_foreign_files(tmp_path: Path) -> None:
+    path = tmp_path / "stream.h5"
+    events = stream(5000, seed=2)
+    hdf5.write(path, events)
+    with h5py.File(path, "a") as file:
+        file["ms_to_idx"][3] = 10**9
+    with pytest.raises(FileFormatError, match="ms_to_idx: entry 3 points outside"):
+        hdf5.read(path, t_start=int(events.t[0]) + 3500)
+    (tmp_path / "text.h5").write_text("not hdf5")
+    with pytest.raises(FileFormatError, match="not a readable HDF5 event file"):
+        hdf5.read(tmp_path / "text.h5")
+    with h5py.File(tmp_path / "other.h5", "w") as file:
+        file["data"] = np.zeros(3)
+    with pytest.raises(FileFormatError, match="events/x: missing"):
+        hdf5.read(tmp_path / "other.h5")
+
+
+@pytest.fixture(scope="module")
+def small_file(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("small") / "small.h5"
+    hdf5.write(path, digits(3, seed=11), compression="gzip")
+    return path.read_bytes()
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_corrupted_files_raise_our_error_or_read_cleanly(
+    tmp_path: Path, small_file: bytes, data: st.DataObject
+) -> None:
+    blob = bytearray(small_file)
+    for _ in range(data.draw(st.integers(1, 8))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    blob = blob[: data.draw(st.integers(0, len(blob)))]
+    path = tmp_path / "fuzz.h5"
+    path.write_bytes(bytes(blob))
+    try:
+        events = hdf5.read(path)
+    except FileFormatError:
+        return
+    for b in range(events.num_samples):  # whatever reads cleanly is a valid batch
+        assert bool((events[b].t[1:] >= events[b].t[:-1]).all())
