@@ -9,7 +9,8 @@ Examples
 True
 """
 
-from eventcode import errors, spikegen
+from eventcode import datasets, errors, spikegen, transforms
+from eventcode.collate import collate
 from eventcode.densify import densify
 from eventcode.encoders import delta, latency, rate
 from eventcode.events import Events
@@ -17,4 +18,17 @@ from eventcode.spikegen import rate_conv
 
 __version__ = "0.1.0"
 
-__all__ = ["Events", "__version__", "delta", "densify", "errors", "latency", "rate", "rate_conv", "spikegen"]
+__all__ = [
+    "Events",
+    "__version__",
+    "collate",
+    "datasets",
+    "delta",
+    "densify",
+    "errors",
+    "latency",
+    "rate",
+    "rate_conv",
+    "spikegen",
+    "transforms",
+]

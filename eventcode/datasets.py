@@ -17,14 +17,17 @@ import gzip
 import math
 import os
 import zlib
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
+import torch.utils.data
 
 from eventcode.errors import FileFormatError
+from eventcode.events import Events
 
 _IDX_DTYPES = {
     0x08: np.dtype(np.uint8),
@@ -121,3 +124,137 @@ def _find(root: Path, stem: str) -> Path:
         if (root / name).is_file():
             return root / name
     raise FileNotFoundError(f"no {stem} or {stem}.gz in {root}; point root= at the MNIST IDX files")
+
+
+class MNIST(torch.utils.data.Dataset):
+    """MNIST digits as a map-style dataset of ``(image float [1, 28, 28] in [0, 1], label)``.
+
+    ``data`` (uint8 ``[N, 28, 28]``) and ``targets`` (int64 ``[N]``) are attributes, as in
+    torchvision, so :func:`data_subset` and :func:`valid_split` work on it.
+
+    Parameters
+    ----------
+    root : path, optional
+        Folder with the IDX files; default the bundled 1,000 test digits.
+    split : {"test", "train"}
+        Which files to read from ``root``.
+    transform : callable, optional
+        Applied to each image (e.g. :class:`eventcode.transforms.Encode`).
+
+    Examples
+    --------
+    >>> from eventcode.datasets import MNIST
+    >>> digits = MNIST()
+    >>> image, label = digits[0]
+    >>> len(digits), image.shape, label
+    (1000, torch.Size([1, 28, 28]), 7)
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        split: Literal["test", "train"] = "test",
+        transform: Callable[[torch.Tensor], object] | None = None,
+    ) -> None:
+        self.data, self.targets = load_mnist(root, split)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> tuple[object, int]:
+        image = self.data[index][None].float() / 255
+        return (self.transform(image) if self.transform else image), int(self.targets[index])
+
+
+class EncodedDataset(torch.utils.data.Dataset):
+    """Any map-style ``(image, target)`` dataset as an event dataset: ``(Events, target)``.
+
+    Follows Tonic's dataset contract (``dataset[i]`` is ``(events, target)``, ``sensor_size``
+    is an attribute); ``eventcode.collate`` batches it for a DataLoader.
+
+    Parameters
+    ----------
+    dataset : map-style dataset
+        Yields ``(image, target)``; images as tensors, arrays or PIL images (integers are scaled
+        to [0, 1]).
+    encoder : callable
+        Image -> ``Events``, typically :class:`eventcode.transforms.Encode`.
+    seed : int, optional
+        Makes random encoders reproducible per sample: sample ``i`` is encoded with a generator
+        seeded from ``(seed, i)``, whichever worker loads it and in whatever order.
+
+    Examples
+    --------
+    >>> from eventcode.datasets import MNIST, EncodedDataset
+    >>> from eventcode.transforms import Encode
+    >>> digits = EncodedDataset(MNIST(), Encode("rate", num_steps=25), seed=0)
+    >>> events, label = digits[3]
+    >>> events.num_steps, digits.sensor_size, label, digits[3][0] == events
+    (25, (28, 28, 2), 0, True)
+    """
+
+    def __init__(self, dataset: object, encoder: Callable[..., Events], seed: int | None = None) -> None:
+        self.dataset, self.encoder, self.seed = dataset, encoder, seed
+        self._sensor_size: tuple[int, int, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[Events, object]:
+        image, target = self.dataset[index]
+        if self.seed is None:
+            events = self.encoder(image)
+        else:
+            state = np.random.SeedSequence([self.seed, index]).generate_state(1, np.uint64)[0]
+            events = self.encoder(image, generator=torch.Generator().manual_seed(int(state)))
+        return events, target
+
+    @property
+    def sensor_size(self) -> tuple[int, int, int]:
+        """Tonic's ``(W, H, P)`` of the encoded samples (from the first one)."""
+        if self._sensor_size is None:
+            self._sensor_size = self[0][0].sensor_size
+        return self._sensor_size
+
+
+def data_subset(dataset: object, subset: int, idx: int = 0) -> object:
+    """snnTorch's ``utils.data_subset``: keep the ``idx``-th of ``subset`` equal contiguous parts.
+
+    Changes ``dataset.data`` and ``dataset.targets`` in place (``subset <= 1`` keeps all) and
+    returns the dataset.
+
+    Examples
+    --------
+    >>> from eventcode.datasets import MNIST, data_subset
+    >>> len(data_subset(MNIST(), 10, idx=2)), MNIST().targets[200].item() == data_subset(MNIST(), 10, 2)[0][1]
+    (100, True)
+    """
+    if subset > 1:
+        size = len(dataset.data) // subset
+        dataset.data = dataset.data[idx * size : (idx + 1) * size]
+        dataset.targets = dataset.targets[idx * size : (idx + 1) * size]
+    return dataset
+
+
+def valid_split(ds_train: object, ds_val: object, split: float, seed: int = 0) -> tuple[object, object]:
+    """snnTorch's ``utils.valid_split``: move a random ``split`` share of a dataset to validation.
+
+    ``ds_train`` keeps ``n - int(n * split)`` samples chosen by
+    ``numpy.random.default_rng(seed).choice(n, ..., replace=False)`` (in that random order);
+    ``ds_val`` (a second copy of the same data) keeps the rest in ascending order. Both are
+    changed in place and returned.
+
+    Examples
+    --------
+    >>> from eventcode.datasets import MNIST, valid_split
+    >>> train, val = valid_split(MNIST(), MNIST(), split=0.1)
+    >>> len(train), len(val)
+    (900, 100)
+    """
+    n = len(ds_train.data)
+    keep = np.random.default_rng(seed).choice(n, n - int(n * split), replace=False)
+    rest = np.setdiff1d(np.arange(n), keep)
+    ds_train.data, ds_train.targets = ds_train.data[keep], ds_train.targets[keep]
+    ds_val.data, ds_val.targets = ds_val.data[rest], ds_val.targets[rest]
+    return ds_train, ds_val

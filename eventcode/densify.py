@@ -38,6 +38,8 @@ def densify(
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
     polarity: Polarity = "signed",
+    t_start: int | None = None,
+    t_end: int | None = None,
 ) -> torch.Tensor:
     """The dense spike tensor ``[T, B, *shape]`` of step-time events.
 
@@ -53,6 +55,9 @@ def densify(
     polarity : {"signed", "on", "split"}
         ``"signed"``: ON = +1, OFF = -1 (snnTorch's delta convention); ``"on"``: ON events
         only; ``"split"``: shape ``[T, B, 2, *shape]`` with index 0 = OFF and 1 = ON counts.
+    t_start, t_end : int, optional
+        Densify only the steps ``t_start:t_end`` (default the whole ``[0, T)``): a training loop
+        can walk a long stream window by window without holding all of ``[T, B, ...]``.
 
     Returns
     -------
@@ -74,6 +79,11 @@ def densify(
     True
     """
     planes = _planes(events, polarity, dtype)
+    if t_start is not None or t_end is not None:
+        start = max(0, t_start or 0)
+        stop = events.num_steps if t_end is None else min(t_end, events.num_steps)
+        window = events.time_slice(start, stop)
+        events = window._replace(t=window.t - start, num_steps=max(0, stop - start))
     target = torch.device(device) if device is not None else events.device
     num_steps, batch, numel = events.num_steps, events.num_samples, math.prod(events.shape)
     out = torch.zeros(num_steps * batch * planes * numel, dtype=dtype, device=target)  # type: ignore[operator]

@@ -410,6 +410,14 @@ class Events:
         columns = {k: v.to(device, non_blocking=non_blocking) for k, v in self._columns().items()}
         return self._with_columns(columns, offsets=self._offsets.to(device, non_blocking=non_blocking))
 
+    def pin_memory(self) -> Events:
+        """The same events in page-locked memory (for fast, asynchronous copies to a GPU).
+
+        DataLoader calls it on every batch when ``pin_memory=True``.
+        """
+        columns = {k: v.pin_memory() for k, v in self._columns().items()}
+        return self._with_columns(columns, offsets=self._offsets.pin_memory())
+
     # ------------------------------------------------------------------ time units
     def to_us(self, dt_us: int, t0_us: int = 0) -> Events:
         """Step time to microseconds: ``t_us = t0_us + t * dt_us``.
@@ -533,8 +541,10 @@ class Events:
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
         polarity: Polarity = "signed",
+        t_start: int | None = None,
+        t_end: int | None = None,
     ) -> torch.Tensor:
-        """The dense tensor ``[T, B, *shape]``; see :func:`eventcode.densify`.
+        """The dense tensor ``[T, B, *shape]`` (or of steps ``t_start:t_end``); see :func:`eventcode.densify`.
 
         Examples
         --------
@@ -543,10 +553,12 @@ class Events:
         >>> ev = Events(t=[0, 1], x=[2, 0], y=[0, 0], p=[1, 0], shape=(3,), num_steps=2)
         >>> ev.dense().tolist()
         [[[0.0, 0.0, 1.0]], [[-1.0, 0.0, 0.0]]]
+        >>> ev.dense(t_start=1).tolist()  # a window of steps: [t_end - t_start, B, *shape]
+        [[[-1.0, 0.0, 0.0]]]
         """
         from eventcode.densify import densify
 
-        return densify(self, device=device, dtype=dtype, polarity=polarity)
+        return densify(self, device=device, dtype=dtype, polarity=polarity, t_start=t_start, t_end=t_end)
 
     def to_sparse(self, dtype: torch.dtype = torch.float32, polarity: Polarity = "signed") -> torch.Tensor:
         """A coalesced sparse COO tensor ``[T, B, *shape]``, the values of :meth:`dense`.

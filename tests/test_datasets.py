@@ -8,11 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventcode.datasets import load_mnist, read_idx
+import eventcode
+from eventcode.datasets import MNIST, EncodedDataset, data_subset, load_mnist, read_idx, valid_split
 from eventcode.errors import FileFormatError
+from eventcode.transforms import Encode
 
 BUNDLED_LABELS = (resources.files("eventcode") / "data" / "mnist-test-1000-labels-idx1-ubyte.gz").read_bytes()
 
@@ -83,3 +86,35 @@ def test_split_arguments() -> None:
         load_mnist(split="train")
     with pytest.raises(ValueError, match="split must be"):
         load_mnist(split="valid")  # type: ignore[arg-type]
+
+
+def test_mnist_dataset_and_encoded_dataset() -> None:
+    digits = MNIST()
+    image, label = digits[5]
+    assert image.dtype == torch.float32
+    assert float(image.max()) <= 1.0
+    assert label == int(digits.targets[5])
+    encoded = EncodedDataset(digits, Encode("latency", num_steps=10, normalize=True))
+    events, target = encoded[5]
+    assert target == label
+    assert encoded.sensor_size == (28, 28, 2)
+    assert events == eventcode.latency(image[None], num_steps=10, normalize=True)
+    assert len(encoded) == 1000
+
+
+@pytest.mark.parametrize(("subset", "idx"), [(1, 0), (10, 0), (10, 9), (7, 3)])
+def test_data_subset_matches_snntorch(subset: int, idx: int) -> None:
+    snn_utils = pytest.importorskip("snntorch.utils")
+    ours, theirs = data_subset(MNIST(), subset, idx), snn_utils.data_subset(MNIST(), subset, idx)
+    assert torch.equal(ours.data, theirs.data)
+    assert torch.equal(ours.targets, theirs.targets)
+
+
+@pytest.mark.parametrize(("split", "seed"), [(0.1, 0), (0.25, 3)])
+def test_valid_split_matches_snntorch(split: float, seed: int) -> None:
+    snn_utils = pytest.importorskip("snntorch.utils")
+    ours = valid_split(MNIST(), MNIST(), split, seed)
+    theirs = snn_utils.valid_split(MNIST(), MNIST(), split, seed)
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert torch.equal(mine.data, reference.data)
+        assert torch.equal(mine.targets, reference.targets)

@@ -29,6 +29,18 @@ def test_quickstart_round_trips_real_digits() -> None:
     assert "T = 20" in result.stdout
 
 
+def test_training_example_loss_falls() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "train_snn_on_events.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "smoke: loss" in result.stdout
+
+
 def test_readme_examples_run() -> None:
     readme = (EXAMPLES.parent / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)

@@ -25,7 +25,11 @@ def as_input(data: object, encoder: str, integers: str) -> torch.Tensor:
     float16 and bfloat16 are upcast to float32 (snnTorch refuses them). ``integers`` says what
     becomes of integer and bool input: ``"keep"`` it, make it ``"float32"``, or ``"reject"`` it.
     """
-    tensor = data if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
+    tensor = (
+        data
+        if isinstance(data, torch.Tensor)
+        else torch.from_numpy(np.require(np.asarray(data), requirements="W"))
+    )
     if tensor.is_complex():
         raise EncodingError(
             f"{encoder}: complex input ({tensor.dtype}) has no spike encoding; pass real values"

@@ -1,0 +1,146 @@
+"""Tonic interop: eventcode events are Tonic events, in both directions.
+
+Tonic passes events around as 1-D numpy structured arrays with named fields ``x, y, t, p``
+(its ``events_struct`` is x int16, y int16, t int64, p bool) and a ``sensor_size`` of
+``(W, H, P)``. :meth:`Events.to_numpy <eventcode.Events.to_numpy>` gives exactly that, so every
+Tonic transform runs on eventcode's events unchanged; :func:`from_tonic` reads the arrays of any
+Tonic dataset back: any field order and integer width, float time (in the dataset's unit, or
+scaled), bool, 0/1 or -1/+1 polarity, a missing ``y`` (audio datasets such as SHD).
+
+Examples
+--------
+>>> import numpy as np
+>>> import tonic
+>>> from eventcode import Events
+>>> from eventcode.tonic import from_tonic, to_tonic
+>>> events = Events(t=[10, 20, 30], x=[1, 2, 3], y=[0, 1, 0], p=[1, 0, 1], sensor_size=(4, 2))
+>>> frames = tonic.transforms.ToFrame(sensor_size=(4, 2, 2), event_count=3)(to_tonic(events))
+>>> frames.shape, int(frames.sum())
+((1, 2, 2, 4), 3)
+>>> signed = np.array([(0.5, 3, -1), (1.5, 1, 1)], dtype=[("t", "<f8"), ("x", "<i8"), ("p", "<i8")])
+>>> from_tonic(signed, sensor_size=(700, 1, 2), time_scale=1e3).t.tolist()  # seconds -> ms
+[500, 1500]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from eventcode.errors import EventsError
+from eventcode.events import Events, TimeUnit
+
+
+def to_tonic(events: Events, sample: int | None = None, dtype: np.dtype | None = None) -> np.ndarray:
+    """One sample as a Tonic structured array: Tonic's ``events_struct``, or the fields of ``dtype``.
+
+    Give ``dtype`` to match a dataset's own layout (e.g. DVSGesture's x, y, p, t); fields are
+    filled by name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from eventcode import Events
+    >>> from eventcode.tonic import to_tonic
+    >>> events = Events(t=[5], x=[2], y=[1], p=[1], sensor_size=(4, 2))
+    >>> gesture = np.dtype([("x", "<i2"), ("y", "<i2"), ("p", "?"), ("t", "<i8")])
+    >>> to_tonic(events, dtype=gesture).tolist()
+    [(2, 1, True, 5)]
+    """
+    array = events.to_numpy(sample)
+    if dtype is None:
+        return array
+    out = np.empty(len(array), dtype=dtype)
+    for name in out.dtype.names:
+        if name not in array.dtype.names:
+            raise EventsError(f"dtype field {name!r} has no eventcode column; fields are {array.dtype.names}")
+        out[name] = array[name]
+    return out
+
+
+def from_tonic(
+    array: np.ndarray,
+    sensor_size: Sequence[int] | None = None,
+    *,
+    time_scale: float | None = None,
+    shape: Sequence[int] | None = None,
+    num_steps: int | None = None,
+    time_unit: TimeUnit | None = None,
+    sort: bool = False,
+) -> Events:
+    """One sample from a Tonic structured array, whatever its dtypes.
+
+    Parameters
+    ----------
+    array : numpy structured array
+        Fields ``x``, ``t``, ``p`` (``y`` optional) in any order and integer width.
+    sensor_size : (W, H) or (W, H, P), optional
+        Default, as Tonic infers it: ``(max x + 1, max y + 1)``.
+    time_scale : float, optional
+        Factor turning float times into integers (e.g. ``1e6`` for seconds to microseconds);
+        float times without it must hold whole numbers.
+    shape, num_steps, time_unit, sort
+        As for :class:`~eventcode.Events`.
+
+    Raises
+    ------
+    EventsError
+        Missing fields, fractional float times without ``time_scale``, or a polarity that is
+        neither bool, 0/1 nor -1/+1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from eventcode.tonic import from_tonic
+    >>> fields = [("x", "<i8"), ("y", "<i8"), ("t", "<i8"), ("p", "<i8")]  # N-MNIST's: all int64
+    >>> nmnist = np.array([(3, 4, 100, 1), (0, 1, 250, 0)], dtype=fields)
+    >>> events = from_tonic(nmnist, sensor_size=(34, 34, 2))
+    >>> events.p.tolist(), events.sensor_size
+    ([True, False], (34, 34, 2))
+    """
+    names = array.dtype.names or ()
+    missing = [k for k in "xtp" if k not in names]
+    if missing:
+        raise EventsError(f"the array has fields {names} but lacks {missing}; Tonic events need x, t and p")
+    t = _integral_time(array["t"], time_scale)
+    y = array["y"] if "y" in names else np.zeros(len(array), np.int64)
+    if sensor_size is None and shape is None:
+        sensor_size = (int(array["x"].max(initial=0)) + 1, int(y.max(initial=0)) + 1)
+    return Events(
+        t,
+        array["x"],
+        y,
+        _polarity(array["p"]),
+        c=array["c"] if "c" in names else None,
+        shape=shape,
+        sensor_size=sensor_size,
+        num_steps=num_steps,
+        time_unit=time_unit,
+        sort=sort,
+    )
+
+
+def _integral_time(t: np.ndarray, time_scale: float | None) -> np.ndarray:
+    if time_scale is not None:
+        return np.rint(np.asarray(t, dtype=np.float64) * time_scale).astype(np.int64)
+    if t.dtype.kind == "f":
+        if not np.array_equal(t, np.floor(t)):
+            raise EventsError(
+                "the array's float times have fractions; pass time_scale= to turn them into integers "
+                "(e.g. time_scale=1e6 for seconds to microseconds)"
+            )
+        return t.astype(np.int64)
+    return t
+
+
+def _polarity(p: np.ndarray) -> np.ndarray:
+    """bool ON/OFF from bool, 0/1 or -1/+1 polarity (never read -1 as ON)."""
+    if p.dtype == bool:
+        return p
+    values = np.unique(p)
+    if np.isin(values, (0, 1)).all():
+        return p.astype(bool)
+    if np.isin(values, (-1, 1)).all():
+        return p > 0
+    raise EventsError(f"polarity values {values[:6].tolist()} are neither 0/1 nor -1/+1")
