@@ -33,7 +33,8 @@ from eventcode.events import Events
 ON, OFF = "tab:red", "tab:blue"
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot, or an ImportError naming the extra to install."""
     try:
         import matplotlib.pyplot as plt
     except ImportError:
@@ -42,7 +43,7 @@ def _pyplot() -> Any:
 
 
 def _animation() -> Any:
-    _pyplot()
+    pyplot()
     import matplotlib.animation
 
     return matplotlib.animation
@@ -51,7 +52,7 @@ def _animation() -> Any:
 def _axes(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any]:
     if ax is not None:
         return ax.figure, ax
-    figure, ax = _pyplot().subplots(figsize=figsize)
+    figure, ax = pyplot().subplots(figsize=figsize)
     return figure, ax
 
 
@@ -60,7 +61,7 @@ def _time_label(events: Events) -> str:
 
 
 def raster(
-    events: Events, sample: int | None = None, ax: Any = None, size: float = 1.0, figsize: tuple = (8, 4)
+    events: Events, sample: int | None = None, ax: Any = None, size: float = 6.0, figsize: tuple = (8, 4)
 ) -> tuple[Any, Any]:
     """Neuron index against time, one dot per event (snnTorch's ``spikeplot.raster`` from events).
 
@@ -83,7 +84,7 @@ def raster(
     t, on = chosen.t.cpu().numpy(), chosen.p.cpu().numpy()
     figure, ax = _axes(ax, figsize)
     for mask, colour, label in ((on, ON, "ON"), (~on, OFF, "OFF")):
-        ax.scatter(t[mask], neuron.numpy()[mask], s=size, c=colour, marker="|", linewidths=0.5, label=label)
+        ax.scatter(t[mask], neuron.numpy()[mask], s=size, c=colour, marker="|", linewidths=1.0, label=label)
     ax.set_xlabel(_time_label(events))
     ax.set_ylabel("neuron")
     if chosen.time_unit == "step":

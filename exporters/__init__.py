@@ -33,21 +33,39 @@ from exporters import aedat4, hdf5
 
 @dataclass(frozen=True)
 class Format:
-    """A registered file format: its module's ``NAME``, ``DESCRIPTION``, ``SUFFIXES`` and ``MAGIC``."""
+    """A registered file format, as its module declares it.
+
+    The module defines ``read``, ``read_chunks``, ``write``, ``info``, a ``Writer`` and the
+    constants ``NAME``, ``DESCRIPTION``, ``SUFFIXES``, ``MAGIC`` and ``BATCHED`` (whether one file
+    holds several samples; if not, a batch goes to one file per sample).
+    """
 
     name: str
     description: str
     suffixes: tuple[str, ...]
     magic: bytes
+    batched: bool
     module: ModuleType
 
     @classmethod
     def of(cls, module: ModuleType) -> Format:
-        """The format a module implements (it defines ``read``, ``write`` and the four constants)."""
-        return cls(module.NAME, module.DESCRIPTION, module.SUFFIXES, module.MAGIC, module)
+        """The format a module implements."""
+        return cls(module.NAME, module.DESCRIPTION, module.SUFFIXES, module.MAGIC, module.BATCHED, module)
 
 
 _REGISTRY: dict[str, Format] = {}
+
+NOT_YET = {
+    "AEDAT 3.1": ((), b"#!AER-DAT3"),
+    "AEDAT 2.0": ((), b"#!AER-DAT2"),
+    "Event Stream": ((".es",), b"Event Stream"),
+    "AEDAT 2.0/3.1": ((".aedat",), None),
+    "Prophesee EVT 2.0/3.0 (RAW)": ((".raw",), None),
+    "Prophesee DAT": ((".dat",), None),
+    "N-MNIST binary": ((".bin",), None),
+}
+"""Formats recognized (by magic bytes, else suffix) but not read or written yet: their files
+get a one-line "not supported yet" error instead of a guess."""
 
 
 def register(fmt: Format) -> None:
@@ -73,15 +91,16 @@ def detect(path: str | os.PathLike[str], format: str | None = None) -> Format:
             raise ExportError(f"unknown format {format!r}; registered: {sorted(_REGISTRY)}")
         return _REGISTRY[format]
     suffix = Path(path).suffix.lower()
-    for fmt in _REGISTRY.values():
-        if suffix in fmt.suffixes:
-            return fmt
+    head = b""
     if Path(path).is_file():
         with open(path, "rb") as file:
-            head = file.read(max(len(f.magic) for f in _REGISTRY.values()))
-        for fmt in _REGISTRY.values():
-            if head.startswith(fmt.magic):
-                return fmt
+            head = file.read(64)
+    for fmt in _REGISTRY.values():
+        if suffix in fmt.suffixes or (head and head.startswith(fmt.magic)):
+            return fmt
+    for name, (suffixes, magic) in NOT_YET.items():
+        if (magic and head.startswith(magic)) or suffix in suffixes:
+            raise ExportError(f"{os.fspath(path)}: {name} is not supported yet")
     known = ", ".join(f"{f.name} ({' '.join(f.suffixes)})" for f in _REGISTRY.values())
     raise ExportError(
         f"{os.fspath(path)}: no registered format has suffix {suffix!r} or its magic bytes; known: {known}"

@@ -60,6 +60,7 @@ from exporters.flatbuffers import Buffer
 NAME = "aedat4"
 DESCRIPTION = "AEDAT 4.0 (iniVation DV, dv-processing, faery, aedat, Tonic)"
 MAGIC = b"#!AER-DAT4.0\r\n"
+BATCHED = False
 SUFFIXES = (".aedat4",)
 Compression = Literal["lz4", "lz4_high", "zstd", "zstd_high"] | None
 

@@ -57,6 +57,7 @@ from exporters.atomic import atomic_path
 NAME = "hdf5"
 DESCRIPTION = "HDF5 (DSEC layout for one stream, batched layout with offsets; eventcode's own)"
 MAGIC = b"\x89HDF\r\n\x1a\n"
+BATCHED = True
 SUFFIXES = (".h5", ".hdf5")
 Compression = Literal["gzip", "lzf", "zstd", "blosc"] | None
 
@@ -194,6 +195,7 @@ class Writer:
         chunk_events: int = CHUNK_EVENTS,
     ) -> None:
         self._filters = _filters(compression)
+        self._compression = compression or "none"
         self._shape = address.resolve(shape, sensor_size)
         self._batched = batched
         self._num_steps = num_steps
@@ -254,6 +256,7 @@ class Writer:
             "time_unit": _fixed(self._unit),
             "polarity_encoding": _fixed("0/1"),
             "batched": self._batched,
+            "compression": _fixed(self._compression),
             "encoding": _fixed(self._encoding),
         }
         if self._num_steps is not None:
@@ -550,12 +553,19 @@ def _open(path: str | os.PathLike[str]) -> Iterator[h5py.File]:
     """The open file; any error HDF5 raises on a damaged file becomes a FileFormatError."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    with contextlib.suppress(ImportError):  # registers the zstd and blosc filters with HDF5
+        import hdf5plugin  # noqa: F401
     try:
         with h5py.File(path, "r") as file:
             yield file
     except (FileFormatError, IndexError):
         raise
     except (OSError, RuntimeError, KeyError, ValueError, TypeError, MemoryError) as err:
+        if "plugin" in str(err):
+            raise FileFormatError(
+                f"{path}: compressed with an HDF5 filter that needs the hdf5plugin package: "
+                "pip install 'eventcode[hdf5]'"
+            ) from None
         raise FileFormatError(
             f"{path}: not a readable HDF5 event file ({type(err).__name__}: {err})"
         ) from None
@@ -578,7 +588,7 @@ def _metadata(file: h5py.File, path: Path) -> dict[str, object]:
         "dt_us": int(file.attrs["dt_us"]) if "dt_us" in file.attrs else None,
         "samples": len(reader.offsets) - 1,
         "events": int(reader.offsets[-1]),
-        "compression": file["events/t"].compression,
+        "compression": _text(file, "compression", str(file["events/t"].compression or "none")),
         "encoding": json.loads(_text(file, "encoding", "{}")),
         "eventcode_version": _text(file, "eventcode_version", None),
     }

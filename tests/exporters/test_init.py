@@ -36,8 +36,18 @@ def test_dispatch_by_magic_bytes_or_explicit_format(tmp_path: Path) -> None:
 def test_unknown_formats_are_named(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"suffix '\.xyz'"):
         exporters.write(tmp_path / "a.xyz", EVENTS)
-    (tmp_path / "b.dat").write_bytes(b"not events")
+    (tmp_path / "b.xyz").write_bytes(b"not events")
     with pytest.raises(ExportError, match=r"known: aedat4 .*, hdf5"):
-        exporters.read(tmp_path / "b.dat")
+        exporters.read(tmp_path / "b.xyz")
     with pytest.raises(ExportError, match="unknown format 'evt3'"):
-        exporters.read(tmp_path / "b.dat", format="evt3")
+        exporters.read(tmp_path / "b.xyz", format="evt3")
+
+
+@pytest.mark.parametrize(
+    ("folder", "name"),
+    [("aedat2", "AEDAT 2.0"), ("evt2", "EVT"), ("evt3", "EVT"), ("dat", "DAT"), ("es", "Event Stream")],
+)
+def test_formats_not_supported_yet_say_so(shared: Path, folder: str, name: str) -> None:
+    for path in (shared / "data/real" / folder).iterdir():
+        with pytest.raises(ExportError, match=rf"{name}.* is not supported yet"):
+            exporters.read(path)
