@@ -31,6 +31,9 @@ import numpy as np
 from eventcode.errors import EventsError
 from eventcode.events import Events, TimeUnit
 
+ALIASES = {"t": ("t", "timestamp"), "x": ("x",), "y": ("y",), "p": ("p", "on", "polarity"), "c": ("c",)}
+"""Field names read for each column: Tonic's, and those of aedat/faery (``on``) and dv-processing."""
+
 
 def to_tonic(events: Events, sample: int | None = None, dtype: np.dtype | None = None) -> np.ndarray:
     """One sample as a Tonic structured array: Tonic's ``events_struct``, or the fields of ``dtype``.
@@ -74,7 +77,8 @@ def from_tonic(
     Parameters
     ----------
     array : numpy structured array
-        Fields ``x``, ``t``, ``p`` (``y`` optional) in any order and integer width.
+        Fields ``x``, ``t``, ``p`` (``y`` optional) in any order and integer width; ``timestamp``
+        and ``on`` / ``polarity`` (the names of dv-processing, faery and ``aedat``) work too.
     sensor_size : (W, H) or (W, H, P), optional
         Default, as Tonic infers it: ``(max x + 1, max y + 1)``.
     time_scale : float, optional
@@ -99,20 +103,25 @@ def from_tonic(
     >>> events.p.tolist(), events.sensor_size
     ([True, False], (34, 34, 2))
     """
-    names = array.dtype.names or ()
-    missing = [k for k in "xtp" if k not in names]
+    fields = {
+        alias: name for name in ALIASES for alias in ALIASES[name] if alias in (array.dtype.fields or {})
+    }
+    found = {name: next((a for a in ALIASES[name] if a in fields), None) for name in ALIASES}
+    missing = [name for name in "xtp" if found[name] is None]
     if missing:
-        raise EventsError(f"the array has fields {names} but lacks {missing}; Tonic events need x, t and p")
-    t = _integral_time(array["t"], time_scale)
-    y = array["y"] if "y" in names else np.zeros(len(array), np.int64)
+        raise EventsError(
+            f"the array has fields {array.dtype.names} but lacks {missing}; Tonic events need x, t and p"
+        )
+    t = _integral_time(array[found["t"]], time_scale)
+    y = array[found["y"]] if found["y"] else np.zeros(len(array), np.int64)
     if sensor_size is None and shape is None:
-        sensor_size = (int(array["x"].max(initial=0)) + 1, int(y.max(initial=0)) + 1)
+        sensor_size = (int(array[found["x"]].max(initial=0)) + 1, int(y.max(initial=0)) + 1)
     return Events(
         t,
-        array["x"],
+        array[found["x"]],
         y,
-        _polarity(array["p"]),
-        c=array["c"] if "c" in names else None,
+        _polarity(array[found["p"]]),
+        c=array[found["c"]] if found["c"] else None,
         shape=shape,
         sensor_size=sensor_size,
         num_steps=num_steps,

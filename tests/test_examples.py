@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -48,3 +50,18 @@ def test_readme_examples_run() -> None:
     namespace: dict[str, object] = {}  # one session: later blocks use what earlier ones made
     for block in blocks:
         exec(compile(block, "README.md", "exec"), namespace)
+
+
+@pytest.mark.parametrize("name", ["tutorial_1", "hardware_export", "tonic_interop"])
+def test_examples_run(name: str, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("tonic")
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "False" not in result.stdout  # every equality the example checks holds
