@@ -51,23 +51,10 @@ def encoded_mnist(digits: int) -> Events:
     return eventcode.rate(images, num_steps=100, generator=torch.Generator().manual_seed(0))
 
 
-def naive_filters(compression: str | None) -> dict:
-    """The same filters, as a user would pass them to h5py."""
-    if compression is None:
-        return {}
-    if compression == "gzip":
-        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-    if compression == "lzf":
-        return {"compression": "lzf", "shuffle": True}
-    if compression == "zstd":
-        return dict(hdf5plugin.Zstd(clevel=3))
-    return dict(hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE))
-
-
 def naive_write(path: Path, events: Events, compression: str | None) -> None:
     with h5py.File(path, "w") as file:
         for name in "txyp":
-            file.create_dataset(name, data=getattr(events, name).numpy(), **naive_filters(compression))
+            file.create_dataset(name, data=getattr(events, name).numpy(), **hdf5.filters(compression))
         file.create_dataset("offsets", data=events.offsets.numpy())
 
 

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import BinaryIO, Literal, TypeVar
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -53,7 +53,7 @@ import zstandard
 
 from eventcode import Events, address
 from eventcode.errors import ExportError, FileFormatError, TimeOrderError
-from exporters.atomic import atomic_path
+from exporters.atomic import AtomicWriter
 from exporters.batches import per_sample
 from exporters.flatbuffers import Buffer
 
@@ -158,7 +158,7 @@ def write(
             writer.write(sample)
 
 
-class Writer:
+class Writer(AtomicWriter):
     """Append events to an AEDAT 4.0 file chunk by chunk, in constant memory.
 
     Use as a context manager: the file appears (atomically) when the block ends without an
@@ -209,7 +209,7 @@ class Writer:
     ) -> None:
         if compression not in CODES:
             raise ExportError(f"compression {compression!r} is not one of {list(CODES)}")
-        self._shape = address.resolve(shape, sensor_size)
+        super().__init__(path, address.resolve(shape, sensor_size), overwrite)
         width, height = address.width(self._shape), address.height(self._shape)
         planes = address.channels(self._shape)
         if planes > 1 and channels != "tile":
@@ -229,45 +229,26 @@ class Writer:
         self._header = _io_header(
             self._code, _info_node(self._code, self._size, self._shape, self._steps, source)
         )
-        self._path, self._overwrite = path, overwrite
         self._pending: list[tuple[np.ndarray, ...]] = []
         self._pending_count = 0
         self._last_t: int | None = None
         self._table: list[tuple[int, int, int, int, int]] = []
-        self._file = None
-        self._atomic = None
 
-    def __enter__(self) -> Writer:
-        self._atomic = atomic_path(self._path, self._overwrite)
-        self._file = open(self._atomic.__enter__(), "wb")
-        self._file.write(MAGIC + self._header)
-        return self
+    def _open(self, temporary: Path) -> BinaryIO:
+        file = open(temporary, "wb")  # noqa: SIM115 - closed by AtomicWriter.__exit__
+        file.write(MAGIC + self._header)
+        return file
 
-    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
-        try:
-            if error is None:
-                self._flush(final=True)
-                self._write_table()
-        except BaseException as failure:
-            self._file.close()
-            self._atomic.__exit__(type(failure), failure, failure.__traceback__)  # removes the temporary
-            raise
-        self._file.close()
-        self._atomic.__exit__(kind, error, trace)
+    def _finish(self) -> None:
+        self._flush(final=True)
+        self._write_table()
 
     def write(self, events: Events) -> None:
         """Append one sample's events (microseconds, or steps when ``dt_us`` was given)."""
-        if self._file is None:
-            raise ExportError(
-                "Writer.write needs an open writer: use it as `with aedat4.Writer(...) as writer:`"
-            )
+        self._check(events)
         if events.num_samples != 1:
             raise ExportError(
                 f"Writer.write takes one sample at a time, got {events.num_samples}; pass events[b]"
-            )
-        if events.shape != self._shape:
-            raise ExportError(
-                f"events of shape {events.shape} do not fit this file's sample shape {self._shape}"
             )
         columns = self._columns(events)
         if len(columns[0]):

@@ -21,8 +21,21 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from eventcode.errors import ExportError
+
+if TYPE_CHECKING:
+    from eventcode.events import Events
+
+
+class Closable(Protocol):
+    """A file object of any format: what :class:`AtomicWriter` needs of it."""
+
+    def close(self) -> None: ...
+
+
+WriterT = TypeVar("WriterT", bound="AtomicWriter")
 
 
 @contextlib.contextmanager
@@ -49,3 +62,67 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterato
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+class AtomicWriter:
+    """Base of the chunk-by-chunk writers: one atomic file, open while a ``with`` block runs.
+
+    A subclass opens its file format on the temporary path (:meth:`_open`) and completes it
+    (:meth:`_finish`); this class makes the file appear at ``path`` only when the block ends
+    without an error and removes the temporary file otherwise.
+
+    Parameters
+    ----------
+    path : path
+        Target file.
+    shape : tuple of int
+        Dense shape of one sample, which every written chunk must have.
+    overwrite : bool
+        Replace an existing file; False raises :class:`ExportError` on entering.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], shape: tuple[int, ...], overwrite: bool) -> None:
+        self._path, self._shape, self._overwrite = path, shape, overwrite
+        self._file: Closable | None = None
+        self._atomic: contextlib.AbstractContextManager[Path] | None = None
+
+    def _open(self, temporary: Path) -> Closable:
+        """Open the format on ``temporary`` and return the file object (it has ``close``)."""
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """Write what completes the file (remaining data, indexes) before it is closed."""
+        raise NotImplementedError
+
+    def __enter__(self: WriterT) -> WriterT:
+        self._atomic = atomic_path(self._path, self._overwrite)
+        temporary = self._atomic.__enter__()
+        try:
+            self._file = self._open(temporary)
+        except BaseException as failure:
+            self._atomic.__exit__(type(failure), failure, failure.__traceback__)
+            raise
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        try:
+            if error is None:
+                self._finish()
+        except BaseException as failure:
+            self._file.close()
+            self._atomic.__exit__(type(failure), failure, failure.__traceback__)  # removes the temporary
+            raise
+        self._file.close()
+        self._atomic.__exit__(kind, error, trace)
+
+    def _check(self, events: Events) -> None:
+        """Raise :class:`ExportError` unless the writer is open and ``events`` fit its shape."""
+        if self._file is None:
+            module = type(self).__module__.rsplit(".", 1)[-1]
+            raise ExportError(
+                f"Writer.write needs an open writer: use it as `with {module}.Writer(...) as writer:`"
+            )
+        if events.shape != self._shape:
+            raise ExportError(
+                f"events of shape {events.shape} do not fit this file's sample shape {self._shape}"
+            )

@@ -52,7 +52,7 @@ import torch
 import eventcode
 from eventcode import Events, address
 from eventcode.errors import ExportError, FileFormatError, TimeOrderError
-from exporters.atomic import atomic_path
+from exporters.atomic import AtomicWriter
 
 NAME = "hdf5"
 DESCRIPTION = "HDF5 (DSEC layout for one stream, batched layout with offsets; eventcode's own)"
@@ -133,7 +133,7 @@ def write(
         writer.write(events)
 
 
-class Writer:
+class Writer(AtomicWriter):
     """Append events to an HDF5 file chunk by chunk, in constant memory, keeping the index valid.
 
     In the default one-stream mode each :meth:`write` appends the next stretch of time of one
@@ -194,9 +194,9 @@ class Writer:
         time_dtype: type = np.int64,
         chunk_events: int = CHUNK_EVENTS,
     ) -> None:
-        self._filters = _filters(compression)
+        self._filters = filters(compression)
         self._compression = compression or "none"
-        self._shape = address.resolve(shape, sensor_size)
+        super().__init__(path, address.resolve(shape, sensor_size), overwrite)
         self._batched = batched
         self._num_steps = num_steps
         self._unit = "step" if num_steps is not None else "us"
@@ -210,18 +210,13 @@ class Writer:
         if self._time_dtype not in (np.dtype(np.uint32), np.dtype(np.int64)):
             raise ExportError(f"time_dtype must be uint32 or int64, got {self._time_dtype}")
         self._chunk = int(chunk_events)
-        self._path, self._overwrite = path, overwrite
-        self._file: h5py.File | None = None
-        self._atomic = None
         self._count = 0
         self._last_t: int | None = None
         self._samples = 0
 
-    # ------------------------------------------------------------------ context
-    def __enter__(self) -> Writer:
-        self._atomic = atomic_path(self._path, self._overwrite)
-        self._file = h5py.File(self._atomic.__enter__(), "w")
-        root = self._file
+    # ------------------------------------------------------------------ file
+    def _open(self, temporary: Path) -> h5py.File:
+        root = h5py.File(temporary, "w")
         columns = {"x": np.uint16, "y": np.uint16, "t": self._time_dtype, "p": np.uint8}
         if address.channels(self._shape) > 1:
             columns["c"] = np.uint16
@@ -264,30 +259,12 @@ class Writer:
         if self._dt_us is not None:
             attributes["dt_us"] = self._dt_us
         root.attrs.update(attributes)
-        return self
-
-    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
-        try:
-            if error is None:
-                self._finish()
-        except BaseException as failure:
-            self._file.close()
-            self._atomic.__exit__(type(failure), failure, failure.__traceback__)
-            raise
-        self._file.close()
-        self._atomic.__exit__(kind, error, trace)
+        return root
 
     # ------------------------------------------------------------------ appending
     def write(self, events: Events) -> None:
         """Append events: the next stretch of the stream, or (``batched``) whole samples."""
-        if self._file is None:
-            raise ExportError(
-                "Writer.write needs an open writer: use it as `with hdf5.Writer(...) as writer:`"
-            )
-        if events.shape != self._shape:
-            raise ExportError(
-                f"events of shape {events.shape} do not fit this file's sample shape {self._shape}"
-            )
+        self._check(events)
         if events.time_unit != self._unit:
             raise ExportError(
                 f"this file holds {self._unit!r} time but the events count {events.time_unit!r}; "
@@ -430,8 +407,17 @@ def _step_index(t: np.ndarray, offsets: np.ndarray, num_steps: int) -> np.ndarra
     return rows
 
 
-def _filters(compression: Compression) -> dict:
-    """h5py dataset options of each compression name."""
+def filters(compression: Compression) -> dict[str, object]:
+    """The h5py dataset options that each compression name stands for.
+
+    For datasets of your own beside eventcode's, compressed the same way.
+
+    Examples
+    --------
+    >>> from exporters import hdf5
+    >>> hdf5.filters("gzip")
+    {'compression': 'gzip', 'compression_opts': 4, 'shuffle': True}
+    """
     if compression is None:
         return {}
     if compression == "gzip":
