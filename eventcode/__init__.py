@@ -14,6 +14,7 @@ from eventcode.collate import collate
 from eventcode.densify import densify
 from eventcode.encoders import delta, latency, rate
 from eventcode.events import Events
+from eventcode.frames import to_frames, to_voxel_grid
 from eventcode.spikegen import rate_conv
 
 __version__ = "0.1.0"
@@ -30,5 +31,7 @@ __all__ = [
     "rate",
     "rate_conv",
     "spikegen",
+    "to_frames",
+    "to_voxel_grid",
     "transforms",
 ]

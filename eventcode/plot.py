@@ -29,6 +29,7 @@ import torch
 from eventcode import address
 from eventcode.errors import EventsError
 from eventcode.events import Events
+from eventcode.frames import to_frames
 
 ON, OFF = "tab:red", "tab:blue"
 
@@ -107,7 +108,7 @@ def frame(events: Events, sample: int = 0, ax: Any = None, figsize: tuple = (4, 
     (2, 2, 3)
     """
     figure, ax = _axes(ax, figsize)
-    ax.imshow(_colour(_counts(events[sample], None))[0], interpolation="nearest")
+    ax.imshow(_colour(to_frames(events[sample], n_event_bins=1))[0], interpolation="nearest")
     ax.set_axis_off()
     return figure, ax
 
@@ -168,10 +169,9 @@ def animate(
     """
     one = events[sample]
     if one.time_unit == "us":
-        span = int(one.t.max()) - int(one.t.min()) + 1 if len(one) else 1
-        count = frames or 100
-        one = one.to_steps(dt_us=max(1, -(-span // count)), t0_us=int(one.t.min()) if len(one) else 0)
-    images = _colour(_counts(one, one.num_steps))
+        images = _colour(to_frames(one, n_time_bins=frames or 100))
+    else:
+        images = _colour(to_frames(one, time_window=1))
     figure, ax = _axes(ax, figsize)
     ax.set_axis_off()
     picture = ax.imshow(images[0] if len(images) else np.zeros((1, 1, 3)), interpolation="nearest")
@@ -197,20 +197,9 @@ def save(animation: Any, path: str | os.PathLike[str], fps: int = 25) -> None:
         raise EventsError(f"animations are saved as .gif or .mp4, not .{suffix}")
 
 
-def _counts(one: Events, num_steps: int | None) -> np.ndarray:
-    """``[T, 2, H, W]`` OFF/ON counts per step (one accumulated frame when ``num_steps`` is None)."""
-    if address.channels(one.shape) > 1:
-        raise EventsError(f"images need one channel; these samples have shape {one.shape}")
-    height, width = address.height(one.shape), address.width(one.shape)
-    steps = num_steps or 1
-    step = one.t if num_steps else torch.zeros_like(one.t)
-    flat = ((step * 2 + one.p.long()) * height + one.y.long()) * width + one.x.long()
-    counts = torch.bincount(flat.cpu(), minlength=steps * 2 * height * width)
-    return counts.reshape(steps, 2, height, width).numpy()
-
-
-def _colour(counts: np.ndarray) -> np.ndarray:
-    """``[T, H, W, 3]`` RGB: ON counts in red, OFF in blue, scaled by the largest count."""
+def _colour(frames: torch.Tensor) -> np.ndarray:
+    """``[T, H, W, 3]`` RGB of ``[T, 2, H, W]`` OFF/ON counts: ON red, OFF blue, scaled to the largest."""
+    counts = frames.cpu().numpy()
     scale = max(1, int(counts.max(initial=0)))
     images = np.zeros((*counts.shape[:1], *counts.shape[2:], 3))
     images[..., 0] = counts[:, 1] / scale

@@ -1,7 +1,8 @@
 """eventcode and Tonic together: encoded digits through Tonic transforms, and a recording both ways.
 
 1. Encode digits with ``EncodedDataset``; hand the events to Tonic as its own structured arrays
-   (``to_tonic``) and run Tonic transforms on them (``Denoise``, ``ToFrame``).
+   (``to_tonic``) and run Tonic transforms on them (``Denoise``, ``ToFrame``); eventcode's
+   ``to_frames`` gives Tonic's frames with ``tonic_compat=True`` and keeps every event without.
 2. Use eventcode's ``Encode`` and ``Densify`` inside ``tonic.transforms.Compose``.
 3. Read a real DVXplorer recording with Tonic's ``read_aedat4`` and with eventcode's reader, and
    compare; then back from Tonic's array to ``Events`` with ``from_tonic``.
@@ -42,6 +43,9 @@ def main() -> None:
     print(f"digit {label}: {len(array)} events as a Tonic array {array.dtype}")
     print(f"  Tonic Denoise kept {len(denoised)}; back in eventcode: {from_tonic(denoised, sensor)}")
     print(f"  Tonic ToFrame: {frames.shape}, {int(frames.sum())} events in frames")
+    same = np.array_equal(eventcode.to_frames(events, n_time_bins=5, tonic_compat=True).numpy(), frames)
+    ours = eventcode.to_frames(events, n_time_bins=5)
+    print(f"  to_frames(tonic_compat=True) equals it: {same}; to_frames: {int(ours.sum())} events in frames")
 
     pipeline = tonic.transforms.Compose([Encode("latency", num_steps=20, normalize=True), Densify()])
     print(f"Compose([Encode, Densify]) on an image: {list(pipeline(MNIST()[1][0]).shape)}")
