@@ -48,17 +48,15 @@ import collections
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import torch
-from common import isolated_peak, peak_rss_bytes
+from common import isolated_peak, peak_rss_bytes, timed
 
 import eventcode
 from exporters import aedat4
@@ -218,19 +216,6 @@ def mismatch(result: object, expected: dict[str, np.ndarray]) -> str | None:
 
 
 # ---------------------------------------------------------------------- measuring
-def timed(fn: Callable[[], object], repeat: int, budget: float) -> tuple[float, int, object]:
-    """Median time of ``repeat`` runs (stopping early past ``budget`` seconds), runs, last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        result = None
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-        if sum(times) > budget:
-            break
-    return statistics.median(times), len(times), result
-
-
 def child_peak(kind: str, tool: str, compression: str, num_events: int, total: int, path: str) -> int:
     """Body of the ``--peak`` child: one call's resident-memory rise above the tool's input."""
     comp = None if compression == "none" else compression
@@ -292,7 +277,7 @@ def bench_compression(args, comp, columns, natives, folder: Path, problems: list
         log(f"{DV_NAMES[comp]}: write {tool}")
         try:
             call = (lambda w, a, p: lambda: w(a, p))(write, native, path)
-            seconds, runs, _ = timed(call, args.repeat, args.budget)
+            seconds, runs, _ = timed(call, args.repeat, budget=args.budget)
         except BaseException as error:  # pyo3 panics are BaseExceptions
             reraise_interrupts(error)
             rows.append(row(comp, "write", tool, n, status=f"failed: {type(error).__name__}: {error}"))
@@ -314,7 +299,9 @@ def bench_compression(args, comp, columns, natives, folder: Path, problems: list
             continue
         log(f"{DV_NAMES[comp]}: read {label}")
         try:
-            seconds, runs, result = timed((lambda r, p: lambda: r(p))(read, path), args.repeat, args.budget)
+            seconds, runs, result = timed(
+                (lambda r, p: lambda: r(p))(read, path), args.repeat, budget=args.budget
+            )
             status = mismatch(result, expected) or "ok"
             del result
         except BaseException as error:  # pyo3 panics are BaseExceptions

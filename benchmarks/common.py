@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: peak resident memory of one call, measured in isolation.
+"""Helpers shared by the benchmarks: the median time of repeated calls, and peak resident memory
+of one call, measured in isolation.
 
 Peak memory on the CPU is the rise of the process's resident-set high-water mark (``VmHWM``,
 reset through ``/proc/self/clear_refs``) during one call. It is measured in a fresh
@@ -8,12 +9,40 @@ the system and numpy and torch allocations count alike (tracemalloc sees only nu
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+
+
+def timed(
+    fn: Callable[[], object], repeat: int, device: str = "cpu", budget: float = math.inf
+) -> tuple[float, int, object]:
+    """Median seconds of ``repeat`` calls of ``fn``, the number of calls, and the last result.
+
+    The previous result is released before each call, so two never share memory; on CUDA the
+    device is synchronized around each call; the calls stop early once ``budget`` seconds are spent.
+    """
+    times, result = [], None
+    for _ in range(repeat):
+        result = None
+        if device == "cuda":
+            import torch
+
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        result = fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+        if sum(times) > budget:
+            break
+    return statistics.median(times), len(times), result
 
 
 def _status_kib(key: str) -> int:

@@ -18,14 +18,13 @@ Run: ``python benchmarks/densify.py [--events 2e6 50e6] [--device cpu|cuda] [--j
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
-from common import isolated_peak, peak_rss_bytes
+from common import isolated_peak, peak_rss_bytes, timed
 
 import eventcode
 from eventcode import Events
@@ -90,21 +89,6 @@ METHODS = {
 }
 
 
-def time_method(name: str, events: Events, repeat: int) -> tuple[float, torch.Tensor]:
-    fn = METHODS[name]
-    times, out = [], None
-    for _ in range(repeat):
-        del out
-        if events.device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        out = fn(events)
-        if events.device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
-
-
 def peak_memory(name: str, num_events: int, device: str) -> float:
     """Peak bytes allocated by one call beyond the input events, measured in isolation."""
     if device == "cuda":
@@ -147,7 +131,7 @@ def main() -> None:
         event_bytes = n * 13
         results = {}
         for name in methods:
-            seconds, out = time_method(name, events, args.repeat)
+            seconds, _, out = timed(functools.partial(METHODS[name], events), args.repeat, args.device)
             results[name] = (seconds, out.numel() * out.element_size())
             if name != "eventcode":
                 reference = eventcode.densify(events)

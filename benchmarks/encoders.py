@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import snntorch.spikegen as snn
 import torch
-from common import isolated_peak, peak_rss_bytes
+from common import isolated_peak, peak_rss_bytes, timed
 
 import eventcode
 from eventcode.datasets import load_mnist
@@ -93,20 +91,6 @@ def check_agreement(inputs: dict[str, torch.Tensor]) -> None:
     assert abs(len(eventcode.rate(digits, num_steps=NUM_STEPS)) - mean) < 5 * sd
 
 
-def timed(fn: Callable[[], object], repeat: int, device: str) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        result = None
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        result = fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
 def peak(name: str, side: int, batch: int, device: str, mnist: Path) -> int:
     if device == "cuda":
         inputs = load_inputs(batch, device, mnist)
@@ -155,7 +139,7 @@ def main() -> None:
     for name, calls in cases(inputs).items():
         measured = []
         for side, label in enumerate(("eventcode", "snnTorch + nonzero")):
-            seconds, result = timed(calls[side], args.repeat, args.device)
+            seconds, _, result = timed(calls[side], args.repeat, args.device)
             events = count(result)
             del result
             measured.append((label, seconds, events, peak(name, side, args.batch, args.device, args.mnist)))

@@ -27,13 +27,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
-from common import isolated_peak, peak_rss_bytes
+from common import isolated_peak, peak_rss_bytes, timed
 
 from eventcode import Events
 from eventcode.frames import to_frames
@@ -99,16 +97,6 @@ def check_agreement(data: dict[str, object], mode: str) -> None:
         raise AssertionError(f"{mode}: eventcode tonic_compat disagrees with tonic ToFrame")
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        del result
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=float, default=2e6)
@@ -140,7 +128,7 @@ def main() -> None:
         check_agreement(data, mode)
         measured = {}
         for name, call in methods(data, mode).items():
-            seconds, frames = timed(call, args.repeat)
+            seconds, _, frames = timed(call, args.repeat)
             array = as_numpy(frames)
             counted = int(array.sum(dtype=np.int64))  # no overlap: each event counted at most once
             measured[name] = (seconds, len(array), array.nbytes, n - counted)

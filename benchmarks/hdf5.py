@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +32,7 @@ import h5py
 import hdf5plugin
 import numpy as np
 import torch
-from common import isolated_peak, peak_rss_bytes
+from common import isolated_peak, peak_rss_bytes, timed
 
 import eventcode
 from eventcode import Events
@@ -82,15 +80,6 @@ def methods(events: Events, folder: Path, compression: str | None) -> dict[str, 
     }
 
 
-def timed(function: Callable[[], object], repeat: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digits", type=int, default=2150)
@@ -122,9 +111,9 @@ def main() -> None:
         for compression in COMPRESSIONS:
             results = {}
             for name, (write, read) in methods(events, Path(folder), compression).items():
-                seconds, path = timed(write, args.repeat)
+                seconds, _, path = timed(write, args.repeat)
                 size = path.stat().st_size / n
-                read_seconds, back = timed(lambda path=path, read=read: read(path), args.repeat)
+                read_seconds, _, back = timed(lambda path=path, read=read: read(path), args.repeat)
                 if name == "eventcode":
                     assert back == events, "eventcode read back other events"
                 else:
