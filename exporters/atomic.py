@@ -109,11 +109,16 @@ class AtomicWriter:
             if error is None:
                 self._finish()
         except BaseException as failure:
-            self._file.close()
+            self._close()
             self._atomic.__exit__(type(failure), failure, failure.__traceback__)  # removes the temporary
             raise
-        self._file.close()
+        self._close()
         self._atomic.__exit__(kind, error, trace)
+
+    def _close(self) -> None:
+        """Close the file; a later ``write`` then raises :class:`ExportError`, not an OS error."""
+        self._file.close()
+        self._file = None
 
     def _check(self, events: Events) -> None:
         """Raise :class:`ExportError` unless the writer is open and ``events`` fit its shape."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from eventcode import Events
 from eventcode.errors import ExportError
+from exporters import aedat4, hdf5
 from exporters.atomic import atomic_path
 
 
@@ -34,3 +37,24 @@ def test_overwrite_false_refuses_an_existing_file(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="exists"), atomic_path(target, overwrite=False):
         pass
     assert target.read_bytes() == b"keep"
+
+
+@pytest.mark.parametrize("module", [aedat4, hdf5])
+def test_writers_accept_events_only_inside_their_block(module: ModuleType, tmp_path: Path) -> None:
+    events = Events(t=[1, 2], x=[0, 1], y=[0, 0], p=[1, 0], sensor_size=(2, 1))
+    writer = module.Writer(tmp_path / "stream", sensor_size=(2, 1))
+    with pytest.raises(ExportError, match="needs an open writer"):
+        writer.write(events)
+    with writer:
+        writer.write(events)
+    with pytest.raises(ExportError, match="needs an open writer"):  # closed: our error, not an OS one
+        writer.write(events)
+    assert module.read(tmp_path / "stream") == events
+
+
+@pytest.mark.parametrize("module", [aedat4, hdf5])
+def test_a_writer_whose_block_fails_leaves_no_file(module: ModuleType, tmp_path: Path) -> None:
+    target = tmp_path / "stream"
+    with pytest.raises(ExportError, match="do not fit"), module.Writer(target, sensor_size=(2, 1)) as writer:
+        writer.write(Events(t=[1], x=[0], y=[0], p=[1], sensor_size=(3, 1)))
+    assert list(tmp_path.iterdir()) == []
