@@ -135,10 +135,7 @@ def to_sparse(
     if polarity == "split":
         coords.append(columns["p"].to(torch.int64))
     shape = events.shape
-    if len(shape) >= 3:
-        channel = columns["c"].to(torch.int64) if "c" in columns else torch.zeros_like(columns["t"])
-        coords += torch.unravel_index(channel, shape[:-2])
-    coords += [columns[k].to(torch.int64) for k in "yx"[2 - min(len(shape), 2) :]]
+    coords += torch.unravel_index(address.flat(columns["x"], columns["y"], columns.get("c"), shape), shape)
     indices = torch.stack(coords)
     if polarity == "on":
         indices = indices[:, columns["p"]]

@@ -151,7 +151,7 @@ class Events:
         if sort:
             order = _sort_order(time, bounds)
             time = time[order]
-            tensors = {name: tensor[order] for name, tensor in tensors.items()}
+            tensors = {name: tensor[order] for name, tensor in tensors.items() if name != "t"}
         _check_time(time, bounds, unit, num_steps)
         extents = {"x": address.width(dims), "y": address.height(dims), "c": address.channels(dims)}
         self._t = time
@@ -392,7 +392,7 @@ class Events:
             keep &= self._t >= t_start
         if t_end is not None:
             keep &= self._t < t_end
-        kept_before = torch.cat([keep.new_zeros(1, dtype=torch.int64), keep.cumsum(0)])
+        kept_before = offsets_of(keep)
         columns = {k: v[keep] for k, v in self._columns().items()}
         return self._with_columns(columns, offsets=kept_before[self._offsets])
 
@@ -531,10 +531,10 @@ class Events:
         num_steps: int,
     ) -> Events:
         """Step-time events from ``counts`` per sample and columns already sorted by (sample, t, address)."""
-        offsets = torch.zeros(len(counts) + 1, dtype=torch.int64, device=time.device)
-        torch.cumsum(counts, 0, out=offsets[1:])
         x, y, c = address.split(flat, shape)
-        return cls._trusted(time.to(torch.int64), x, y, polarity, c, offsets, shape, num_steps, "step")
+        return cls._trusted(
+            time.to(torch.int64), x, y, polarity, c, offsets_of(counts), shape, num_steps, "step"
+        )
 
     def dense(
         self,
@@ -655,6 +655,13 @@ class Events:
             time_unit=time_unit,
             sort=sort,
         )
+
+
+def offsets_of(counts: torch.Tensor) -> torch.Tensor:
+    """``[0, n0, n0 + n1, ...]`` (int64): where consecutive runs of ``counts`` items start, then the end."""
+    offsets = torch.zeros(len(counts) + 1, dtype=torch.int64, device=counts.device)
+    torch.cumsum(counts, 0, out=offsets[1:])
+    return offsets
 
 
 def time_major_batch(

@@ -7,6 +7,8 @@ every sample back into sample-major order in O(events), without sorting.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -19,11 +21,15 @@ MASK_ELEMENTS = 1 << 24
 """Elements of a boolean firing mask an encoder fills at once (one byte each)."""
 
 
-def as_input(data: object, encoder: str, integers: str) -> torch.Tensor:
+def as_input(
+    data: object, encoder: str, integers: str, bounds: tuple[float, float] | None = None
+) -> torch.Tensor:
     """``data`` as a real tensor, finite, in the dtype the encoder computes in.
 
     float16 and bfloat16 are upcast to float32 (snnTorch refuses them). ``integers`` says what
     becomes of integer and bool input: ``"keep"`` it, make it ``"float32"``, or ``"reject"`` it.
+    With ``bounds = (low, high)`` every value must also lie in ``[low, high]``; one pass over
+    the data checks both.
     """
     tensor = (
         data
@@ -44,12 +50,20 @@ def as_input(data: object, encoder: str, integers: str) -> torch.Tensor:
             )
         if integers == "float32":
             tensor = tensor.float()
-    elif tensor.numel() and not all(torch.isfinite(v) for v in torch.aminmax(tensor)):  # one fast pass
+    if tensor.numel() == 0 or not (tensor.is_floating_point() or bounds):
+        return tensor
+    low, high = (float(v) for v in torch.aminmax(tensor))  # one fast pass
+    if not (math.isfinite(low) and math.isfinite(high)):
         flat = int(torch.nonzero(~torch.isfinite(tensor.reshape(-1)))[0, 0])
         where = ", ".join(str(int(i)) for i in np.unravel_index(flat, tuple(tensor.shape)))
         raise EncodingError(
             f"{encoder}: data[{where}] = {float(tensor.reshape(-1)[flat])} is not finite; "
             "replace NaN and inf (e.g. torch.nan_to_num) before encoding"
+        )
+    if bounds and (low < bounds[0] or high > bounds[1]):
+        raise EncodingError(
+            f"{encoder}: Elements of ``data`` must be between [{bounds[0]}, {bounds[1]}], but input is "
+            f"[{low}, {high}]; scale the data into [{bounds[0]}, {bounds[1]}] first (e.g. images / 255)"
         )
     return tensor
 
@@ -66,6 +80,20 @@ def check_steps(encoder: str, num_steps: int | None, first_spike_time: int) -> i
             f"(got {first_spike_time} and {steps})."
         )
     return steps
+
+
+def sample_major_batch(tensor: torch.Tensor, batched: bool, encoder: str) -> torch.Tensor:
+    """``tensor`` as ``[B, ...]``: a batch dim of 1 is put in for ``batched=False``."""
+    if not batched:
+        return tensor.unsqueeze(0)
+    if tensor.dim() < 1:
+        raise EncodingError(f"{encoder}: batched input needs a batch dim; pass batched=False for one sample")
+    return tensor
+
+
+def index_bits(extent: int) -> int:
+    """Bits needed to index ``extent`` positions (at least 1 position)."""
+    return max(0, extent - 1).bit_length()
 
 
 def flat_nonzero(mask: torch.Tensor) -> torch.Tensor:

@@ -34,7 +34,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from eventcode.encoders.common import as_input, check_steps, masked
+from eventcode.encoders.common import as_input, check_steps, index_bits, masked, sample_major_batch
 from eventcode.errors import EncodingError
 from eventcode.events import Events
 
@@ -117,18 +117,14 @@ def latency(
             f"latency: {', '.join(given)} shape dense spike values, which events do not carry; "
             "use eventcode.spikegen.latency(...) for snnTorch's dense tensor with them"
         )
-    x = latency_input(data)
-    if not batched:
-        x = x.unsqueeze(0)
-    if x.dim() < 1:
-        raise EncodingError("latency: batched input needs a batch dim; pass batched=False for one sample")
+    x = sample_major_batch(latency_input(data), batched, "latency")
     spike_time, steps = spike_times(
         x, num_steps, threshold, tau, first_spike_time, normalize, linear, epsilon, bypass
     )
     batch = x.shape[0]
     step = torch.round(spike_time).reshape(batch, -1)
     numel = step.shape[1]
-    bits = max(0, numel - 1).bit_length()
+    bits = index_bits(numel)
     last = steps << bits  # sorts after every real key
     dtype = torch.int32 if last < 2**31 else torch.int64
     key = (step.clamp(max=steps) if bypass else step).to(dtype)  # bypass: steps past the end drop out
@@ -160,15 +156,9 @@ def latency(
 
 def latency_input(data: object) -> torch.Tensor:
     """Latency input as float (float32 for integers and halves), finite, non-empty, in [0, 1]."""
-    x = as_input(data, "latency", integers="float32")
+    x = as_input(data, "latency", integers="float32", bounds=(0, 1))
     if x.numel() == 0:
         raise EncodingError("latency: the input is empty; there is nothing to encode")
-    low, high = (float(v) for v in torch.aminmax(x))
-    if low < 0 or high > 1:
-        raise EncodingError(
-            f"latency: Elements of ``data`` must be between [0, 1], but input is [{low}, {high}]; "
-            "scale the data into [0, 1] first (e.g. images / 255)"
-        )
     return x
 
 

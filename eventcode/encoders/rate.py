@@ -39,12 +39,13 @@ from eventcode.encoders.common import (
     MASK_ELEMENTS,
     as_input,
     check_steps,
-    exclusive_cumsum,
     flat_nonzero,
+    index_bits,
     interleave,
+    sample_major_batch,
 )
 from eventcode.errors import EncodingError
-from eventcode.events import Events
+from eventcode.events import Events, offsets_of, time_major_batch
 
 DENSE_P = 1 / 8
 """Neurons at least this likely to fire draw once per step; sparser ones once per spike."""
@@ -139,11 +140,8 @@ def rate(
             f"rate: the generator is on {generator.device} but the data on {x.device}; "
             "create the generator on the data's device"
         )
-    if not batched:
-        x = x.unsqueeze(1 if time_var_input else 0)
     if time_var_input:
-        if x.dim() < 2:
-            raise EncodingError(f"rate: time-varying input needs [T, B, ...], got shape {list(x.shape)}")
+        x = time_major_batch(x, batched, "rate", EncodingError)
         shape = tuple(x.shape[2:])
         table = x.reshape(x.shape[0], x.shape[1], -1)
         columns, counts = _bernoulli_steps(
@@ -152,8 +150,7 @@ def rate(
         columns["t"] += first_spike_time
         total_steps = x.shape[0] + first_spike_time
     else:
-        if x.dim() < 1:
-            raise EncodingError("rate: batched input needs a batch dim; pass batched=False for one sample")
+        x = sample_major_batch(x, batched, "rate")
         shape = tuple(x.shape[1:])
         probability = _probability(x.reshape(x.shape[0], -1), gain, offset)
         if exact:
@@ -221,12 +218,13 @@ def _sparse_steps(
     batch, numel = probability.shape
     device = probability.device
     flat = probability.reshape(-1)
-    active = torch.nonzero(flat > 0).squeeze(1)  # sorted by (sample, neuron)
+    active = flat_nonzero(flat > 0)  # sorted by (sample, neuron)
     sample = torch.div(active, numel, rounding_mode="floor")
     per_sample = torch.bincount(sample, minlength=batch)
-    slot_bits = _bits(int(per_sample.max()) if len(active) else 1)
+    first_active = offsets_of(per_sample)
+    slot_bits = index_bits(int(per_sample.max()) if len(active) else 1)
     slots = 1 << slot_bits
-    slot = torch.arange(len(active), device=device) - exclusive_cumsum(per_sample)[sample]
+    slot = torch.arange(len(active), device=device) - first_active[sample]
     table = sample * slots + slot  # where each active neuron sits in the [batch, slots] tables
     neuron_of = torch.zeros(batch * slots, dtype=torch.int64, device=device)
     neuron_of[table] = active - sample * numel
@@ -236,9 +234,9 @@ def _sparse_steps(
     log_stay = torch.log1p(-chance.to(torch.float64))
     steps = num_steps - first_spike_time
     span = min(steps, max(1, MASK_ELEMENTS >> slot_bits))
-    step_bits = _bits(span)
+    step_bits = index_bits(span)
     group = max(1, MASK_ELEMENTS >> (slot_bits + step_bits)) if span == steps else 1
-    bounds = torch.cat([exclusive_cumsum(per_sample), per_sample.sum().reshape(1)]).tolist()
+    bounds = first_active.tolist()
     counts = torch.zeros(batch, dtype=torch.int64, device=device)
     columns: dict[str, list[torch.Tensor]] = {"t": [], "x": [], "y": [], "c": []}
     for b0 in range(0, batch, group):
@@ -281,12 +279,11 @@ def _sparse_steps(
             for name, column in zip("xyc", addresses, strict=True):
                 if column is not None:
                     columns[name].append(column[b0 * slots :].index_select(0, cell))
-    offsets = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
-    dtypes = {"t": torch.int64, "x": torch.int16, "y": torch.int16, "c": torch.int16}
-    t, x, y, c = (_join(columns[k], dtypes[k], device) for k in "txyc")
-    c = c if addresses[2] is not None else None
+    t = _join(columns["t"], torch.int64, device)
+    x, y = (_join(columns[k], torch.int16, device) for k in "xy")
+    c = _join(columns["c"], torch.int16, device) if addresses[2] is not None else None
     polarity = torch.ones(len(t), dtype=torch.bool, device=device)
-    return Events._trusted(t, x, y, polarity, c, offsets, shape, num_steps, "step")
+    return Events._trusted(t, x, y, polarity, c, offsets_of(counts), shape, num_steps, "step")
 
 
 def _join(pieces: list[torch.Tensor], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -294,11 +291,6 @@ def _join(pieces: list[torch.Tensor], dtype: torch.dtype, device: torch.device) 
     if len(pieces) == 1:
         return pieces[0]
     return torch.cat(pieces) if pieces else torch.zeros(0, dtype=dtype, device=device)
-
-
-def _bits(extent: int) -> int:
-    """Bits needed to index ``extent`` positions (at least 1 position)."""
-    return max(0, extent - 1).bit_length()
 
 
 def _gaps(log_stay: torch.Tensor, limit: int, uniform: Uniform) -> torch.Tensor:
