@@ -6,6 +6,7 @@ import json
 import struct
 from pathlib import Path
 
+import aedat
 import numpy as np
 import pytest
 import torch
@@ -250,7 +251,6 @@ def test_dv_processing_reads_our_files(written: dict, compression: str | None) -
 
 @pytest.mark.parametrize("compression", COMPRESSIONS)
 def test_aedat_reads_our_files(written: dict, compression: str | None) -> None:
-    aedat = pytest.importorskip("aedat")
     path, events = written[compression]
     decoder = aedat.Decoder(str(path))
     assert decoder.id_to_stream()[0]["width"] == WIDTH
@@ -325,7 +325,6 @@ def test_real_recordings_match_their_manifest(shared: Path) -> None:
         assert (int(events.p.sum()), int((~events.p).sum())) == (truth["on"], truth["off"])
         assert (int(events.x.min()), int(events.x.max())) == (truth["x_min"], truth["x_max"])
         assert (int(events.y.min()), int(events.y.max())) == (truth["y_min"], truth["y_max"])
-        aedat = pytest.importorskip("aedat")
         decoder = aedat.Decoder(str(shared / "data/real" / entry["path"]))
         got = np.concatenate([packet["events"] for packet in decoder if packet["stream_id"] == 0])
         assert same(events, got["t"], got["x"], got["y"], got["on"])
