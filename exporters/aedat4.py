@@ -581,22 +581,16 @@ def read_chunks(
     with open(path, "rb") as file:
         meta = _index(Path(path), file.fileno())
         chosen, window = _select(meta, stream, t_start, t_end)
-        group: list[Packet] = []
         last = None
-        for packet in [*chosen, None]:
-            if packet is not None:
-                group.append(packet)
-            size = sum(p.count if p.count is not None else p.size // 16 for p in group)
-            if group and (packet is None or size >= chunk_events):
-                records = _concatenate(_decode(file.fileno(), meta, group), meta, group)
-                if last is not None and len(records["t"]) and records["t"][0] < last:
-                    raise FileFormatError(
-                        f"{meta.path}: byte {group[0].offset}: time goes back from {last} to "
-                        f"{int(records['t'][0])} us between packets"
-                    )
-                last = records["t"][-1] if len(records["t"]) else last
-                yield _events(records, meta, group, window, sort=False)
-                group = []
+        for group in _groups(chosen, chunk_events):
+            records = _concatenate(_decode(file.fileno(), meta, group), meta, group)
+            if last is not None and len(records["t"]) and records["t"][0] < last:
+                raise FileFormatError(
+                    f"{meta.path}: byte {group[0].offset}: time goes back from {last} to "
+                    f"{int(records['t'][0])} us between packets"
+                )
+            last = records["t"][-1] if len(records["t"]) else last
+            yield _events(records, meta, group, window, sort=False)
 
 
 def _index(path: Path, descriptor: int) -> FileInfo:
@@ -867,15 +861,21 @@ def _event_vector(path: Path, payload: bytes | memoryview, where: int) -> tuple[
 
 def _groups(packets: list[Packet], events: int = 1 << 16) -> list[list[Packet]]:
     """Consecutive packets in groups of about ``events`` events (the last may hold fewer)."""
-    groups: list[list[Packet]] = [[]]
-    held = 0
-    for packet in packets:
-        if held >= events:
-            groups.append([])
-            held = 0
-        groups[-1].append(packet)
-        held += packet.count if packet.count is not None else packet.size // 16
-    return [group for group in groups if group]
+    sizes = [packet.count if packet.count is not None else packet.size // 16 for packet in packets]
+    return [packets[a:b] for a, b in _runs(sizes, events)]
+
+
+def _runs(sizes: Sequence[int], limit: int) -> list[tuple[int, int]]:
+    """Index ranges of consecutive items, each closed once its sizes reach ``limit`` (the last may not)."""
+    runs, first, held = [], 0, 0
+    for i, size in enumerate(sizes):
+        held += size
+        if held >= limit:
+            runs.append((first, i + 1))
+            first, held = i + 1, 0
+    if first < len(sizes):
+        runs.append((first, len(sizes)))
+    return runs
 
 
 CODES_BY_NAME = {name: code for code, name in NAMES.items()}
@@ -895,11 +895,7 @@ def _concatenate(parts: list[np.ndarray], meta: FileInfo, packets: list[Packet])
         "p": np.empty(bounds[-1], bool),
     }
     width, height = meta.streams[packets[0].stream][1] if packets else (1, 1)
-    ranges, first = [], 0
-    for i in range(1, len(parts) + 1):  # groups of about 65,536 events: few thread hand-offs
-        if i == len(parts) or bounds[i] - bounds[first] >= 1 << 16:
-            ranges.append((first, i))
-            first = i
+    ranges = _runs([len(part) for part in parts], 1 << 16)  # about 65,536 events: few thread hand-offs
 
     def fill(group: tuple[int, int]) -> bool:
         for i in range(*group):

@@ -39,6 +39,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -529,7 +530,7 @@ def read_chunks(
                     yield reader.events(range(first, b), t_start, t_end)
                     first = b
             return
-        lo, hi = reader.window(0, t_start, t_end)
+        ((lo, hi),) = reader.windows(range(1), t_start, t_end)
         for start in range(lo, hi, chunk_events):
             yield reader.slice(start, min(start + chunk_events, hi))
 
@@ -594,11 +595,12 @@ class _Reader:
         if len(set(lengths.values())) > 1:
             self.fail("events", f"columns of different lengths {lengths}")
         total = lengths["t"]
-        if "offsets" in file and _implausible(self._dataset("offsets")):
-            self.fail("offsets", f"claims {len(file['offsets'])} entries but stores far fewer bytes")
-        self.offsets = (
-            self._dataset("offsets")[()].astype(np.int64) if "offsets" in file else np.array([0, total])
-        )
+        self.offsets = np.array([0, total])
+        if "offsets" in file:
+            data = self._dataset("offsets")
+            if _implausible(data):
+                self.fail("offsets", f"claims {len(data)} entries but stores far fewer bytes")
+            self.offsets = data[()].astype(np.int64)
         if (
             self.offsets.ndim != 1
             or len(self.offsets) < 1
@@ -653,49 +655,63 @@ class _Reader:
             raise IndexError(f"sample {sample} out of range for {count} sample(s) in {self.path}")
         return range(b, b + 1)
 
-    def window(self, b: int, t_start: int | None, t_end: int | None) -> tuple[int, int]:
-        """Event index range of sample ``b`` within the time window, from the indexes."""
-        lo, hi = int(self.offsets[b]), int(self.offsets[b + 1])
-        if t_start is None and t_end is None:
-            return lo, hi
-        bounds = []
-        for t, default in ((t_start, lo), (t_end, hi)):
-            if t is None:
-                bounds.append(default)
-                continue
-            relative = t - self.t_offset
-            narrow = self._narrow(b, relative, lo, hi)
-            times = self.columns["t"][narrow[0] : narrow[1]].astype(np.int64)
-            bounds.append(narrow[0] + int(np.searchsorted(times, relative, side="left")))
-        return bounds[0], max(bounds)
+    def windows(self, samples: range, t_start: int | None, t_end: int | None) -> list[tuple[int, int]]:
+        """Event index range of each sample within the time window, from the indexes."""
+        lo = self.offsets[samples.start : samples.stop]
+        hi = self.offsets[samples.start + 1 : samples.stop + 1]
+        first = self._first_at(samples, t_start, lo)
+        last = np.maximum(first, self._first_at(samples, t_end, hi))
+        return list(zip(first.tolist(), last.tolist(), strict=True))
 
-    def _narrow(self, b: int, relative: int, lo: int, hi: int) -> tuple[int, int]:
-        """A small index range holding the first event at or after ``relative`` (from an index)."""
-        if self.unit == "step" and "step_to_idx" in self.file:
-            row = self._dataset("step_to_idx")
+    def _first_at(self, samples: range, t: int | None, default: np.ndarray) -> np.ndarray:
+        """Per sample, the index of its first event at or after time ``t`` (``default`` for None)."""
+        if t is None:
+            return default
+        relative = t - self.t_offset
+        if self._step_index is not None:  # exact: events before are earlier steps
             step = min(max(relative, 0), self.num_steps)
-            first = int(row[b, step])
-            return first, first  # exact: events before are earlier steps
-        if "ms_to_idx" in self.file and not self.batched:
-            index = self._dataset("ms_to_idx")
-            ms = relative // 1000
-            if ms < 0:
-                return lo, lo
-            if ms >= len(index):
-                return hi, hi
-            start = int(index[ms])
-            end = int(index[ms + 1]) if ms + 1 < len(index) else hi
-            if not lo <= start <= end <= hi:
-                self.fail("ms_to_idx", f"entry {ms} points outside the events")
-            return start, end
-        return lo, hi
+            return self._step_index[samples.start : samples.stop, step].astype(np.int64)
+        found = []
+        for b in samples:
+            first, last = self._narrow(relative, int(self.offsets[b]), int(self.offsets[b + 1]))
+            if first < last:
+                times = self.columns["t"][first:last].astype(np.int64)
+                first += int(np.searchsorted(times, relative, side="left"))
+            found.append(first)
+        return np.array(found, dtype=np.int64)
+
+    @functools.cached_property
+    def _step_index(self) -> h5py.Dataset | None:
+        """``step_to_idx`` of a step-time file, checked once (None without one)."""
+        return self._dataset("step_to_idx") if self.unit == "step" and "step_to_idx" in self.file else None
+
+    @functools.cached_property
+    def _ms_index(self) -> h5py.Dataset | None:
+        """``ms_to_idx`` of a one-stream file, checked once (None without one)."""
+        return self._dataset("ms_to_idx") if "ms_to_idx" in self.file and not self.batched else None
+
+    def _narrow(self, relative: int, lo: int, hi: int) -> tuple[int, int]:
+        """A small index range of ``lo:hi`` holding the first event at or after ``relative``."""
+        index = self._ms_index
+        if index is None:
+            return lo, hi
+        ms = relative // 1000
+        if ms < 0:
+            return lo, lo
+        if ms >= len(index):
+            return hi, hi
+        start = int(index[ms])
+        end = int(index[ms + 1]) if ms + 1 < len(index) else hi
+        if not lo <= start <= end <= hi:
+            self.fail("ms_to_idx", f"entry {ms} points outside the events")
+        return start, end
 
     def events(self, samples: range, t_start: int | None, t_end: int | None) -> Events:
-        spans = [self.window(b, t_start, t_end) for b in samples]
         if len(samples) == len(self.offsets) - 1 and t_start is None and t_end is None:
             spans = [(int(self.offsets[0]), int(self.offsets[-1]))]
             counts = np.diff(self.offsets)
         else:
+            spans = self.windows(samples, t_start, t_end)
             counts = np.array([hi - lo for lo, hi in spans], dtype=np.int64)
         pieces = [self.columns_of(lo, hi) for lo, hi in spans if hi > lo] or [self.columns_of(0, 0)]
         columns = (
