@@ -84,7 +84,7 @@ class AtomicWriter:
     def __init__(self, path: str | os.PathLike[str], shape: tuple[int, ...], overwrite: bool) -> None:
         self._path, self._shape, self._overwrite = path, shape, overwrite
         self._file: Closable | None = None
-        self._atomic: contextlib.AbstractContextManager[Path] | None = None
+        self._cleanup = contextlib.ExitStack()
 
     def _open(self, temporary: Path) -> Closable:
         """Open the format on ``temporary`` and return the file object (it has ``close``)."""
@@ -95,25 +95,19 @@ class AtomicWriter:
         raise NotImplementedError
 
     def __enter__(self: WriterT) -> WriterT:
-        self._atomic = atomic_path(self._path, self._overwrite)
-        temporary = self._atomic.__enter__()
-        try:
+        with contextlib.ExitStack() as stack:
+            temporary = stack.enter_context(atomic_path(self._path, self._overwrite))
             self._file = self._open(temporary)
-        except BaseException as failure:
-            self._atomic.__exit__(type(failure), failure, failure.__traceback__)
-            raise
+            stack.callback(self._close)
+            self._cleanup = stack.pop_all()
         return self
 
     def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
-        try:
-            if error is None:
-                self._finish()
-        except BaseException as failure:
-            self._close()
-            self._atomic.__exit__(type(failure), failure, failure.__traceback__)  # removes the temporary
-            raise
-        self._close()
-        self._atomic.__exit__(kind, error, trace)
+        if error is not None:  # close the file and remove it
+            self._cleanup.__exit__(kind, error, trace)
+            return
+        with self._cleanup:  # close the file, then rename it, or remove it if finishing fails
+            self._finish()
 
     def _close(self) -> None:
         """Close the file; a later ``write`` then raises :class:`ExportError`, not an OS error."""
