@@ -1,22 +1,35 @@
 """Benchmark: HDF5 writing and reading, eventcode vs a naive h5py baseline, each compression.
 
-Input: about 20 M events of encoded MNIST: the first ``--digits`` (default 2,150) test digits of
-``../shared/data/mnist`` (the bundled 1,000 when absent, repeated) rate-coded with T = 100 by
-``eventcode.rate`` (seeded), a batch of step-time samples.
+Inputs (``--input``):
 
-- eventcode: ``exporters.hdf5.write`` (the batched layout, with offsets and the per-step
-  index) and ``exporters.hdf5.read`` (checked, returning ``Events``);
+- ``mnist`` (default): about 20 M events of encoded MNIST: the first ``--digits`` (default 2,150)
+  test digits of ``../shared/data/mnist`` (the bundled 1,000 when absent, repeated) rate-coded
+  with T = 100 by ``eventcode.rate`` (seeded), a batch of step-time samples;
+- ``stream``: one microsecond stream of ``--events`` (default 20 M) events of a real DVXplorer
+  recording (``../shared/data/real/aedat4/tonic_sample.aedat4``, 111,954 events over 0.59 s,
+  repeated end to end), as a camera file is stored.
+
+Methods:
+
+- eventcode: ``exporters.hdf5.write`` (the batched layout with offsets and the per-step index,
+  or DSEC's layout with ``ms_to_idx``) and ``exporters.hdf5.read`` (checked, returning
+  ``Events``);
+- eventcode Writer: ``exporters.hdf5.Writer`` fed as the CLI feeds it (256 samples, or 2^20
+  events of the stream, per ``write``), read back with ``exporters.hdf5.read``;
 - naive h5py: ``create_dataset(name, data=column, <same filter>)`` for t, x, y, p and the offsets
-  (h5py's own choice of layout: contiguous when uncompressed), and reading those arrays back
-  with ``dataset[()]`` (no checks, no ``Events``).
+  (the ``Events`` columns as they are: int64 t, int16 x, y, bool p; h5py's own choice of layout,
+  contiguous when uncompressed), and reading those arrays back with ``dataset[()]`` (no checks,
+  no ``Events``).
 
-Every file is written to a new path (removing old files is not timed). Each row: median of
-``--repeat`` runs, Mev/s, bytes per event on disk, peak memory above the input (one call in a
-fresh process, see ``common.py``) and eventcode's Mev/s over the baseline's. Targets: uncompressed
-write >= 80 Mev/s and read >= 150 Mev/s; one compressed option writing >= 30 Mev/s at <= 60% of
-the uncompressed size.
+Settings: ``default`` (no ``compression`` argument: what ``write``, ``Writer`` and the CLI do),
+then each compression name. Every file is written to a new path (removing old files is not
+timed). Each row: median of ``--repeat`` runs, Mev/s, bytes per event on disk, peak memory above
+the input (one call in a fresh process, see ``common.py``) and eventcode's Mev/s over the
+baseline's. Targets: uncompressed write >= 80 Mev/s and read >= 150 Mev/s; one compressed option
+writing >= 30 Mev/s at <= 60% of the uncompressed size.
 
-Run: ``python benchmarks/hdf5.py [--digits 2150] [--repeat 5] [--json out.json]``
+Run: ``python benchmarks/hdf5.py [--input mnist|stream] [--digits 2150] [--events 20000000]
+[--repeat 5] [--settings default none gzip lzf zstd blosc] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -37,10 +50,16 @@ from common import isolated_peak, peak_rss_bytes, timed
 import eventcode
 from eventcode import Events
 from eventcode.datasets import load_mnist
-from exporters import hdf5
+from exporters import aedat4, hdf5
 
-COMPRESSIONS = [None, "gzip", "lzf", "zstd", "blosc"]
-MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+SETTINGS = ["default", "none", "gzip", "lzf", "zstd", "blosc"]
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+MNIST = SHARED / "mnist"
+RECORDING = SHARED / "real" / "aedat4" / "tonic_sample.aedat4"
+WRITER_SAMPLES = 256
+"""Samples per ``Writer.write``: the CLI's ``encode`` batch."""
+WRITER_EVENTS = 1 << 20
+"""Events per ``Writer.write`` of one stream: the CLI's ``convert`` chunk."""
 
 
 def encoded_mnist(digits: int) -> Events:
@@ -49,7 +68,56 @@ def encoded_mnist(digits: int) -> Events:
     return eventcode.rate(images, num_steps=100, generator=torch.Generator().manual_seed(0))
 
 
-def naive_write(path: Path, events: Events, compression: str | None) -> None:
+def recorded_stream(events: int) -> Events:
+    """The DVXplorer recording repeated end to end (times shifted) up to ``events`` events."""
+    recording = aedat4.read(RECORDING)
+    t = recording.t.numpy() - int(recording.t[0])
+    repeats = -(-events // len(t))
+    shifts = np.repeat(np.arange(repeats, dtype=np.int64) * (int(t[-1]) + 1), len(t))
+    columns = {name: np.tile(getattr(recording, name).numpy(), repeats)[:events] for name in "xyp"}
+    return Events(
+        int(recording.t[0]) + np.tile(t, repeats)[:events] + shifts[:events],
+        columns["x"],
+        columns["y"],
+        columns["p"],
+        sensor_size=recording.sensor_size[:2],
+    )
+
+
+def load(kind: str, size: int) -> Events:
+    return encoded_mnist(size) if kind == "mnist" else recorded_stream(size)
+
+
+def pieces(events: Events) -> list[Events]:
+    """What the CLI hands ``Writer.write``: 256 samples, or 2^20 events of one stream."""
+    if events.num_samples > 1:
+        return [events[b : b + WRITER_SAMPLES] for b in range(0, events.num_samples, WRITER_SAMPLES)]
+    columns = {name: getattr(events, name) for name in "txyp"}
+    return [
+        Events(*(columns[name][a : a + WRITER_EVENTS] for name in "txyp"), sensor_size=events.sensor_size[:2])
+        for a in range(0, len(events), WRITER_EVENTS)
+    ]
+
+
+def options(setting: str) -> dict[str, str]:
+    """The ``compression`` argument of a setting: none for the default."""
+    return {} if setting == "default" else {"compression": setting}
+
+
+def writer_write(path: Path, events: Events, parts: list[Events], setting: str) -> None:
+    with hdf5.Writer(
+        path,
+        shape=events.shape,
+        batched=events.num_samples > 1,
+        num_steps=events.num_steps,
+        **options(setting),
+    ) as writer:
+        for part in parts:
+            writer.write(part)
+
+
+def naive_write(path: Path, events: Events, setting: str) -> None:
+    compression = hdf5.DEFAULT_COMPRESSION if setting == "default" else setting
     with h5py.File(path, "w") as file:
         for name in "txyp":
             file.create_dataset(name, data=getattr(events, name).numpy(), **hdf5.filters(compression))
@@ -61,20 +129,25 @@ def naive_read(path: Path) -> dict[str, np.ndarray]:
         return {name: file[name][()] for name in ("t", "x", "y", "p", "offsets")}
 
 
-def methods(events: Events, folder: Path, compression: str | None) -> dict[str, tuple[Callable, Callable]]:
+def methods(events: Events, folder: Path, setting: str) -> dict[str, tuple[Callable, Callable]]:
     """name -> (write to a fresh path and return it, read that path)."""
     counter = iter(range(10**9))
+    parts = pieces(events)
 
     def fresh(stem: str) -> Path:
         return folder / f"{stem}_{next(counter)}.h5"
 
     return {
         "eventcode": (
-            lambda: (path := fresh("eventcode"), hdf5.write(path, events, compression=compression))[0],
+            lambda: (path := fresh("eventcode"), hdf5.write(path, events, **options(setting)))[0],
+            hdf5.read,
+        ),
+        "eventcode Writer": (
+            lambda: (path := fresh("writer"), writer_write(path, events, parts, setting))[0],
             hdf5.read,
         ),
         "naive h5py": (
-            lambda: (path := fresh("naive"), naive_write(path, events, compression))[0],
+            lambda: (path := fresh("naive"), naive_write(path, events, setting))[0],
             naive_read,
         ),
     }
@@ -82,84 +155,96 @@ def methods(events: Events, folder: Path, compression: str | None) -> dict[str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--digits", type=int, default=2150)
+    parser.add_argument("--input", choices=["mnist", "stream"], default="mnist")
+    parser.add_argument("--digits", type=int, default=2150, help="MNIST digits of the mnist input")
+    parser.add_argument("--events", type=int, default=20_000_000, help="events of the stream input")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=SETTINGS)
     parser.add_argument("--json", help="also write the rows to this JSON file")
-    parser.add_argument("--peak", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--peak", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peak:  # child process: one call's resident-memory rise
-        name, operation, digits, compression = args.peak
-        events = encoded_mnist(int(digits))
+        name, operation, kind, size, setting = args.peak
+        events = load(kind, int(size))
         with tempfile.TemporaryDirectory() as folder:
-            write, read = methods(events, Path(folder), None if compression == "none" else compression)[name]
+            write, read = methods(events, Path(folder), setting)[name]
             path = write()
             print(peak_rss_bytes(write if operation == "write" else lambda: read(path)))
         return
 
-    events = encoded_mnist(args.digits)
+    size = args.digits if args.input == "mnist" else args.events
+    events = load(args.input, size)
     n = len(events)
+    source = f"{args.digits} rate-coded MNIST digits (T = 100)" if args.input == "mnist" else RECORDING.name
     print(
         f"# HDF5 benchmark: {platform.machine()}, {torch.get_num_threads()} threads, h5py {h5py.__version__} "
-        f"(HDF5 {h5py.version.hdf5_version}), hdf5plugin {hdf5plugin.version}; {n:,} events of "
-        f"{args.digits} rate-coded MNIST digits (T = 100)"
+        f"(HDF5 {h5py.version.hdf5_version}), hdf5plugin {hdf5plugin.version}; {n:,} events of {source}; "
+        f"default compression {hdf5.DEFAULT_COMPRESSION}"
     )
-    columns = ["compression", "operation", "method", "time (s)", "Mev/s", "bytes/event", "peak extra (MB)"]
+    columns = ["setting", "operation", "method", "time (s)", "Mev/s", "bytes/event", "peak extra (MB)"]
     print("| " + " | ".join([*columns, "eventcode / naive"]) + " |")
     print("|" + "---|" * (len(columns) + 1))
-    rows, sizes = [], {}
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for compression in COMPRESSIONS:
+        for setting in args.settings:
             results = {}
-            for name, (write, read) in methods(events, Path(folder), compression).items():
+            for name, (write, read) in methods(events, Path(folder), setting).items():
                 seconds, _, path = timed(write, args.repeat)
-                size = path.stat().st_size / n
+                size_per_event = path.stat().st_size / n
                 read_seconds, _, back = timed(lambda path=path, read=read: read(path), args.repeat)
-                if name == "eventcode":
-                    assert back == events, "eventcode read back other events"
+                if name.startswith("eventcode"):
+                    assert back == events, f"{name} read back other events"
                 else:
                     assert np.array_equal(back["t"], events.t.numpy()), "naive read back other times"
-                results[name] = {"write": (seconds, size), "read": (read_seconds, size)}
+                results[name] = {"write": (seconds, size_per_event), "read": (read_seconds, size_per_event)}
                 for leftover in Path(folder).glob("*.h5"):
                     leftover.unlink()
-            sizes[compression] = results["eventcode"]["write"][1]
+            label = f"default ({hdf5.DEFAULT_COMPRESSION})" if setting == "default" else setting
             for operation in ("write", "read"):
                 for name, measured in results.items():
-                    seconds, size = measured[operation]
-                    label = "none" if compression is None else compression
-                    peak = isolated_peak(__file__, name, operation, str(args.digits), label)
-                    ratio = results["naive h5py"][operation][0] / results["eventcode"][operation][0]
+                    seconds, per_event = measured[operation]
+                    peak = isolated_peak(__file__, name, operation, args.input, str(size), setting)
+                    ratio = results["naive h5py"][operation][0] / seconds
                     row = {
-                        "compression": label,
+                        "input": args.input,
+                        "setting": label,
                         "operation": operation,
                         "method": name,
                         "seconds": seconds,
                         "mev_per_s": n / seconds / 1e6,
-                        "bytes_per_event": size,
+                        "bytes_per_event": per_event,
                         "peak_extra_mb": peak / 1e6,
-                        "ratio": ratio if name == "eventcode" else 1.0,
+                        "ratio": ratio,
                     }
                     rows.append(row)
-                    cells = [
-                        label,
-                        operation,
-                        name,
-                        f"{seconds:.3f}",
-                        f"{row['mev_per_s']:.1f}",
-                        f"{size:.2f}",
-                    ]
-                    print("| " + " | ".join([*cells, f"{peak / 1e6:.0f}", f"{row['ratio']:.2f}x"]) + " |")
-    ours = {(r["compression"], r["operation"]): r for r in rows if r["method"] == "eventcode"}
-    print(
-        f"- uncompressed: write {ours['none', 'write']['mev_per_s']:.0f} Mev/s (target >= 80), "
-        f"read {ours['none', 'read']['mev_per_s']:.0f} Mev/s (target >= 150)"
-    )
-    for compression in COMPRESSIONS[1:]:
-        share = sizes[compression] / sizes[None]
-        speed = ours[compression, "write"]["mev_per_s"]
-        verdict = "PASS" if speed >= 30 and share <= 0.6 else "no"
-        print(f"- {compression}: write {speed:.0f} Mev/s at {share:.0%} of the uncompressed size: {verdict}")
+                    cells = [label, operation, name, f"{seconds:.3f}", f"{row['mev_per_s']:.1f}"]
+                    cells += [f"{per_event:.2f}", f"{peak / 1e6:.0f}", f"{ratio:.2f}x"]
+                    print("| " + " | ".join(cells) + " |")
+    summarize(rows)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+def summarize(rows: list[dict[str, object]]) -> None:
+    """The targets' verdicts, each setting's speed and size against the uncompressed file."""
+    ours = {(r["setting"], r["operation"], r["method"]): r for r in rows if r["method"] != "naive h5py"}
+    if ("none", "write", "eventcode") not in ours:
+        return
+    plain = ours["none", "write", "eventcode"]
+    print(
+        f"- uncompressed: write {plain['mev_per_s']:.0f} Mev/s (target >= 80), "
+        f"read {ours['none', 'read', 'eventcode']['mev_per_s']:.0f} Mev/s (target >= 150)"
+    )
+    for setting in dict.fromkeys(r["setting"] for r in rows if r["setting"] != "none"):
+        write, writer = ours[setting, "write", "eventcode"], ours[setting, "write", "eventcode Writer"]
+        read = ours[setting, "read", "eventcode"]
+        share = write["bytes_per_event"] / plain["bytes_per_event"]
+        verdict = "PASS" if write["mev_per_s"] >= 30 and share <= 0.6 else "no"
+        print(
+            f"- {setting}: write {write['mev_per_s']:.0f} Mev/s, Writer {writer['mev_per_s']:.0f} Mev/s, "
+            f"read {read['mev_per_s']:.0f} Mev/s, {write['bytes_per_event']:.2f} bytes/event "
+            f"({share:.0%} of uncompressed): {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """eventcode: sparse address-event (AER) streams for spiking networks and event cameras.
 
+The names below load on first use (PEP 562), so ``import eventcode`` and the ``eventcode``
+command start without importing torch until a function needs it.
+
 Examples
 --------
 >>> import torch, eventcode
@@ -9,15 +12,26 @@ Examples
 True
 """
 
-from eventcode import datasets, errors, spikegen, transforms
-from eventcode.collate import collate
-from eventcode.densify import densify
-from eventcode.encoders import delta, latency, rate
-from eventcode.events import Events
-from eventcode.frames import to_frames, to_voxel_grid
-from eventcode.spikegen import rate_conv
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_ATTRIBUTES = {
+    "Events": "eventcode.events",
+    "collate": "eventcode.collate",
+    "densify": "eventcode.densify",
+    "delta": "eventcode.encoders",
+    "latency": "eventcode.encoders",
+    "rate": "eventcode.encoders",
+    "rate_conv": "eventcode.spikegen",
+    "to_frames": "eventcode.frames",
+    "to_voxel_grid": "eventcode.frames",
+}
+"""Public functions and classes, by the module that defines them."""
+_SUBMODULES = ("address", "datasets", "errors", "plot", "spikegen", "tonic", "transforms")
 
 __all__ = [
     "Events",
@@ -35,3 +49,27 @@ __all__ = [
     "to_voxel_grid",
     "transforms",
 ]
+
+if TYPE_CHECKING:
+    from eventcode import datasets, errors, spikegen, transforms
+    from eventcode.collate import collate
+    from eventcode.densify import densify
+    from eventcode.encoders import delta, latency, rate
+    from eventcode.events import Events
+    from eventcode.frames import to_frames, to_voxel_grid
+    from eventcode.spikegen import rate_conv
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ATTRIBUTES:
+        value = getattr(importlib.import_module(_ATTRIBUTES[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"eventcode.{name}")
+    else:
+        raise AttributeError(f"module 'eventcode' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

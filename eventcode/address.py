@@ -19,10 +19,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-
-import torch
+from typing import TYPE_CHECKING
 
 from eventcode.errors import EventsError
+
+if TYPE_CHECKING:  # torch is imported where it is used: `eventcode info` and `--help` run without it
+    import torch
 
 INT16_LIMIT = 32767
 """Largest extent of x, y or c: the columns are int16."""
@@ -98,6 +100,8 @@ def resolve(shape: Sequence[int] | None, sensor_size: Sequence[int] | None) -> t
 
 def flat(x: torch.Tensor, y: torch.Tensor, c: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
     """Row-major flat address ``(c * H + y) * W + x`` as int64."""
+    import torch
+
     n = y.to(torch.int64, copy=True)
     if c is not None:
         n = n.add_(c.to(torch.int64), alpha=height(shape))
@@ -120,6 +124,8 @@ def split(n: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.
 def _divide(
     n: torch.Tensor, shape: tuple[int, ...]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    import torch
+
     w, h = width(shape), height(shape)
     x = torch.remainder(n, w).to(torch.int16)
     rows = torch.div(n, w, rounding_mode="floor")
@@ -133,4 +139,6 @@ def _tables(
     shape: tuple[int, ...], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """``(x, y, c)`` of every flat address of a sample (read-only: callers gather from them)."""
+    import torch
+
     return _divide(torch.arange(math.prod(shape), device=device), shape)

@@ -38,7 +38,8 @@ class OffsetsError(EventsError):
 
 
 class EventsDtypeError(EventsError, TypeError):
-    """A column or input has a dtype eventcode cannot store losslessly."""
+    """A column or input has a dtype eventcode cannot store losslessly, or an ``Events`` is given
+    where a dense tensor is expected (pass ``events.dense()``)."""
 
 
 class DenseInputError(EventcodeError, ValueError):
@@ -55,3 +56,16 @@ class EncodingError(EventcodeError, ValueError):
 
 class ExportError(EventcodeError, ValueError):
     """Events or options a file format cannot take as given (several samples, channels, step time...)."""
+
+
+class EventcodeWarning(UserWarning):
+    """Base class of every warning eventcode gives."""
+
+
+class DataLossWarning(EventcodeWarning):
+    """Data was left out on purpose and counted: a damaged file salvaged, or streams that the
+    target format cannot hold dropped in a conversion."""
+
+
+class OptionError(EventcodeError, ValueError):
+    """An argument or command-line option with a value the function cannot take."""

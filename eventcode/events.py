@@ -44,6 +44,15 @@ TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p",
 """Tonic's ``events_struct``: the structured dtype :meth:`Events.to_numpy` returns."""
 
 
+_NOT_DENSE = (
+    "Events holds address events, not a dense tensor; where a dense tensor is expected pass "
+    "events.dense(), the [T, B, *shape] spikes (events.dense()[:, b].flatten(1) is sample b as "
+    "[T, neurons], what snntorch.spikeplot.raster plots); events.to(device) moves the events and "
+    "events.to_numpy(sample=b) gives Tonic's structured array"
+)
+"""The fix named when an Events is used where a dense tensor is expected."""
+
+
 class Events:
     """A batch of address-event streams ``(t, x, y, p[, c])`` with per-sample ``offsets``.
 
@@ -90,6 +99,9 @@ class Events:
     -----
     ``len(events)`` is the total number of events and ``==`` compares columns (values and
     dtypes), offsets and metadata, ignoring the device. ``sensor_size`` is always ``(W, H, 2)``.
+    An ``Events`` is not a tensor: tensor methods, torch functions and numpy given one raise an
+    error naming :meth:`dense`; e.g. ``snntorch.spikeplot.raster`` plots sample 0 from
+    ``events.dense()[:, 0].flatten(1)``.
 
     Examples
     --------
@@ -303,6 +315,33 @@ class Events:
             f"time_unit={self._time_unit!r}{steps}, device={self.device})"
         )
 
+    # ------------------------------------------------------------------ not a dense tensor
+    def __getattr__(self, name: str) -> object:
+        """Only called for a missing attribute: for a ``torch.Tensor`` one, say to pass :meth:`dense`.
+
+        Code written for dense spike tensors (``snntorch.spikeplot.raster`` calls ``data.size()``)
+        then fails with the fix in its message instead of a bare ``AttributeError``.
+        """
+        if name.startswith("_") or not hasattr(torch.Tensor, name):
+            raise AttributeError(f"'Events' object has no attribute {name!r}", name=name, obj=self)
+        raise AttributeError(f"Events has no tensor attribute {name!r}: {_NOT_DENSE}", name=name, obj=self)
+
+    @classmethod
+    def __torch_function__(
+        cls,
+        func: object,
+        types: object,
+        args: Sequence[object] = (),
+        kwargs: dict[str, object] | None = None,
+    ) -> object:
+        """torch functions given an ``Events`` (``torch.where(events)``) raise, naming :meth:`dense`."""
+        name = getattr(func, "__name__", str(func))
+        raise EventsDtypeError(f"torch {name}() was given an Events: {_NOT_DENSE}")
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        """``np.asarray(events)`` (and matplotlib) raise, naming :meth:`dense` and :meth:`to_numpy`."""
+        raise EventsDtypeError(f"numpy was given an Events: {_NOT_DENSE}")
+
     # ------------------------------------------------------------------ batch structure
     def __getitem__(self, index: int | slice) -> Events:
         """Sample ``b`` (an ``Events`` with one sample) or a contiguous range of samples.
@@ -504,9 +543,8 @@ class Events:
         tensor = spikes if isinstance(spikes, torch.Tensor) else torch.from_numpy(np.asarray(spikes))
         if tensor.is_complex():
             raise DenseInputError(f"spikes have complex dtype {tensor.dtype}; pass real spike counts")
-        tensor = time_major_batch(tensor, batched, "from_dense", DenseInputError)
+        tensor, shape = batch_first(tensor, batched, "from_dense", DenseInputError, time_major=True)
         num_steps, batch = tensor.shape[:2]
-        shape = address.check_shape(tensor.shape[2:])
         if tensor.is_sparse:
             time, sample, flat, values = _sparse_coordinates(tensor, shape)
         else:
@@ -546,6 +584,14 @@ class Events:
     ) -> torch.Tensor:
         """The dense tensor ``[T, B, *shape]`` (or of steps ``t_start:t_end``); see :func:`eventcode.densify`.
 
+        ``dtype`` is the output's dtype whatever the events came from (``float32`` by default;
+        :mod:`eventcode.spikegen` picks snnTorch's dtype per encoder). Values are event counts
+        (ON - OFF for ``"signed"``) summed in ``dtype``: any float or signed integer dtype;
+        unsigned and ``torch.bool`` only for ``polarity="on"`` or ``"split"`` (bool marks where
+        an event fell); complex raises :class:`~eventcode.errors.EventsError`. Spike tensors
+        (0 and 1, or -1, 0, 1) are exact in every dtype; larger counts wrap in too narrow integer
+        dtypes (int8 beyond 127) and round in float16 / bfloat16 beyond 2048 / 256.
+
         Examples
         --------
         >>> import torch
@@ -555,6 +601,8 @@ class Events:
         [[[0.0, 0.0, 1.0]], [[-1.0, 0.0, 0.0]]]
         >>> ev.dense(t_start=1).tolist()  # a window of steps: [t_end - t_start, B, *shape]
         [[[-1.0, 0.0, 0.0]]]
+        >>> ev.dense(dtype=torch.float16).dtype, ev.dense(dtype=torch.bool, polarity="on").tolist()
+        (torch.float16, [[[False, False, True]], [[False, False, False]]])
         """
         from eventcode.densify import densify
 
@@ -664,21 +712,37 @@ def offsets_of(counts: torch.Tensor) -> torch.Tensor:
     return offsets
 
 
-def time_major_batch(
-    tensor: torch.Tensor, batched: bool, reader: str, error: type[Exception]
-) -> torch.Tensor:
-    """``tensor`` as ``[T, B, ...]``: a batch dim of 1 is put in for ``batched=False``.
+def batch_first(
+    tensor: torch.Tensor, batched: bool, reader: str, error: type[Exception], *, time_major: bool = False
+) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """``tensor`` as ``[B, ...]`` (``[T, B, ...]`` with ``time_major``) and its checked sample shape.
 
-    Raises ``error`` when fewer than two dims remain.
+    The batch contract of everything that reads dense input (the encoders, :meth:`Events.from_dense`):
+    the first dim after the time dim, if any, is the batch, and ``batched=False`` puts in a batch
+    dim of 1 for one sample. So a flattened image ``img.flatten()`` is 784 samples of shape ``()``,
+    while ``img.flatten()[None]`` is one sample of shape ``(784,)``.
+
+    Raises
+    ------
+    error
+        The time dim (``time_major``) or the batch dim (``batched``) is missing: the message names
+        the layout and how to add the dim.
+    EventsError
+        The sample shape has an empty dim or one beyond the int16 address columns.
     """
+    if tensor.dim() < int(time_major) + int(batched):
+        layout = ("[T, " if time_major else "[") + ("B, ...]" if batched else "...]")
+        given = f"{reader}: input of shape {list(tensor.shape)} lacks the"
+        if batched and tensor.dim() == int(time_major):
+            index, unit = ("data[:, None]", "sequence [T, ...]") if time_major else ("data[None]", "sample")
+            raise error(
+                f"{given} batch dim of {layout} (dim {int(time_major)} is the batch); add it with "
+                f"{index}, or pass batched=False for a single {unit}"
+            )
+        raise error(f"{given} time dim of {layout}; {reader} reads a sequence of steps along dim 0")
     if not batched:
-        tensor = tensor.unsqueeze(1)
-    if tensor.dim() < 2:
-        raise error(
-            f"{reader}: input of shape {list(tensor.shape)} lacks a batch dim: {reader} reads "
-            "[T, B, ...]; pass batched=False for a single [T, ...] sequence"
-        )
-    return tensor
+        tensor = tensor.unsqueeze(int(time_major))
+    return tensor, address.check_shape(tensor.shape[1 + int(time_major) :])
 
 
 # ---------------------------------------------------------------------- construction helpers

@@ -6,10 +6,20 @@
 :mod:`eventcode.encoders` and :func:`eventcode.densify`. Differences, all documented choices:
 
 - errors are :class:`eventcode.errors.EncodingError` (a ``ValueError``) carrying snnTorch's
-  message, and NaN, inf or empty input raises a clear error instead of a cryptic one;
-- float16 input is computed in float32 (snnTorch refuses it for rate and latency);
+  message, and NaN, inf, empty or integer input raises a clear error instead of a cryptic one
+  (integer and bool input to ``rate`` / ``rate_conv``: snnTorch raises ``NotImplementedError``),
+  and so does 0-D time-varying input to ``rate``, which has no time dim (snnTorch draws once);
 - only the encoders are here (``rate``, ``rate_conv``, ``latency``, ``delta``), not the target
   helpers (``targets_convert``, ``to_one_hot``, ...).
+
+Every float dtype is computed as snnTorch computes it, in the input's dtype, and gives
+snnTorch's output dtype: ``rate`` and ``rate_conv`` return the input's dtype (float16,
+bfloat16, float32 or float64; half-precision probabilities are compared with float32 draws, as
+``torch.bernoulli`` does) except that time-varying ``rate`` with ``first_spike_time > 0``
+promotes it with float32 (snnTorch prepends float32 zeros); ``delta`` returns the input's dtype
+(integers included) and ``latency`` always float32, its spike times computed in the input's
+dtype, so float16 input can put a spike a step away from where float32 input would (and needs
+an ``epsilon`` above float16's spacing near ``threshold``).
 
 Examples
 --------
@@ -25,9 +35,11 @@ True
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from eventcode import encoders
+from eventcode import address, encoders
 from eventcode.encoders.latency import latency_input, spike_times
 from eventcode.errors import EncodingError
 
@@ -56,18 +68,20 @@ def rate(
     """
     x = torch.as_tensor(data)
     static_gain, static_offset = (1, 0) if time_var_input else (gain, offset)
+    layout, batched = _layout(x, time_major=time_var_input)
     events = encoders.rate(
-        x,
+        layout,
         num_steps=int(num_steps) or None,
         gain=static_gain,
         offset=static_offset,
         first_spike_time=first_spike_time,
         time_var_input=time_var_input,
         exact=True,
-        batched=x.dim() > int(bool(time_var_input)),
+        batched=batched,
     )
-    dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
     sample_shape = x.shape[1:] if time_var_input else x.shape
+    padded = time_var_input and first_spike_time > 0  # snnTorch cats float32 zeros in front
+    dtype = torch.promote_types(x.dtype, torch.float32) if padded else x.dtype
     return events.dense(dtype=dtype, polarity="on").reshape(events.num_steps, *sample_shape)
 
 
@@ -82,7 +96,7 @@ def rate_conv(data: torch.Tensor) -> torch.Tensor:
     tensor([[1., 0., 1.]])
     """
     x = torch.as_tensor(data)
-    return rate(x.reshape(1, 1, -1), time_var_input=True).reshape(x.shape)
+    return rate(x[None], time_var_input=True)[0]
 
 
 def latency(
@@ -129,7 +143,8 @@ def latency(
         spike_time, steps = spike_times(latency_input(data), int(num_steps) or None, **options)
         return _interpolate(spike_time, steps, on_target, off_target)
     x = torch.as_tensor(data)
-    events = encoders.latency(x, int(num_steps) or None, clip=clip, batched=x.dim() > 0, **options)
+    layout, batched = _layout(x, time_major=False)
+    events = encoders.latency(layout, int(num_steps) or None, clip=clip, batched=batched, **options)
     spikes = events.dense(polarity="on").reshape(events.num_steps, *x.shape)
     return torch.clamp(spikes * on_target, off_target)
 
@@ -170,7 +185,25 @@ def delta(
     tensor([ 1.,  1., -1.,  1.,  0.])
     """
     x = torch.as_tensor(data)
-    events = encoders.delta(x, threshold, padding, off_spike, batched=x.dim() > 1)
-    exact = x.dtype in (torch.float32, torch.float64)
-    counting = x.dtype if exact else torch.float32 if x.is_floating_point() else torch.int64
+    layout, batched = _layout(x, time_major=True)
+    events = encoders.delta(layout, threshold, padding, off_spike, batched=batched)
+    counting = x.dtype if x.is_floating_point() else torch.int64  # integers wrap -1 as snnTorch does
     return events.dense(dtype=counting).reshape(x.shape).to(x.dtype)
+
+
+def _layout(x: torch.Tensor, time_major: bool) -> tuple[torch.Tensor, bool]:
+    """``x`` as the encoders read it (``[B, ...]``, ``[T, B, ...]`` if ``time_major``), and ``batched``.
+
+    snnTorch has no batch: the dim after time serves as one. Samples the int16 address columns
+    cannot hold (a dim over 32,767), or empty ones, become one-neuron samples ``[N]`` (``[T, N]``),
+    keeping ``x``'s C order for the random draws. An ``x`` with no dim after time is one sample,
+    so a 0-D ``x`` with ``time_major`` gets the encoder's error naming the missing time dim.
+    """
+    lead = int(time_major)
+    if x.dim() <= lead:
+        return x, False
+    sample = tuple(x.shape[lead + 1 :])
+    extents = (address.width(sample), address.height(sample), address.channels(sample))
+    if x.numel() and max(extents) <= address.INT16_LIMIT:
+        return x, True
+    return x.reshape(*x.shape[:lead], math.prod(x.shape[lead:])), True

@@ -48,8 +48,8 @@ class Encode:
     **options
         The encoder's keyword arguments (``num_steps``, ``threshold``, ...).
 
-    Integer images (e.g. uint8 pixels) are scaled to [0, 1] by their dtype's maximum; numpy
-    arrays and PIL images are accepted.
+    Integer images are scaled to [0, 1] as :func:`as_values` says (uint8 by 255, uint16 by
+    65,535, other integers of 0-255 by 255); numpy arrays and PIL images are accepted.
 
     Examples
     --------
@@ -126,15 +126,49 @@ class Densify:
         return events.dense(device=self.device, dtype=self.dtype, polarity=self.polarity)[:, 0]
 
 
-def as_values(data: object) -> torch.Tensor:
-    """A sample as a float tensor: integer pixels scaled by their dtype's maximum to [0, 1]."""
+def as_values(data: object, scale: float | None = None) -> torch.Tensor:
+    """A sample as a float tensor, integer pixels scaled to [0, 1].
+
+    ``uint8`` and ``uint16`` pixels are divided by their dtype's maximum (255, 65,535); other
+    integer pixels (an ``int64`` array of 0-255 values, as ``numpy`` often makes) by 255 when
+    none exceeds 255. Floats and bools pass as they are. ``scale`` divides any input by that
+    value instead (e.g. ``scale=4095`` for 12-bit pixels stored as int32).
+
+    Raises
+    ------
+    EncodingError
+        Integer pixels beyond 255 in a dtype other than uint16, without ``scale``; or a scale
+        that is not a positive number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from eventcode.transforms import as_values
+    >>> as_values(np.array([0, 51, 255], dtype=np.int64)).tolist()  # 0-255 in int64: by 255
+    [0.0, 0.20000000298023224, 1.0]
+    >>> as_values(np.array([0, 2048, 4096], dtype=np.int32), scale=4096).tolist()
+    [0.0, 0.5, 1.0]
+    """
     array = (
         data
         if isinstance(data, torch.Tensor)
         else torch.from_numpy(np.require(np.asarray(data), requirements="W"))
     )
+    if scale is not None:
+        if isinstance(scale, bool) or not float(scale) > 0 or not np.isfinite(float(scale)):
+            raise EncodingError(
+                f"scale must be a positive number (the value of full intensity), got {scale!r}"
+            )
+        return array.float() / float(scale)
     if array.dtype == torch.bool:
         return array.float()
-    if not array.is_floating_point():
+    if array.is_floating_point():
+        return array
+    if array.dtype in (torch.uint8, torch.uint16):
         return array.float() / torch.iinfo(array.dtype).max
-    return array
+    if array.numel() and int(array.max()) > 255:
+        raise EncodingError(
+            f"{array.dtype} pixels up to {int(array.max())}: only uint8 and uint16 images have a known "
+            "full-scale value; pass scale= (--scale on the command line), e.g. 4095 for 12-bit pixels"
+        )
+    return array.float() / 255

@@ -25,10 +25,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from eventcode import Events
 from eventcode.errors import ExportError
 from exporters import aedat4, hdf5
+
+if TYPE_CHECKING:
+    from eventcode import Events
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,11 @@ def formats() -> list[Format]:
     return list(_REGISTRY.values())
 
 
-def detect(path: str | os.PathLike[str], format: str | None = None) -> Format:
+def detect(path: str | os.PathLike[str], format: str | None = None, *, sniff: bool = True) -> Format:
     """The format of ``path``: ``format`` if given, else by suffix, else by the file's magic bytes.
+
+    ``sniff=False`` (for a file about to be written) skips the magic bytes: an old file at the
+    path says nothing about the new one.
 
     Raises
     ------
@@ -92,12 +98,13 @@ def detect(path: str | os.PathLike[str], format: str | None = None) -> Format:
         return _REGISTRY[format]
     suffix = Path(path).suffix.lower()
     head = b""
-    if Path(path).is_file():
+    if sniff and Path(path).is_file():
         with open(path, "rb") as file:
             head = file.read(64)
-    for fmt in _REGISTRY.values():
-        if suffix in fmt.suffixes or (head and head.startswith(fmt.magic)):
-            return fmt
+    for matches in (lambda fmt: suffix in fmt.suffixes, lambda fmt: head and head.startswith(fmt.magic)):
+        for fmt in _REGISTRY.values():
+            if matches(fmt):
+                return fmt
     for name, (suffixes, magic) in NOT_YET.items():
         if (magic and head.startswith(magic)) or suffix in suffixes:
             raise ExportError(f"{os.fspath(path)}: {name} is not supported yet")
@@ -108,8 +115,8 @@ def detect(path: str | os.PathLike[str], format: str | None = None) -> Format:
 
 
 def write(path: str | os.PathLike[str], events: Events, format: str | None = None, **options: object) -> None:
-    """Write ``events`` with the format of ``path`` (see :func:`detect`); options go to its ``write``."""
-    detect(path, format).module.write(path, events, **options)
+    """Write ``events`` with the format of ``path``'s suffix (or ``format``); options go to its ``write``."""
+    detect(path, format, sniff=False).module.write(path, events, **options)
 
 
 def read(path: str | os.PathLike[str], format: str | None = None, **options: object) -> Events:

@@ -2,16 +2,21 @@
 
 A file is a magic line, an ``IOHeader`` FlatBuffer (compression, an XML description of the
 streams, the position of a packet index), then packets of ``(stream id, size, payload)``, each
-payload one FlatBuffer of 16-byte events ``(t: int64 us, x: int16, y: int16, on: bool)``,
-compressed on its own, and at the end a ``FileDataTable`` listing every packet with its time
-range, so that readers can seek by time.
+payload one FlatBuffer compressed on its own, and at the end a ``FileDataTable`` listing every
+packet with its record count and time range, so that readers can seek by time. A DV recording
+holds several streams: events (``EVTS``, 16-byte structs ``(t: int64 us, x: int16, y: int16,
+on: bool)``), IMU samples (``IMUS``), triggers (``TRIG``) and frames (``FRME``).
 
-:func:`write` and :class:`Writer` produce files every peer reads (compressions ``None``,
-``"lz4"``, ``"lz4_high"``, ``"zstd"``, ``"zstd_high"``, at dv-processing's levels: LZ4 fast,
-LZ4 HC 9, zstd 3 and 22), packets of at most 65,536 events, compressed on all cores. :func:`read`
-and :func:`read_chunks` decode them with numpy, lz4 and zstandard, use the packet table to read
-only the packets of a time window, and check every offset, size and field, so that a truncated
-or corrupt file raises :class:`~eventcode.errors.FileFormatError` naming the byte offset.
+:func:`write` and :class:`Writer` produce files of one event stream that every peer reads
+(compressions ``"none"``, ``"lz4"``, ``"lz4_high"``, ``"zstd"``, ``"zstd_high"`` in any of the
+spellings of :data:`COMPRESSIONS`, at dv-processing's levels: LZ4 fast, LZ4 HC 9, zstd 3 and 22),
+packets of at most 65,536 events, compressed on all cores. :func:`read`, :func:`read_chunks` and
+the numpy-only :func:`read_columns` decode an event stream with numpy, lz4 and zstandard, use the
+packet table to read only the packets of a time window, and check every offset, size and field,
+so that a truncated or corrupt file raises :class:`~eventcode.errors.FileFormatError` naming the
+byte offset; with ``salvage=True`` they keep the complete packets before the damage instead and
+warn (:class:`~eventcode.errors.DataLossWarning`) of the bytes left out. :func:`info` describes
+every stream; :func:`transcode` copies a file with all its streams, in a new compression or not.
 
 Step-time events need ``dt_us`` (the microseconds per step); the file records ``num_steps``,
 ``dt_us``, ``t0_us`` and the sample shape as extra ``eventcode*`` attributes of the stream's
@@ -38,35 +43,53 @@ import functools
 import os
 import struct
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Literal, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple, TypeVar
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import lz4.frame
 import numpy as np
-import torch
 import zstandard
 
-from eventcode import Events, address
-from eventcode.errors import ExportError, FileFormatError, TimeOrderError
-from exporters.atomic import AtomicWriter
+from eventcode import address
+from eventcode.errors import DataLossWarning, ExportError, FileFormatError, TimeOrderError
+from exporters.atomic import AtomicWriter, atomic_path
 from exporters.batches import per_sample
+from exporters.compression import canonical
 from exporters.flatbuffers import Buffer
+
+if TYPE_CHECKING:
+    from eventcode import Events
 
 NAME = "aedat4"
 DESCRIPTION = "AEDAT 4.0 (iniVation DV, dv-processing, faery, aedat, Tonic)"
 MAGIC = b"#!AER-DAT4.0\r\n"
 BATCHED = False
 SUFFIXES = (".aedat4",)
-Compression = Literal["lz4", "lz4_high", "zstd", "zstd_high"] | None
+Compression = str | None
+"""A compression name in any spelling of :data:`COMPRESSIONS`, or None for none."""
 
-CODES = {None: 0, "lz4": 1, "lz4_high": 2, "zstd": 3, "zstd_high": 4}
-"""IOHeader ``CompressionType`` of each compression name."""
-NAMES = {0: "NONE", 1: "LZ4", 2: "LZ4_HIGH", 3: "ZSTD", 4: "ZSTD_HIGH"}
+COMPRESSIONS = {
+    "none": "none",
+    "lz4": "lz4",
+    "lz4_high": "lz4_high",
+    "zstd": "zstd",
+    "zstd_high": "zstd_high",
+    "zstd_3": "zstd",
+    "zstd_22": "zstd_high",
+}
+"""Every accepted spelling of a compression (any case, ``-`` or ``_``) -> its canonical name:
+dv-processing's ``NONE``, ``LZ4``, ``LZ4_HIGH``, ``ZSTD``, ``ZSTD_HIGH`` work, ``zstd-3`` and
+``zstd-22`` name zstd's levels, and None means ``"none"``."""
+CODES = {"none": 0, "lz4": 1, "lz4_high": 2, "zstd": 3, "zstd_high": 4}
+"""IOHeader ``CompressionType`` of each canonical compression name."""
+DV_NAMES = {0: "NONE", 1: "LZ4", 2: "LZ4_HIGH", 3: "ZSTD", 4: "ZSTD_HIGH"}
+"""dv-processing's name of each ``CompressionType``, as stream descriptions record it."""
 LEVELS = {1: 0, 2: 9, 3: 3, 4: 22}
 """Compression level per code, as dv-processing 2.0.4 sets them (LZ4F fast, LZ4 HC default,
 zstd default, zstd maximum)."""
@@ -87,8 +110,15 @@ EVENT = np.dtype(
 MAX_PAYLOAD = 1 << 31
 """Largest decompressed packet accepted: the FlatBuffers limit, as the ``aedat`` reader sets it."""
 _WORKERS = max(1, os.cpu_count() or 1)
+_NAME_OF_CODE = {code: name for name, code in CODES.items()}
+_SALVAGE = "pass salvage=True to keep the complete packets before it"
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def _code(compression: Compression) -> int:
+    """The ``CompressionType`` of a compression name in any accepted spelling."""
+    return CODES[canonical(compression, COMPRESSIONS, "AEDAT 4.0")]
 
 
 # ---------------------------------------------------------------------- writing
@@ -112,8 +142,9 @@ def write(
         with each sample's index.
     events : Events
         One sample (or several with a placeholder), in microseconds or in steps.
-    compression : {"lz4", "lz4_high", "zstd", "zstd_high", None}
-        Packet compression, at dv-processing's levels for each name.
+    compression : {"lz4", "lz4_high", "zstd", "zstd_high", "none", None}
+        Packet compression, at dv-processing's levels for each name; any case and the other
+        spellings of :data:`COMPRESSIONS` (``"LZ4_HIGH"``, ``"zstd-22"``...) work too.
     dt_us : int, optional
         Microseconds per step: required for step-time events (time ``t0_us + t * dt_us``).
     t0_us : int
@@ -139,7 +170,7 @@ def write(
     >>> from exporters import aedat4
     >>> events = Events(t=[10, 20, 20], x=[0, 5, 6], y=[1, 2, 3], p=[1, 0, 1], sensor_size=(8, 4))
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> aedat4.write(folder / "a.aedat4", events, compression="zstd")
+    >>> aedat4.write(folder / "a.aedat4", events, compression="ZSTD")
     >>> aedat4.read(folder / "a.aedat4").t.tolist()
     [10, 20, 20]
     """
@@ -207,8 +238,7 @@ class Writer(AtomicWriter):
         overwrite: bool = True,
         source: str = "eventcode",
     ) -> None:
-        if compression not in CODES:
-            raise ExportError(f"compression {compression!r} is not one of {list(CODES)}")
+        code = _code(compression)
         super().__init__(path, address.resolve(shape, sensor_size), overwrite)
         width, height = address.width(self._shape), address.height(self._shape)
         planes = address.channels(self._shape)
@@ -223,7 +253,7 @@ class Writer(AtomicWriter):
             raise ExportError(f"dt_us must be a positive integer number of microseconds, got {dt_us!r}")
         if dt_us is not None and num_steps is None:
             raise ExportError("a step-time stream needs num_steps with dt_us, to read back as steps")
-        self._code = CODES[compression]
+        self._code = code
         self._size = (width * planes, height)
         self._steps = (num_steps, int(dt_us), int(t0_us)) if dt_us is not None else None
         self._header = _io_header(
@@ -232,7 +262,7 @@ class Writer(AtomicWriter):
         self._pending: list[tuple[np.ndarray, ...]] = []
         self._pending_count = 0
         self._last_t: int | None = None
-        self._table: list[tuple[int, int, int, int, int]] = []
+        self._table: list[tuple[int, int, int, int, int, int]] = []
 
     def _open(self, temporary: Path) -> BinaryIO:
         file = open(temporary, "wb")  # noqa: SIM115 - closed by AtomicWriter.__exit__
@@ -241,7 +271,7 @@ class Writer(AtomicWriter):
 
     def _finish(self) -> None:
         self._flush(final=True)
-        self._write_table()
+        _append_table(self._file, self._code, self._table)
 
     def write(self, events: Events) -> None:
         """Append one sample's events (microseconds, or steps when ``dt_us`` was given)."""
@@ -304,18 +334,12 @@ class Writer(AtomicWriter):
             for (a, b), payload in zip(ranges, payloads, strict=True):
                 self._file.write(struct.pack("<ii", 0, len(payload)))
                 self._table.append(
-                    (self._file.tell(), len(payload), b - a, int(columns[0][a]), int(columns[0][b - 1]))
+                    (self._file.tell(), 0, len(payload), b - a, int(columns[0][a]), int(columns[0][b - 1]))
                 )
                 self._file.write(payload)
         rest = tuple(column[cut:] for column in columns)
         self._pending = [rest] if len(rest[0]) else []
         self._pending_count = len(rest[0])
-
-    def _write_table(self) -> None:
-        position = self._file.tell()
-        self._file.write(_compress(self._code, _data_table(self._table)))
-        self._file.seek(len(MAGIC) + _TABLE_POSITION_AT)
-        self._file.write(struct.pack("<q", position))
 
 
 def _info_node(
@@ -328,7 +352,7 @@ def _info_node(
         extra["eventcodeT0Us"] = ("long", steps[2])
     info = {**extra, "sizeX": ("int", size[0]), "sizeY": ("int", size[1]), "source": ("string", source)}
     stream = {
-        "compression": ("string", NAMES[code]),
+        "compression": ("string", DV_NAMES[code]),
         "originalModuleName": ("string", "eventcode"),
         "originalOutputName": ("string", "events"),
         "typeDescription": ("string", "Array of events (polarity ON/OFF)."),
@@ -390,11 +414,12 @@ _DEFINITION = np.dtype(
 """A FileDataDefinition table as written: vtable offset, PacketInfo struct, then four int64."""
 
 
-def _data_table(entries: list[tuple[int, int, int, int, int]]) -> bytes:
+def _data_table(entries: list[tuple[int, int, int, int, int, int]]) -> bytes:
     """Size-prefixed ``FTAB`` FileDataTable: one FileDataDefinition per packet, sharing one vtable.
 
-    Layout: root table at 20 (vtable at 12) pointing to the vector at 28 of ``n`` offsets, then
-    the shared 14-byte vtable, then ``n`` 48-byte tables, 8-byte aligned.
+    ``entries`` are ``(payload offset, stream, size, records, first t, last t)``. Layout: root
+    table at 20 (vtable at 12) pointing to the vector at 28 of ``n`` offsets, then the shared
+    14-byte vtable, then ``n`` 48-byte tables, 8-byte aligned.
     """
     n = len(entries)
     vtable_at = 32 + 4 * n
@@ -406,17 +431,24 @@ def _data_table(entries: list[tuple[int, int, int, int, int]]) -> bytes:
     struct.pack_into("<7H", blob, vtable_at, 14, 48, 16, 4, 24, 32, 40)
     tables = np.frombuffer(blob, _DEFINITION, count=n, offset=first_table)
     tables["vtable"] = table_at - vtable_at
-    tables["stream"] = 0
     if n:
-        offset, size, count, first, last = (
+        offset, stream, size, count, first, last = (
             np.array(column, dtype=np.int64) for column in zip(*entries, strict=True)
         )
-        tables["size"], tables["offset"], tables["count"] = size, offset, count
-        tables["first"], tables["last"] = first, last
+        tables["offset"], tables["stream"], tables["size"] = offset, stream, size
+        tables["count"], tables["first"], tables["last"] = count, first, last
     return bytes(blob)
 
 
-def _compress(code: int, payload: bytes | np.ndarray) -> bytes | np.ndarray:
+def _append_table(file: BinaryIO, code: int, entries: list[tuple[int, int, int, int, int, int]]) -> None:
+    """Write the packet table at the end of ``file`` and point the header's dataTablePosition to it."""
+    position = file.tell()
+    file.write(_compress(code, _data_table(entries)))
+    file.seek(len(MAGIC) + _TABLE_POSITION_AT)
+    file.write(struct.pack("<q", position))
+
+
+def _compress(code: int, payload: bytes | memoryview | np.ndarray) -> bytes | memoryview | np.ndarray:
     if code == 0:
         return payload
     if code in (1, 2):
@@ -442,6 +474,140 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(_WORKERS, thread_name_prefix="aedat4")
 
 
+# ---------------------------------------------------------------------- transcoding
+def transcode(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    compression: Compression = None,
+    *,
+    overwrite: bool = True,
+    salvage: bool = False,
+    progress: Callable[[int], object] | None = None,
+) -> None:
+    """Copy an AEDAT 4.0 file to a new one with every stream: events, IMU, triggers, frames.
+
+    Packets pass through in file order: byte for byte when the compression stays, else
+    decompressed and compressed again on all cores. The stream description is kept, with its
+    ``compression`` attributes updated, and a new packet table is written. Packets are not
+    decoded: a copied packet is checked no further than its header (salvage therefore stops at
+    a corrupt payload only where the payload is decompressed).
+
+    Parameters
+    ----------
+    source, target : path
+        The AEDAT 4.0 file to copy, and the new file (written atomically).
+    compression : str, optional
+        Compression of the new file, in any spelling of :data:`COMPRESSIONS` (``"none"`` for
+        none); None keeps the source's.
+    overwrite : bool
+        Replace an existing ``target``; False raises :class:`ExportError` instead.
+    salvage : bool
+        Copy the complete packets before the first incomplete or corrupt one of a damaged
+        source, with a :class:`~eventcode.errors.DataLossWarning`, instead of raising.
+    progress : callable, optional
+        Called after each batch of packets with the number of events copied so far (e.g.
+        ``lambda done: bar.update(done - bar.n)`` for a tqdm bar of ``info(source)`` events).
+
+    Raises
+    ------
+    FileFormatError
+        ``source`` is not an AEDAT 4.0 file, or is truncated or corrupt (without ``salvage``).
+    ExportError
+        An unknown compression, or an existing ``target`` without ``overwrite``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import aedat4
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> aedat4.write(folder / "a.aedat4", Events(t=[1, 2], x=[0, 1], y=[0, 0], p=[1, 0], sensor_size=(2, 1)))
+    >>> aedat4.transcode(folder / "a.aedat4", folder / "b.aedat4", compression="zstd-22")
+    >>> aedat4.info(folder / "b.aedat4").compression, aedat4.read(folder / "b.aedat4").t.tolist()
+    ('zstd_high', [1, 2])
+    """
+    with open(source, "rb") as file:
+        descriptor = file.fileno()
+        layout = _layout(Path(source), descriptor, salvage)
+        code = layout.code if compression is None else _code(compression)
+
+        def copy(packet: Packet) -> tuple[bytes | memoryview | np.ndarray, tuple[int | None, ...]]:
+            """The packet's new payload, and its records and time range."""
+            stored = _stored(descriptor, layout, packet)
+            if code == layout.code and layout.has_table:
+                return stored, (packet.count, packet.first, packet.last)
+            payload = _decompress(layout.path, layout.code, stored, packet.offset)
+            contents = (
+                (packet.count, packet.first, packet.last)
+                if layout.has_table
+                else _records(layout, packet, payload)
+            )
+            return (stored if code == layout.code else _compress(code, payload)), contents
+
+        damage, done, entries = layout.damage, 0, []
+        with atomic_path(target, overwrite) as temporary, open(temporary, "wb") as out:
+            out.write(MAGIC + _io_header(code, _described(layout.description, code)))
+            for a, b in _runs([packet.size for packet in layout.packets], 1 << 25):  # 32 MiB at a time
+                results, batch, damaged = _salvaged(
+                    functools.partial(_each_packet, copy), layout.packets[a:b], salvage
+                )
+                for packet, (payload, contents) in zip(batch, results, strict=True):
+                    out.write(struct.pack("<ii", packet.stream, len(payload)))
+                    entries.append((out.tell(), packet.stream, len(payload), *contents))
+                    out.write(payload)
+                    done += contents[0] if layout.declared[packet.stream].type == "EVTS" else 0
+                if progress is not None:
+                    progress(done)
+                if damaged is not None:
+                    damage = damaged
+                    break
+            if all(None not in entry for entry in entries):  # else no table: readers scan the packets
+                _append_table(out, code, entries)
+    if damage is not None:
+        _warn(layout, damage)
+
+
+def _described(description: str, code: int) -> str:
+    """The stream description XML with every stream's ``compression`` attribute naming ``code``."""
+    root = ElementTree.fromstring(description)
+    for attr in root.iterfind("./node[@name='outInfo']/node/attr[@key='compression']"):
+        attr.text = DV_NAMES[code]
+    return ElementTree.tostring(root, encoding="unicode")
+
+
+def _records(
+    layout: _Layout, packet: Packet, payload: bytes | memoryview
+) -> tuple[int | None, int | None, int | None]:
+    """``(records, first t, last t)`` of a packet, read from its (decompressed) FlatBuffer
+    ``payload`` without decoding it.
+
+    Events are a vector of structs, IMU samples and triggers a vector of tables, a frame packet
+    one table; each record has its timestamp first (field 0). Other types give
+    ``(None, None, None)``, an empty packet ``(0, None, None)``.
+    """
+    path, kind, where = layout.path, layout.declared[packet.stream].type, packet.offset
+    if kind == "FRME":
+        buffer = _buffer(path, payload, b"FRME", where)
+        t = buffer.scalar(buffer.root, 0, "<q", 0)
+        return 1, t, t
+    if kind == "EVTS":
+        start, count = _event_vector(path, payload, where)
+
+        def time(i: int) -> int:
+            return struct.unpack_from("<q", payload, start + 16 * i)[0]
+
+    elif kind in ("IMUS", "TRIG"):
+        buffer = _buffer(path, payload, kind.encode(), where)
+        start, count = buffer.vector(buffer.root, 0, 4)
+
+        def time(i: int) -> int:
+            return buffer.scalar(buffer.element(start, i), 0, "<q", 0)
+
+    else:
+        return None, None, None
+    return (count, time(0), time(count - 1)) if count else (0, None, None)
+
+
 # ---------------------------------------------------------------------- reading
 @dataclass(frozen=True)
 class Packet:
@@ -456,17 +622,53 @@ class Packet:
 
 
 @dataclass(frozen=True)
-class FileInfo:
-    """What the header and packet index of an AEDAT 4.0 file say.
+class Stream:
+    """One stream of an AEDAT 4.0 file, as :func:`info` describes it.
 
-    ``streams`` maps stream id to ``(type identifier, (sizeX, sizeY) or None)``; ``event_stream``
-    is the lowest event stream id; ``shape``, ``num_steps``, ``dt_us`` and ``t0_us`` come from
-    eventcode's attributes when present; ``packets`` lists every packet in file order.
+    Attributes
+    ----------
+    id : int
+        The stream id of its packets.
+    type : str
+        Type identifier: ``"EVTS"`` (events), ``"IMUS"`` (IMU samples), ``"TRIG"`` (triggers),
+        ``"FRME"`` (frames), or another DV type.
+    name : str
+        DV's output name (``"events"``, ``"imu"``, ``"triggers"``, ``"frames"``); ``""`` if none.
+    size : (int, int) or None
+        ``(sizeX, sizeY)`` of an event or frame stream, else None.
+    packets : int
+        Packets of the stream in the file.
+    records : int or None
+        Its events, IMU samples, triggers or frames: the packet table's counts, else counted in
+        each packet's FlatBuffer; None only for another type in a file without a table.
+    first, last : int or None
+        Timestamps (us) of its first and last records; None without records, or when unknown.
+    """
+
+    id: int
+    type: str
+    name: str
+    size: tuple[int, int] | None
+    packets: int
+    records: int | None
+    first: int | None
+    last: int | None
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What the header and packets of an AEDAT 4.0 file say, without decoding the events.
+
+    ``compression`` is the canonical name (``"none"``, ``"lz4"``, ``"lz4_high"``, ``"zstd"``,
+    ``"zstd_high"``); ``streams`` maps each stream id to its :class:`Stream`; ``event_stream`` is
+    the lowest event stream id (or None); ``shape``, ``num_steps``, ``dt_us`` and ``t0_us`` come
+    from eventcode's attributes when present; ``has_table`` says whether the file has a packet
+    table; ``packets`` lists every packet in file order, with its records and time range.
     """
 
     path: Path
     compression: str
-    streams: dict[int, tuple[str, tuple[int, int] | None]]
+    streams: dict[int, Stream]
     event_stream: int | None
     shape: tuple[int, ...] | None
     num_steps: int | None
@@ -480,12 +682,63 @@ class FileInfo:
         """``(sizeX, sizeY, 2)`` of the event stream (channels side by side), or None without one."""
         if self.event_stream is None:
             return None
-        width, height = self.streams[self.event_stream][1]
+        width, height = self.streams[self.event_stream].size
         return (width, height, 2)
 
 
-def info(path: str | os.PathLike[str]) -> FileInfo:
-    """Parse the header and packet index of an AEDAT 4.0 file, without decoding events.
+class _Declared(NamedTuple):
+    """A stream as the description declares it."""
+
+    type: str
+    name: str
+    size: tuple[int, int] | None
+
+
+_Damage = tuple[int, str]
+"""Where the usable data of a damaged file ends (a byte offset), and the error message there."""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What reading needs: the header, the declared streams, the packets and any damage.
+
+    ``data_end`` is where the packets end (the table's position, else the file's end);
+    ``damage`` is set when salvage stopped before it.
+    """
+
+    path: Path
+    code: int
+    description: str
+    declared: dict[int, _Declared]
+    event_stream: int | None
+    shape: tuple[int, ...] | None
+    num_steps: int | None
+    dt_us: int | None
+    t0_us: int
+    has_table: bool
+    packets: list[Packet]
+    data_end: int
+    damage: _Damage | None
+
+
+def info(path: str | os.PathLike[str], *, salvage: bool = False) -> FileInfo:
+    """Describe an AEDAT 4.0 file and each of its streams, without decoding events.
+
+    Record counts and time ranges come from the packet table; a file without one has each
+    packet decompressed and its FlatBuffer's vector length read.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    salvage : bool
+        Describe the complete packets before the first incomplete or corrupt one of a damaged
+        file, with a :class:`~eventcode.errors.DataLossWarning`, instead of raising.
+
+    Raises
+    ------
+    FileFormatError
+        Not an AEDAT 4.0 file, or truncated or corrupt (without ``salvage``).
 
     Examples
     --------
@@ -495,11 +748,59 @@ def info(path: str | os.PathLike[str]) -> FileInfo:
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.aedat4"
     >>> aedat4.write(path, Events(t=[1, 2], x=[0, 1], y=[0, 0], p=[1, 1], sensor_size=(2, 1)))
     >>> meta = aedat4.info(path)
-    >>> meta.compression, meta.sensor_size, sum(p.count for p in meta.packets)
-    ('LZ4', (2, 1, 2), 2)
+    >>> meta.compression, meta.sensor_size
+    ('lz4', (2, 1, 2))
+    >>> meta.streams[0]
+    Stream(id=0, type='EVTS', name='events', size=(2, 1), packets=1, records=2, first=1, last=2)
     """
     with open(path, "rb") as file:
-        return _index(Path(path), file.fileno())
+        descriptor = file.fileno()
+        layout = _layout(Path(path), descriptor, salvage)
+        packets, damage = layout.packets, layout.damage
+        if not layout.has_table:
+
+            def count(packet: Packet) -> Packet:
+                found = _records(layout, packet, _payload(descriptor, layout, packet))
+                return replace(packet, count=found[0], first=found[1], last=found[2])
+
+            packets, _, damaged = _salvaged(functools.partial(_each_packet, count), packets, salvage)
+            damage = damaged or damage
+    if damage is not None:
+        _warn(layout, damage)
+    return FileInfo(
+        layout.path,
+        _NAME_OF_CODE[layout.code],
+        _summaries(layout.declared, packets),
+        layout.event_stream,
+        layout.shape,
+        layout.num_steps,
+        layout.dt_us,
+        layout.t0_us,
+        layout.has_table,
+        packets,
+    )
+
+
+def _summaries(declared: dict[int, _Declared], packets: list[Packet]) -> dict[int, Stream]:
+    """Each declared stream with its packets' count, records and time range."""
+    members: dict[int, list[Packet]] = {key: [] for key in declared}
+    for packet in packets:
+        members[packet.stream].append(packet)
+    streams = {}
+    for key, (kind, name, size) in declared.items():
+        counts = [packet.count for packet in members[key]]
+        filled = [packet for packet in members[key] if packet.count]
+        streams[key] = Stream(
+            key,
+            kind,
+            name,
+            size,
+            len(counts),
+            None if None in counts else sum(counts),
+            min((packet.first for packet in filled), default=None),
+            max((packet.last for packet in filled), default=None),
+        )
+    return streams
 
 
 def read(
@@ -509,6 +810,7 @@ def read(
     *,
     stream: int | None = None,
     sort: bool = False,
+    salvage: bool = False,
 ) -> Events:
     """Read the events of an AEDAT 4.0 file (all of them, or ``t_start <= t < t_end``).
 
@@ -524,6 +826,11 @@ def read(
         Event stream id; default the lowest.
     sort : bool
         Sort events whose time goes backwards (stably) instead of raising.
+    salvage : bool
+        For a truncated or corrupt file: read the complete packets before the first incomplete
+        or corrupt one (scanning the packet headers from the start of the data when the packet
+        table is lost) and give a :class:`~eventcode.errors.DataLossWarning` with the bytes left
+        out, instead of raising.
 
     Returns
     -------
@@ -534,8 +841,9 @@ def read(
     Raises
     ------
     FileFormatError
-        Not an AEDAT 4.0 file, truncated or corrupt (the message names the byte offset), no event
-        stream, events outside the declared sensor, or time going backwards (without ``sort``).
+        Not an AEDAT 4.0 file, truncated or corrupt (the message names the byte offset; without
+        ``salvage``), no event stream, events outside the declared sensor, or time going
+        backwards (without ``sort``).
 
     Examples
     --------
@@ -548,10 +856,9 @@ def read(
     [5, 9]
     """
     with open(path, "rb") as file:
-        meta = _index(Path(path), file.fileno())
-        chosen, window = _select(meta, stream, t_start, t_end)
-        records = _concatenate(_decode(file.fileno(), meta, chosen), meta, chosen)
-    return _events(records, meta, chosen, window, sort)
+        layout = _layout(Path(path), file.fileno(), salvage)
+        (columns,) = _chunks(file.fileno(), layout, stream, t_start, t_end, None, sort, salvage)
+    return _events(columns, layout)
 
 
 def read_chunks(
@@ -561,11 +868,13 @@ def read_chunks(
     t_end: int | None = None,
     *,
     stream: int | None = None,
+    salvage: bool = False,
 ) -> Iterator[Events]:
     """Read an AEDAT 4.0 file as consecutive chunks of about ``chunk_events`` events each.
 
     Memory stays near one chunk whatever the file size. Chunks hold whole packets, so their
-    sizes vary around ``chunk_events``; their times follow on. Arguments as for :func:`read`.
+    sizes vary around ``chunk_events``; their times follow on. Arguments as for :func:`read`;
+    the chunks are those of :func:`read_columns`, as :class:`~eventcode.Events`.
 
     Examples
     --------
@@ -579,22 +888,85 @@ def read_chunks(
     100
     """
     with open(path, "rb") as file:
-        meta = _index(Path(path), file.fileno())
-        chosen, window = _select(meta, stream, t_start, t_end)
-        last = None
-        for group in _groups(chosen, chunk_events):
-            records = _concatenate(_decode(file.fileno(), meta, group), meta, group)
-            if last is not None and len(records["t"]) and records["t"][0] < last:
-                raise FileFormatError(
-                    f"{meta.path}: byte {group[0].offset}: time goes back from {last} to "
-                    f"{int(records['t'][0])} us between packets"
-                )
-            last = records["t"][-1] if len(records["t"]) else last
-            yield _events(records, meta, group, window, sort=False)
+        layout = _layout(Path(path), file.fileno(), salvage)
+        for columns in _chunks(file.fileno(), layout, stream, t_start, t_end, chunk_events, False, salvage):
+            yield _events(columns, layout)
 
 
-def _index(path: Path, descriptor: int) -> FileInfo:
-    """Header, stream description and packet list (from the table when there is one)."""
+def read_columns(
+    path: str | os.PathLike[str],
+    chunk_events: int = 1 << 20,
+    t_start: int | None = None,
+    t_end: int | None = None,
+    *,
+    stream: int | None = None,
+    salvage: bool = False,
+) -> Iterator[dict[str, np.ndarray]]:
+    """Read an AEDAT 4.0 event stream as chunks of numpy columns, without torch.
+
+    Each chunk is a dict of ``t`` (int64, in the unit :func:`read` returns: steps for files
+    eventcode wrote from step-time events, else microseconds), ``x`` and ``y`` (int16), ``p``
+    (bool), and ``c`` (int16) when the sample shape has channels: exactly the columns of the
+    chunks of :func:`read_chunks`. Arguments as for :func:`read_chunks`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import aedat4
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.aedat4"
+    >>> aedat4.write(path, Events(t=[1, 5, 9], x=[0, 1, 2], y=[0, 0, 0], p=[1, 0, 1], sensor_size=(3, 1)))
+    >>> [(chunk["t"].tolist(), chunk["p"].dtype.name) for chunk in aedat4.read_columns(path)]
+    [([1, 5, 9], 'bool')]
+    """
+    with open(path, "rb") as file:
+        layout = _layout(Path(path), file.fileno(), salvage)
+        yield from _chunks(file.fileno(), layout, stream, t_start, t_end, chunk_events, False, salvage)
+
+
+def _chunks(
+    descriptor: int,
+    layout: _Layout,
+    stream: int | None,
+    t_start: int | None,
+    t_end: int | None,
+    chunk_events: int | None,
+    sort: bool,
+    salvage: bool,
+) -> Iterator[dict[str, np.ndarray]]:
+    """The columns of an event stream, about ``chunk_events`` events at a time (None: one chunk).
+
+    Every reader goes through here. With ``salvage`` the chunks stop before the first damaged
+    packet, and a :class:`DataLossWarning` follows the last chunk.
+    """
+    chosen, window = _select(layout, stream, t_start, t_end)
+
+    def decoded(packets: list[Packet]) -> dict[str, np.ndarray]:
+        return _concatenate(_decode(descriptor, layout, packets), layout, packets)
+
+    damage, last = layout.damage, None
+    for a, b in _groups(chosen, chunk_events):
+        records, group, damaged = _salvaged(decoded, chosen[a:b], salvage)
+        t = records["t"]
+        if last is not None and len(t) and t[0] < last:
+            raise FileFormatError(
+                f"{layout.path}: byte {group[0].offset}: time goes back from {last} to "
+                f"{int(t[0])} us between packets"
+            )
+        last = t[-1] if len(t) else last
+        yield _finish(records, layout, group, window, sort)
+        if damaged is not None:
+            damage = damaged
+            break
+    if damage is not None:
+        _warn(layout, damage)
+
+
+def _layout(path: Path, descriptor: int, salvage: bool) -> _Layout:
+    """Header, stream description and packet list (from the table when there is a sound one).
+
+    Without ``salvage``, damage raises :class:`FileFormatError`; with it, the packets stop there.
+    """
     end = os.fstat(descriptor).st_size
     head = os.pread(descriptor, len(MAGIC) + 4, 0)
     if head[: len(MAGIC)] != MAGIC:
@@ -602,44 +974,99 @@ def _index(path: Path, descriptor: int) -> FileInfo:
             f"{path}: byte 0: not an AEDAT 4.0 file (starts {head[:14]!r}, expected {MAGIC!r})"
         )
     if len(head) < len(MAGIC) + 4:
-        raise FileFormatError(f"{path}: byte {len(MAGIC)}: file ends inside the header size")
+        raise FileFormatError(f"{path}: byte {len(MAGIC)}: file ends inside the header size (truncated)")
     header_size = struct.unpack_from("<I", head, len(MAGIC))[0]
     data_start = len(MAGIC) + 4 + header_size
     if data_start > end:
         raise FileFormatError(
-            f"{path}: byte {len(MAGIC)}: header of {header_size} bytes runs past the end ({end})"
+            f"{path}: byte {len(MAGIC)}: header of {header_size} bytes runs past the end ({end}; truncated)"
         )
     header = _buffer(path, os.pread(descriptor, header_size + 4, len(MAGIC)), b"IOHE", len(MAGIC))
     code = header.scalar(header.root, 0, "<i", 0)
-    if code not in NAMES:
+    if code not in DV_NAMES:
         raise FileFormatError(f"{path}: byte {len(MAGIC)}: unknown compression type {code} (0-4 are defined)")
     table_at = header.scalar(header.root, 1, "<q", -1)
-    if table_at != -1 and not data_start <= table_at <= end:
-        raise FileFormatError(
-            f"{path}: byte {len(MAGIC)}: data table position {table_at} is outside the file"
-        )
-    streams, extra = _streams(path, header.string(header.root, 2))
-    events = min((k for k, (kind, _) in streams.items() if kind == "EVTS"), default=None)
-    if table_at != -1:
-        packets = _table(path, descriptor, code, table_at, end, data_start, streams)
-    else:
-        packets = _scan(path, descriptor, data_start, end, streams)
+    description = header.string(header.root, 2)
+    declared, extra = _streams(path, description)
+    found = _packets(path, descriptor, code, table_at, data_start, end, declared)
+    packets, has_table, data_end, damage = found
+    if damage is not None and not salvage:
+        raise FileFormatError(f"{damage[1]}; {_SALVAGE}")
+    events = min((key for key, stream in declared.items() if stream.type == "EVTS"), default=None)
     shape = None
     if events is not None:
-        width, height = streams[events][1]
+        width, height = declared[events].size
         shape = extra.get("shape") or (height, width)
-    return FileInfo(
+    return _Layout(
         path,
-        NAMES[code],
-        streams,
+        code,
+        description,
+        declared,
         events,
         shape,
         extra.get("num_steps"),
         extra.get("dt_us"),
         extra.get("t0_us", 0),
-        table_at != -1,
+        has_table,
         packets,
+        data_end,
+        damage,
     )
+
+
+def _packets(
+    path: Path, descriptor: int, code: int, table_at: int, start: int, end: int, declared: dict
+) -> tuple[list[Packet], bool, int, _Damage | None]:
+    """The packets, whether they come from the table, where they end, and the damage that ends
+    them early, if any.
+
+    From the packet table when the header points to a sound one; else from the packet headers,
+    walked from ``start`` to the table (or the file's end) up to the first incomplete or
+    impossible one.
+    """
+    problem = None
+    if table_at >= end:
+        problem = (
+            end,
+            f"the file is truncated: it has {end} bytes, and its header places the packet table at "
+            f"byte {table_at}: the table and {table_at - end} bytes before it are missing",
+        )
+    elif table_at != -1 and table_at < start:
+        problem = (end, f"the header places the packet table at byte {table_at}, inside the header (corrupt)")
+    elif table_at != -1:
+        try:
+            return _table(path, descriptor, code, table_at, end, start, declared), True, table_at, None
+        except FileFormatError as err:
+            problem = (table_at, f"the packet table is damaged ({str(err).removeprefix(f'{path}: ')})")
+    packets, damage = _scan(descriptor, start, problem[0] if problem else end, declared)
+    if damage is None and problem is None:
+        return packets, False, end, None
+    position, reason = damage or problem
+    if damage is not None and problem is not None:
+        reason = f"{reason}; {problem[1]}"
+    return packets, False, end, (position, f"{path}: byte {position}: {reason}")
+
+
+def _scan(
+    descriptor: int, start: int, end: int, declared: dict
+) -> tuple[list[Packet], tuple[int, str] | None]:
+    """The packets from their headers, walked from ``start`` to ``end``, up to the first
+    incomplete or impossible one, whose position and the reason it is come second."""
+    packets, position = [], start
+    while position < end:
+        if position + 8 > end:
+            return packets, (position, f"the data ends inside a packet header ({end - position} of 8 bytes)")
+        stream, size = struct.unpack("<ii", os.pread(descriptor, 8, position))
+        if stream not in declared:
+            return packets, (position, f"packet of undeclared stream {stream} (corrupt)")
+        if size < 0 or position + 8 + size > end:
+            return packets, (
+                position,
+                f"packet of {size} bytes runs past the end of the data at byte {end} (truncated or corrupt)",
+            )
+        packets.append(Packet(position + 8, size, stream))
+        position += 8 + size
+    return packets, None
 
 
 def _buffer(path: Path, data: bytes | memoryview, identifier: bytes, where: int) -> Buffer:
@@ -649,7 +1076,7 @@ def _buffer(path: Path, data: bytes | memoryview, identifier: bytes, where: int)
         raise FileFormatError(f"{path}: {err}") from None
 
 
-def _streams(path: Path, text: str) -> tuple[dict[int, tuple[str, tuple[int, int] | None]], dict]:
+def _streams(path: Path, text: str) -> tuple[dict[int, _Declared], dict]:
     """Streams of the infoNode XML, and eventcode's own attributes of the event stream."""
     try:
         root = ElementTree.fromstring(text)
@@ -673,7 +1100,7 @@ def _streams(path: Path, text: str) -> tuple[dict[int, tuple[str, tuple[int, int
                 address.check_shape((size[1], size[0]))
             except (KeyError, ValueError) as err:
                 raise FileFormatError(f"{path}: stream {name} has no valid sizeX/sizeY ({err})") from None
-        streams[int(name)] = (kind, size)
+        streams[int(name)] = _Declared(kind, attrs.get("originalOutputName", ""), size)
         if kind == "EVTS" and not extra:
             extra = _eventcode_attributes(path, info, size)
     if not streams:
@@ -702,31 +1129,6 @@ def _eventcode_attributes(path: Path, info: dict[str, str], size: tuple[int, int
             f"{path}: eventcode's attributes of the event stream are inconsistent: {err}"
         ) from None
     return extra
-
-
-def _scan(path: Path, descriptor: int, start: int, end: int, streams: dict) -> list[Packet]:
-    """The packet list of a file without a table, from the packet headers alone."""
-    packets, position = [], start
-    while position < end:
-        if position + 8 > end:
-            raise FileFormatError(f"{path}: byte {position}: file ends inside a packet header (truncated)")
-        stream, size = struct.unpack("<ii", os.pread(descriptor, 8, position))
-        packets.append(_packet(path, position, stream, size, end, streams))
-        position += 8 + size
-    return packets
-
-
-def _packet(
-    path: Path, position: int, stream: int, size: int, end: int, streams: dict, **known: int
-) -> Packet:
-    if stream not in streams:
-        raise FileFormatError(f"{path}: byte {position}: packet of undeclared stream {stream}")
-    if size < 0 or position + 8 + size > end:
-        raise FileFormatError(
-            f"{path}: byte {position}: packet of {size} bytes runs past the end of the data at byte {end} "
-            "(truncated or corrupt)"
-        )
-    return Packet(position + 8, size, stream, **known)
 
 
 def _table(
@@ -796,19 +1198,19 @@ def _gather(data: np.ndarray, positions: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def _select(
-    meta: FileInfo, stream: int | None, t_start: int | None, t_end: int | None
+    layout: _Layout, stream: int | None, t_start: int | None, t_end: int | None
 ) -> tuple[list[Packet], tuple[int | None, int | None]]:
     """The packets to decode, and the time window in microseconds."""
-    chosen = meta.event_stream if stream is None else stream
-    if chosen is None or meta.streams.get(chosen, ("",))[0] != "EVTS":
-        kinds = {k: kind for k, (kind, _) in meta.streams.items()}
+    chosen = layout.event_stream if stream is None else stream
+    if chosen not in layout.declared or layout.declared[chosen].type != "EVTS":
+        kinds = {key: declared.type for key, declared in layout.declared.items()}
         raise FileFormatError(
-            f"{meta.path}: no event stream {'' if stream is None else stream} (streams: {kinds})"
+            f"{layout.path}: no event stream {'' if stream is None else stream} (streams: {kinds})"
         )
-    if meta.dt_us is not None:  # windows are in steps for step-time files
-        t_start, t_end = (None if t is None else meta.t0_us + t * meta.dt_us for t in (t_start, t_end))
-    packets = [p for p in meta.packets if p.stream == chosen]
-    if meta.has_table:
+    if layout.dt_us is not None:  # windows are in steps for step-time files
+        t_start, t_end = (None if t is None else layout.t0_us + t * layout.dt_us for t in (t_start, t_end))
+    packets = [p for p in layout.packets if p.stream == chosen]
+    if layout.has_table:
         packets = [
             p
             for p in packets
@@ -817,31 +1219,88 @@ def _select(
     return packets, (t_start, t_end)
 
 
-def _decode(descriptor: int, meta: FileInfo, packets: list[Packet]) -> list[np.ndarray]:
-    """Each packet's events as 16-byte structs, read and decompressed on all cores.
+class _PacketError(FileFormatError):
+    """A damaged packet, ``index`` in the list of packets being read."""
 
-    Small packets are handled a group at a time, so that thread hand-offs stay rare.
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+def _each_packet(function: Callable[[Packet], R], packets: list[Packet]) -> list[R]:
+    """``function(packet)`` for each packet, on all cores, a group of packets at a time.
+
+    Groups of about 65,536 events keep thread hand-offs rare. The first packet (in order) whose
+    ``function`` raises :class:`FileFormatError` raises :class:`_PacketError` with its index.
     """
-    code = CODES_BY_NAME[meta.compression]
+
+    def one(i: int) -> R:
+        try:
+            return function(packets[i])
+        except FileFormatError as err:
+            raise _PacketError(str(err), i) from None
+
+    groups = _parallel(lambda run: [one(i) for i in range(*run)], _groups(packets, 1 << 16))
+    return [result for group in groups for result in group]
+
+
+def _salvaged(
+    function: Callable[[list[Packet]], R], packets: list[Packet], salvage: bool
+) -> tuple[R, list[Packet], _Damage | None]:
+    """``function(packets)``, the packets it covers, and the damage that stopped it early.
+
+    On a :class:`_PacketError`, ``function`` runs again on the packets before the damaged one
+    with ``salvage``; without, :class:`FileFormatError` is raised.
+    """
+    try:
+        return function(packets), packets, None
+    except _PacketError as err:
+        if not salvage:
+            raise FileFormatError(f"{err}; {_SALVAGE}") from None
+        kept = packets[: err.index]
+        return function(kept), kept, (packets[err.index].offset - 8, str(err))
+
+
+def _warn(layout: _Layout, damage: _Damage) -> None:
+    position, message = damage
+    warnings.warn(
+        f"{message}; salvage kept the complete packets before byte {position} and left out "
+        f"{layout.data_end - position} bytes, from byte {position} to byte {layout.data_end}",
+        DataLossWarning,
+        stacklevel=3,
+    )
+
+
+def _stored(descriptor: int, layout: _Layout, packet: Packet) -> memoryview:
+    """The stored (compressed) payload of a packet, after checking its header."""
+    blob = os.pread(descriptor, packet.size + 8, packet.offset - 8)
+    if len(blob) != packet.size + 8 or struct.unpack_from("<ii", blob) != (packet.stream, packet.size):
+        raise FileFormatError(
+            f"{layout.path}: byte {packet.offset - 8}: no packet of stream {packet.stream} and "
+            f"{packet.size} bytes here, as the data table says"
+        )
+    return memoryview(blob)[8:]
+
+
+def _payload(descriptor: int, layout: _Layout, packet: Packet) -> bytes | memoryview:
+    """The decompressed payload of a packet (a size-prefixed FlatBuffer)."""
+    return _decompress(layout.path, layout.code, _stored(descriptor, layout, packet), packet.offset)
+
+
+def _decode(descriptor: int, layout: _Layout, packets: list[Packet]) -> list[np.ndarray]:
+    """Each packet's events as 16-byte structs, read and decompressed on all cores."""
 
     def one(packet: Packet) -> np.ndarray:
-        blob = os.pread(descriptor, packet.size + 8, packet.offset - 8)
-        if len(blob) != packet.size + 8 or struct.unpack_from("<ii", blob) != (packet.stream, packet.size):
-            raise FileFormatError(
-                f"{meta.path}: byte {packet.offset - 8}: no packet of stream {packet.stream} and "
-                f"{packet.size} bytes here, as the data table says"
-            )
-        payload = _decompress(meta.path, code, memoryview(blob)[8:], packet.offset)
-        start, count = _event_vector(meta.path, payload, packet.offset)
+        payload = _payload(descriptor, layout, packet)
+        start, count = _event_vector(layout.path, payload, packet.offset)
         if packet.count is not None and count != packet.count:
             raise FileFormatError(
-                f"{meta.path}: byte {packet.offset}: packet holds {count} events, "
+                f"{layout.path}: byte {packet.offset}: packet holds {count} events, "
                 f"the data table says {packet.count}"
             )
         return np.frombuffer(payload, EVENT, count=count, offset=start)
 
-    groups = _parallel(lambda group: [one(packet) for packet in group], _groups(packets))
-    return [part for group in groups for part in group]
+    return _each_packet(one, packets)
 
 
 _CANONICAL = struct.Struct("<II4s3H2xiII")
@@ -859,10 +1318,12 @@ def _event_vector(path: Path, payload: bytes | memoryview, where: int) -> tuple[
     return buffer.vector(buffer.root, 0, 16)
 
 
-def _groups(packets: list[Packet], events: int = 1 << 16) -> list[list[Packet]]:
-    """Consecutive packets in groups of about ``events`` events (the last may hold fewer)."""
+def _groups(packets: list[Packet], events: int | None) -> list[tuple[int, int]]:
+    """Index ranges of consecutive packets of about ``events`` events each (None: one range of all)."""
+    if events is None:
+        return [(0, len(packets))]
     sizes = [packet.count if packet.count is not None else packet.size // 16 for packet in packets]
-    return [packets[a:b] for a, b in _runs(sizes, events)]
+    return _runs(sizes, events)
 
 
 def _runs(sizes: Sequence[int], limit: int) -> list[tuple[int, int]]:
@@ -878,14 +1339,12 @@ def _runs(sizes: Sequence[int], limit: int) -> list[tuple[int, int]]:
     return runs
 
 
-CODES_BY_NAME = {name: code for code, name in NAMES.items()}
-
-
-def _concatenate(parts: list[np.ndarray], meta: FileInfo, packets: list[Packet]) -> dict[str, np.ndarray]:
+def _concatenate(parts: list[np.ndarray], layout: _Layout, packets: list[Packet]) -> dict[str, np.ndarray]:
     """Columns t, x, y, p of all packets, filled and checked a group of packets at a time on all cores.
 
-    Addresses outside the declared sensor raise; ``columns["ordered"]`` says whether time never
-    goes backwards (checked within each packet here, across packets by the caller).
+    Addresses outside the declared sensor raise :class:`_PacketError`; ``columns["ordered"]``
+    says whether time never goes backwards (checked within each packet here, across packets by
+    the caller).
     """
     bounds = np.cumsum([0] + [len(part) for part in parts])
     columns = {
@@ -894,7 +1353,7 @@ def _concatenate(parts: list[np.ndarray], meta: FileInfo, packets: list[Packet])
         "y": np.empty(bounds[-1], np.int16),
         "p": np.empty(bounds[-1], bool),
     }
-    width, height = meta.streams[packets[0].stream][1] if packets else (1, 1)
+    width, height = layout.declared[packets[0].stream].size if packets else (1, 1)
     ranges = _runs([len(part) for part in parts], 1 << 16)  # about 65,536 events: few thread hand-offs
 
     def fill(group: tuple[int, int]) -> bool:
@@ -904,15 +1363,16 @@ def _concatenate(parts: list[np.ndarray], meta: FileInfo, packets: list[Packet])
                 columns[name][lo:hi] = part[name]
             np.not_equal(part["p"], 0, out=columns["p"][lo:hi])
         lo, hi = bounds[group[0]], bounds[group[1]]
-        for name, extent in (("x", width), ("y", height)):
-            column = columns[name][lo:hi]
-            if hi > lo and (column.min() < 0 or column.max() >= extent):
-                j = lo + int(np.argmax((column < 0) | (column >= extent)))
-                packet = packets[int(np.searchsorted(bounds, j, side="right")) - 1]
-                raise FileFormatError(
-                    f"{meta.path}: byte {packet.offset}: event {j} has {name} = {int(columns[name][j])}, "
-                    f"outside the declared {width}x{height} sensor"
-                )
+        x, y = columns["x"][lo:hi], columns["y"][lo:hi]
+        if hi > lo and (x.min() < 0 or x.max() >= width or y.min() < 0 or y.max() >= height):
+            j = int(np.argmax((x < 0) | (x >= width) | (y < 0) | (y >= height)))
+            name, value = ("x", int(x[j])) if not 0 <= x[j] < width else ("y", int(y[j]))
+            i = int(np.searchsorted(bounds, lo + j, side="right")) - 1
+            raise _PacketError(
+                f"{layout.path}: byte {packets[i].offset}: event {lo + j} has {name} = {value}, "
+                f"outside the declared {width}x{height} sensor",
+                i,
+            )
         t = columns["t"][lo:hi]
         return hi - lo < 2 or not bool((t[1:] < t[:-1]).any())
 
@@ -928,47 +1388,78 @@ def _joins_in_order(t: np.ndarray, bounds: np.ndarray) -> bool:
     return bool((t[starts[1:]] >= t[starts[1:] - 1]).all())
 
 
-def _events(
-    columns: dict[str, np.ndarray],
-    meta: FileInfo,
+def _finish(
+    records: dict[str, np.ndarray],
+    layout: _Layout,
     packets: list[Packet],
     window: tuple[int | None, int | None],
     sort: bool,
-) -> Events:
+) -> dict[str, np.ndarray]:
+    """The columns :func:`read_columns` gives: in time order (sorted with ``sort``, else checked),
+    cut to ``window`` (us), with the channel split off ``x`` and time in steps where the file
+    records step time."""
+    columns = {name: records[name] for name in "txyp"}
     t = columns["t"]
-    if not columns["ordered"]:
+    if not records["ordered"]:
         if not sort:
             i = int(np.flatnonzero(t[1:] < t[:-1])[0]) + 1
-            packet = packets[int(np.searchsorted(columns["bounds"], i, side="right")) - 1]
+            packet = packets[int(np.searchsorted(records["bounds"], i, side="right")) - 1]
             raise FileFormatError(
-                f"{meta.path}: byte {packet.offset}: event {i} at t = {int(t[i])} us comes before "
+                f"{layout.path}: byte {packet.offset}: event {i} at t = {int(t[i])} us comes before "
                 f"the previous one at {int(t[i - 1])} us; pass sort=True to sort the events"
             )
         order = np.argsort(t, kind="stable")
-        columns = {k: columns[k][order] for k in "txyp"}
+        columns = {name: column[order] for name, column in columns.items()}
         t = columns["t"]
     lo = 0 if window[0] is None else int(np.searchsorted(t, window[0], side="left"))
     hi = len(t) if window[1] is None else int(np.searchsorted(t, window[1], side="left"))
-    tensors = {k: torch.from_numpy(columns[k][lo:hi]) for k in "txyp"}
-    shape = meta.shape
-    c = None
-    if address.channels(shape) > 1:
-        width = address.width(shape)
-        c = torch.div(tensors["x"], width, rounding_mode="floor")
-        tensors["x"] = tensors["x"] - c * width
-    offsets = torch.tensor([0, hi - lo], dtype=torch.int64)
-    events = Events._trusted(
-        tensors["t"], tensors["x"], tensors["y"], tensors["p"], c, offsets, shape, None, "us"
+    columns = {name: column[lo:hi] for name, column in columns.items()}
+    if address.channels(layout.shape) > 1:
+        width = address.width(layout.shape)
+        columns["c"] = columns["x"] // width
+        columns["x"] = columns["x"] - columns["c"] * width
+    if layout.dt_us is not None:
+        columns["t"] = _steps(columns["t"], layout)
+    return columns
+
+
+def _steps(t: np.ndarray, layout: _Layout) -> np.ndarray:
+    """Microseconds to steps, ``(t - t0_us) / dt_us``: whole steps in ``[0, num_steps)``, else
+    :class:`FileFormatError`."""
+    steps, rest = np.divmod(t - layout.t0_us, layout.dt_us)
+    if len(t) and (rest.any() or steps.min() < 0 or steps.max() >= layout.num_steps):
+        i = int(np.argmax((rest != 0) | (steps < 0) | (steps >= layout.num_steps)))
+        raise FileFormatError(
+            f"{layout.path}: an event at t = {int(t[i])} us is not on the recorded step time "
+            f"(t0_us + k * dt_us with t0_us = {layout.t0_us}, dt_us = {layout.dt_us} and "
+            f"0 <= k < num_steps = {layout.num_steps})"
+        )
+    return steps
+
+
+def _events(columns: dict[str, np.ndarray], layout: _Layout) -> Events:
+    """One chunk of :func:`read_columns` as one-sample :class:`~eventcode.Events`."""
+    import torch
+
+    from eventcode.events import Events
+
+    tensors = {name: torch.from_numpy(column) for name, column in columns.items()}
+    offsets = torch.tensor([0, len(columns["t"])], dtype=torch.int64)
+    unit = "us" if layout.dt_us is None else "step"
+    return Events._trusted(
+        tensors["t"],
+        tensors["x"],
+        tensors["y"],
+        tensors["p"],
+        tensors.get("c"),
+        offsets,
+        layout.shape,
+        layout.num_steps,
+        unit,
     )
-    if meta.dt_us is None:
-        return events
-    try:
-        return events.to_steps(meta.dt_us, meta.t0_us, meta.num_steps)
-    except TimeOrderError as err:
-        raise FileFormatError(f"{meta.path}: events do not fit the recorded step time: {err}") from None
 
 
-def _decompress(path: Path, code: int, data: bytes, where: int) -> bytes:
+def _decompress(path: Path, code: int, data: bytes | memoryview, where: int) -> bytes | memoryview:
     """Decompress one packet (or the table), refusing sizes no real packet reaches.
 
     A frame may expand at most 256 times (LZ4's own bound) or 4096 times (zstd, far beyond
@@ -998,7 +1489,7 @@ def _decompress(path: Path, code: int, data: bytes, where: int) -> bytes:
     except FileFormatError as err:
         raise FileFormatError(f"{path}: byte {where}: {err}") from None
     except (RuntimeError, zstandard.ZstdError, ValueError, KeyError) as err:
-        raise FileFormatError(f"{path}: byte {where}: corrupt {NAMES[code]} data ({err})") from None
+        raise FileFormatError(f"{path}: byte {where}: corrupt {DV_NAMES[code]} data ({err})") from None
 
 
 class _ThreadZstd(threading.local):

@@ -1,7 +1,9 @@
 """Atomic file writes: a temporary file beside the target, renamed over it only on success.
 
-A writer that fails half-way leaves no partial file, and an existing file at the target path
-stays as it was.
+A writer that fails half-way, or whose process gets SIGTERM (from the main thread), leaves no
+partial file, and an existing file at the target path stays as it was. The file gets the
+permissions a plain ``open`` gives (a replaced file keeps its mode), and errors name the target,
+never the hidden temporary file.
 
 Examples
 --------
@@ -18,7 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+import signal
+import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -42,7 +47,10 @@ WriterT = TypeVar("WriterT", bound="AtomicWriter")
 def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on a clean exit rename it to ``path``.
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    On an exception, or a SIGTERM while the block runs in the main thread, the temporary file
+    is removed and ``path`` is left untouched. A new file gets the permissions a plain ``open``
+    would give it (``0o666`` less the umask); a replaced file keeps its mode. An ``OSError``
+    raised in the block names ``path``, never the hidden temporary name.
 
     Raises
     ------
@@ -54,14 +62,92 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterato
     target = Path(path)
     if not overwrite and target.exists():
         raise ExportError(f"{target} exists; pass overwrite=True to replace it")
-    descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    os.close(descriptor)
-    temporary = Path(name)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.partial")
+    with _SIGTERM_CLEANS_UP(), _naming_target(temporary, target):
+        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies
+        try:
+            yield temporary
+            if mode is not None:
+                os.chmod(temporary, mode)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _naming_target(temporary: Path, target: Path) -> Iterator[None]:
+    """Re-raise an ``OSError`` of the block with ``target`` wherever it names ``temporary``.
+
+    A system error that names no file (a full disk, a file too large) is the write's: it gets
+    ``target`` as its file. Errors about other files pass unchanged.
+    """
+    old, new = os.fspath(temporary), os.fspath(target)
+
+    def swap(value: object) -> object:
+        return value.replace(old, new) if isinstance(value, str) else value
+
     try:
-        yield temporary
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+        yield
+    except OSError as err:
+        if err.errno is not None and err.filename in (None, old):
+            renamed = type(err)(err.errno, swap(err.strerror), new)
+        elif old in str(err):
+            renamed = type(err)(*map(swap, err.args))
+        else:
+            raise
+        raise renamed.with_traceback(err.__traceback__) from None
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread while an atomic write is open there."""
+
+
+class _SigtermCleansUp:
+    """While atomic writes are open in the main thread, a SIGTERM raises so that they clean up.
+
+    SIGTERM's default action ends the process at once, skipping every ``finally`` and leaving the
+    temporary file behind. Where SIGTERM has that default action (a handler of the program's own,
+    or SIG_IGN, is left alone), the outermost atomic write in the main thread installs a handler
+    that raises :class:`_Terminated` (and ignores a second SIGTERM during the cleanup); when that
+    write has cleaned up, it restores the default action and raises the signal again, so the
+    process ends with SIGTERM's usual status. Other threads cannot set handlers: their writes
+    are left as they were.
+    """
+
+    def __init__(self) -> None:
+        self._depth = 0
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread() or (
+            self._depth == 0 and signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        ):
+            yield
+            return
+        if self._depth == 0:
+            signal.signal(signal.SIGTERM, _raise_terminated)
+        self._depth += 1
+        terminated = False
+        try:
+            yield
+        except _Terminated:
+            terminated = True
+            raise
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                if terminated:
+                    signal.raise_signal(signal.SIGTERM)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise _Terminated(f"signal {signum} (SIGTERM) during an atomic write")
+
+
+_SIGTERM_CLEANS_UP = _SigtermCleansUp()
 
 
 class AtomicWriter:

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from eventcode import Events
 from eventcode.errors import ExportError
+
+if TYPE_CHECKING:
+    from eventcode import Events
 
 
 def per_sample(path: str | os.PathLike[str], events: Events) -> list[tuple[Path, Events]]:

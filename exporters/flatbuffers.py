@@ -105,7 +105,12 @@ class Buffer:
         except UnicodeDecodeError as err:
             self.fail(start, f"string is not UTF-8 ({err})")
 
+    def element(self, start: int, index: int) -> tuple[int, tuple[int, ...]]:
+        """Table ``index`` of a vector of tables whose items start at ``start`` (from :meth:`vector`)."""
+        at = start + 4 * index
+        return self.table(at + self.u32(at))
+
     def tables(self, table: tuple[int, tuple[int, ...]], slot: int) -> list[tuple[int, tuple[int, ...]]]:
         """The tables of a vector-of-tables field."""
         start, length = self.vector(table, slot, 4)
-        return [self.table(start + 4 * i + self.u32(start + 4 * i)) for i in range(length)]
+        return [self.element(start, i) for i in range(length)]

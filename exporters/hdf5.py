@@ -2,9 +2,12 @@
 
 Layout (every dataset chunked, one compression for all)::
 
-    /events/x  uint16      /events/y  uint16      /events/p  uint8 (0 = OFF, 1 = ON)
-    /events/t  uint32 or int64: time minus t_offset (us or steps)
-    /events/c  uint16      only for samples with several channels
+    /events/x  uint8 or uint16: uint8 when the width is at most 256
+    /events/y  uint8 or uint16: uint8 when the height is at most 256
+    /events/p  uint8 (0 = OFF, 1 = ON)
+    /events/t  time minus t_offset: steps in the smallest unsigned integer holding num_steps - 1;
+               microseconds in uint32 while they fit (71.6 minutes), else int64
+    /events/c  uint8 or uint16, only for samples with several channels
     /t_offset  int64       scalar
     /offsets   int64 [B + 1]: events of sample b are offsets[b]:offsets[b + 1]
     /ms_to_idx uint64      one stream in microseconds (DSEC): first event with t >= 1000 * ms
@@ -14,12 +17,24 @@ A one-sample microsecond file is a DSEC event file (``events/{x,y,t,p}``, ``ms_t
 ``t_offset``), so DSEC's slicer and Tonic's DSEC loader read it. Root attributes record the
 sample ``shape``, ``sensor_size``, ``time_unit``, ``num_steps``, ``dt_us`` (optional), the
 encoding parameters the caller gives, and the eventcode version, so :func:`read` returns
-exactly the :class:`~eventcode.Events` written.
+exactly the :class:`~eventcode.Events` written. The reader takes any integer dtype of each
+column (files of earlier versions stored int64 or uint32 times and uint16 addresses).
 
-Compression: ``None``; ``"gzip"`` (deflate level 4 with byte shuffle) and ``"lzf"`` (with
-shuffle), which every h5py opens without plugins; ``"zstd"`` (level 3) and ``"blosc"``
-(LZ4 with bit shuffle, the fast one), which need the ``hdf5plugin`` package (extra
-``eventcode[hdf5]``) to write and to read.
+Chunks hold :data:`CHUNK_EVENTS` events, or the events of a smaller file (rounded up to a
+multiple of 8), which is therefore small: :func:`write` splits its events into equal chunks,
+and :class:`Writer` buffers up to one chunk and creates each dataset on its first full chunk or
+when the file closes.
+
+Compression (any case; :func:`filters` gives the h5py options of each): ``"gzip"``, the
+default (deflate level 1 with byte shuffle), and ``"lzf"`` (with shuffle) are built into
+h5py, so every h5py opens the file without plugins (gzip, deflate, is built into every
+HDF5 tool); ``"zstd"`` (level 3) and ``"blosc"`` (LZ4 with bit shuffle) need the
+``hdf5plugin`` package (extra ``eventcode[hdf5]``) to write and to read; ``None`` or
+``"none"`` stores the columns uncompressed. ``benchmarks/hdf5.py`` measures them on 20 M
+events of rate-coded MNIST (see ``benchmarks/README.md``): the fastest setting is ``"none"``
+(about 9x gzip's write speed, but 8x its size) or ``"blosc"`` (close to uncompressed speed at
+about twice gzip's size); the smallest is ``"zstd"``, with ``"gzip"`` close behind and the
+smallest that needs no plugin. ``"lzf"`` writes only a little faster than gzip and is larger.
 
 Examples
 --------
@@ -29,11 +44,14 @@ Examples
 >>> generator = torch.Generator().manual_seed(0)
 >>> digits = eventcode.rate(torch.rand(4, 1, 28, 28), num_steps=30, generator=generator)
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "digits.h5"
->>> hdf5.write(path, digits, compression="gzip", encoding={"code": "rate", "num_steps": 30})
+>>> hdf5.write(path, digits, encoding={"code": "rate", "num_steps": 30})
 >>> hdf5.read(path) == digits
 True
 >>> hdf5.read(path, sample=2, t_start=10, t_end=20) == digits[2].time_slice(10, 20)
 True
+>>> meta = hdf5.info(path)
+>>> meta["compression"], meta["dtypes"]["t"], meta["dtypes"]["x"]
+('gzip', 'uint8', 'uint8')
 """
 
 from __future__ import annotations
@@ -44,34 +62,59 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
-import torch
 
 import eventcode
-from eventcode import Events, address
+from eventcode import address
 from eventcode.errors import ExportError, FileFormatError, TimeOrderError
 from exporters.atomic import AtomicWriter
+from exporters.compression import canonical
+
+if TYPE_CHECKING:
+    from eventcode import Events
 
 NAME = "hdf5"
 DESCRIPTION = "HDF5 (DSEC layout for one stream, batched layout with offsets; eventcode's own)"
 MAGIC = b"\x89HDF\r\n\x1a\n"
 BATCHED = True
 SUFFIXES = (".h5", ".hdf5")
-Compression = Literal["gzip", "lzf", "zstd", "blosc"] | None
+Compression = str | None
+"""A compression name in any spelling of :data:`COMPRESSIONS`, or None for none."""
 
-CHUNK_EVENTS = 1 << 18
-"""Events per HDF5 chunk of each column (512 KiB of x)."""
+COMPRESSIONS = {
+    "none": "none",
+    "gzip": "gzip",
+    "deflate": "gzip",
+    "lzf": "lzf",
+    "zstd": "zstd",
+    "blosc": "blosc",
+}
+"""Every accepted spelling of a compression (any case, ``-`` or ``_``) -> its canonical name;
+``deflate`` is HDF5's name for gzip, and None means ``"none"``."""
+DEFAULT_COMPRESSION = "gzip"
+"""Deflate level 1 with shuffle: on 20 M events (``benchmarks/hdf5.py``) it writes about as fast
+as lzf at 0.6x lzf's size and reads faster, and every HDF5 tool reads it without plugins."""
+FILTER_NAMES = {h5py.h5z.FILTER_DEFLATE: "gzip", h5py.h5z.FILTER_LZF: "lzf", 32015: "zstd", 32001: "blosc"}
+"""HDF5 filter id -> compression name, for :func:`info` (32015 and 32001: hdf5plugin's zstd and blosc)."""
+CHUNK_EVENTS = 1 << 17
+"""Events per HDF5 chunk of each column in files larger than one chunk: 512 KiB of uint32 times
+fit h5py's default 1 MiB chunk cache, so a windowed read of a stream decompresses each chunk once
+(2^16 to 2^18 write and read 20 M events at the same speed, within this machine's noise)."""
+INDEX_CHUNK = 1 << 14
+"""Entries per chunk of the index datasets (offsets, ms_to_idx, step_to_idx)."""
 FORMAT = "eventcode-hdf5"
 VERSION = 1
+_UINT32_END = 1 << 32
+_INT64 = np.iinfo(np.int64)
 
 
 def write(
     path: str | os.PathLike[str],
     events: Events,
-    compression: Compression = None,
+    compression: Compression = DEFAULT_COMPRESSION,
     *,
     dt_us: int | None = None,
     encoding: Mapping[str, object] | None = None,
@@ -86,8 +129,9 @@ def write(
     events : Events
         Any batch: one sample gives a DSEC-compatible file (in microseconds), several samples
         the batched layout.
-    compression : {None, "gzip", "lzf", "zstd", "blosc"}
-        See the module doc; ``"zstd"`` and ``"blosc"`` need ``hdf5plugin``.
+    compression : {"gzip", "lzf", "zstd", "blosc", "none", None}
+        See the module doc (any case); default gzip; ``"zstd"`` and ``"blosc"`` need
+        ``hdf5plugin``; None or ``"none"`` for uncompressed.
     dt_us : int, optional
         Microseconds per step of step-time events, recorded as an attribute (times stay steps).
     encoding : mapping, optional
@@ -114,10 +158,7 @@ def write(
     ...     f["events/t"][:].tolist(), int(f["t_offset"][()]), f["ms_to_idx"][:].tolist()
     ([0, 500, 2200], 1000, [0, 2, 2, 3])
     """
-    t = events.t
-    offset = int(t.min()) if events.time_unit == "us" and len(t) else 0
-    span = int(t.max()) - offset if len(t) else 0
-    time_dtype = np.uint32 if span < 2**32 else np.int64
+    chunks = max(1, -(-len(events) // CHUNK_EVENTS))
     with Writer(
         path,
         shape=events.shape,
@@ -127,9 +168,7 @@ def write(
         dt_us=dt_us,
         encoding=encoding,
         overwrite=overwrite,
-        t_offset=offset,
-        time_dtype=time_dtype,
-        chunk_events=max(1, min(CHUNK_EVENTS, len(events))),
+        chunk_events=max(1, -(-len(events) // chunks)),
     ) as writer:
         writer.write(events)
 
@@ -143,14 +182,20 @@ class Writer(AtomicWriter):
     ``path`` only when the ``with`` block ends without an error; after an error, or a crash,
     ``path`` holds no new file and an existing one is untouched.
 
+    Columns are buffered up to one chunk and written a chunk at a time, so a file of fewer
+    events than ``chunk_events`` gets chunks of its length (rounded up to a multiple of 8).
+    Microsecond times are stored as uint32 while every time after ``t_offset`` fits; the first
+    write whose times do not fit turns the stored times into int64 (copied once), so any stream
+    is stored exactly.
+
     Parameters
     ----------
     path : path
         Target file.
     sensor_size, shape
         The sample geometry (give one).
-    compression : {None, "gzip", "lzf", "zstd", "blosc"}
-        As for :func:`write`.
+    compression : {"gzip", "lzf", "zstd", "blosc", "none", None}
+        As for :func:`write`; default gzip.
     batched : bool
         Append samples (True) or stretches of one stream (False).
     num_steps : int, optional
@@ -158,13 +203,15 @@ class Writer(AtomicWriter):
     dt_us, encoding, overwrite
         As for :func:`write`.
     t_offset : int, optional
-        Time subtracted before storing; default the first event's time for one microsecond
-        stream (DSEC), else 0.
-    time_dtype : numpy dtype
-        Storage of ``events/t``: int64 (default) or uint32 (DSEC's, 71.6 minutes of
-        microseconds).
+        Microseconds subtracted before storing; default the earliest time of the first
+        non-empty write (a one-stream file's first event, as in DSEC). Step time has none.
     chunk_events : int
-        Events per HDF5 chunk.
+        Events per HDF5 chunk once the file holds more than one chunk.
+
+    Raises
+    ------
+    ExportError
+        As for :func:`write`; also a ``t_offset`` for step time.
 
     Examples
     --------
@@ -183,7 +230,7 @@ class Writer(AtomicWriter):
         self,
         path: str | os.PathLike[str],
         sensor_size: Sequence[int] | None = None,
-        compression: Compression = None,
+        compression: Compression = DEFAULT_COMPRESSION,
         *,
         shape: Sequence[int] | None = None,
         batched: bool = False,
@@ -192,11 +239,10 @@ class Writer(AtomicWriter):
         encoding: Mapping[str, object] | None = None,
         overwrite: bool = True,
         t_offset: int | None = None,
-        time_dtype: type = np.int64,
         chunk_events: int = CHUNK_EVENTS,
     ) -> None:
-        self._filters = filters(compression)
-        self._compression = compression or "none"
+        self._compression = canonical(compression, COMPRESSIONS, "HDF5")
+        self._filters = filters(self._compression)
         super().__init__(path, address.resolve(shape, sensor_size), overwrite)
         self._batched = batched
         self._num_steps = num_steps
@@ -205,42 +251,44 @@ class Writer(AtomicWriter):
             self._encoding = json.dumps(dict(encoding or {}))
         except TypeError as err:
             raise ExportError(f"encoding must be JSON-serializable: {err}") from None
+        if t_offset and self._unit == "step":
+            raise ExportError(
+                f"t_offset={t_offset} given for step time; step files store steps as they are: drop t_offset"
+            )
         self._dt_us = dt_us
         self._t_offset = t_offset
-        self._time_dtype = np.dtype(time_dtype)
-        if self._time_dtype not in (np.dtype(np.uint32), np.dtype(np.int64)):
-            raise ExportError(f"time_dtype must be uint32 or int64, got {self._time_dtype}")
-        self._chunk = int(chunk_events)
+        self._chunk = max(1, int(chunk_events))
         self._count = 0
         self._last_t: int | None = None
-        self._samples = 0
+        self._step_row: np.ndarray | None = None
+        self._columns: dict[str, _Column] = {}
 
     # ------------------------------------------------------------------ file
     def _open(self, temporary: Path) -> h5py.File:
         root = h5py.File(temporary, "w")
-        columns = {"x": np.uint16, "y": np.uint16, "t": self._time_dtype, "p": np.uint8}
+        extents = {"x": address.width(self._shape), "y": address.height(self._shape)}
         if address.channels(self._shape) > 1:
-            columns["c"] = np.uint16
-        for name, dtype in columns.items():
-            root.create_dataset(
-                f"events/{name}",
-                shape=(0,),
-                maxshape=(None,),
-                dtype=dtype,
-                chunks=(self._chunk,),
-                **self._filters,
-            )
-        root.create_dataset("offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=True)
+            extents["c"] = address.channels(self._shape)
+        events = {name: _narrowest(extent - 1) for name, extent in extents.items()}
+        events["p"] = np.dtype(np.uint8)
+        for name, dtype in events.items():
+            self._columns[name] = _Column(root, f"events/{name}", dtype, self._chunk, self._filters)
+        self._columns["t"] = (
+            _Column(root, "events/t", _narrowest(self._num_steps - 1), self._chunk, self._filters)
+            if self._unit == "step"
+            else _WideningTimes(root, "events/t", np.dtype(np.uint32), self._chunk, self._filters)
+        )
+        self._columns["offsets"] = _Column(root, "offsets", np.dtype(np.int64), INDEX_CHUNK, self._filters)
+        self._columns["offsets"].append(np.zeros(1, np.int64))
         if self._unit == "step":
-            root.create_dataset(
-                "step_to_idx",
-                shape=(0, self._num_steps + 1),
-                maxshape=(None, self._num_steps + 1),
-                dtype=np.int64,
-                chunks=(max(1, 4096 // (self._num_steps + 1)), self._num_steps + 1),
+            width = self._num_steps + 1
+            self._columns["step_to_idx"] = _Column(
+                root, "step_to_idx", np.dtype(np.int64), max(1, INDEX_CHUNK // width), self._filters, (width,)
             )
         elif not self._batched:
-            root.create_dataset("ms_to_idx", shape=(0,), maxshape=(None,), dtype=np.uint64, chunks=(4096,))
+            self._columns["ms_to_idx"] = _Column(
+                root, "ms_to_idx", np.dtype(np.uint64), INDEX_CHUNK, self._filters
+            )
         attributes = {
             "format": _fixed(FORMAT),
             "version": VERSION,
@@ -280,19 +328,8 @@ class Writer(AtomicWriter):
                 f"a one-stream file takes one sample per write, got {events.num_samples}; "
                 "pass batched=True to store samples"
             )
-        if self._t_offset is None:
-            self._t_offset = (
-                int(events.t[0]) if self._unit == "us" and not self._batched and len(events) else 0
-            )
-        t = events.t.cpu().numpy()
-        if self._t_offset:
-            t = t - self._t_offset
-        if len(t) and (t.min() < 0 or t.max() > np.iinfo(self._time_dtype).max):
-            raise ExportError(
-                f"times {int(t.min()) + self._t_offset}..{int(t.max()) + self._t_offset} do not fit "
-                f"{self._time_dtype} after t_offset {self._t_offset}; use time_dtype=np.int64 or a lower "
-                "t_offset"
-            )
+        offsets = events.offsets.cpu().numpy()
+        t = self._relative(events.t.cpu().numpy(), offsets)
         if not self._batched and len(t):
             if self._last_t is not None and t[0] < self._last_t:
                 raise TimeOrderError(
@@ -300,77 +337,217 @@ class Writer(AtomicWriter):
                     f"last event at {self._last_t + self._t_offset}; write chunks in time order"
                 )
             self._last_t = int(t[-1])
-        columns = {"x": events.x, "y": events.y, "p": events.p}
-        if events.c is not None:
-            columns["c"] = events.c
         start = self._count
-        self._append("t", t.astype(self._time_dtype, copy=False))
-        for name, column in columns.items():  # addresses are >= 0 and p is 0/1: same bytes, no copy
-            self._append(name, column.cpu().numpy().view(self._file[f"events/{name}"].dtype))
+        self._columns["t"].append(t)
+        for name in ("x", "y", "p", "c"):
+            if name in self._columns:
+                self._columns[name].append(getattr(events, name).cpu().numpy())
         self._count += len(events)
-        offsets = events.offsets.cpu().numpy()
         if self._batched:
-            self._append("offsets", offsets[1:] + start, group="")
-            self._samples += events.num_samples
+            self._columns["offsets"].append(offsets[1:] + start)
         if self._unit == "step":
             rows = _step_index(t, offsets, self._num_steps) + start
-            data = self._file["step_to_idx"]
             if self._batched:
-                data.resize(len(data) + len(rows), axis=0)
-                data[-len(rows) :] = rows
+                self._columns["step_to_idx"].append(rows)
             else:
                 self._merge_stream_steps(rows[0], t)
         elif not self._batched:
             self._extend_ms_index(t, start)
 
-    def _append(self, name: str, values: np.ndarray, group: str = "events/") -> None:
-        data = self._file[f"{group}{name}"]
-        data.resize(len(data) + len(values), axis=0)
-        data[len(data) - len(values) :] = values
+    def _relative(self, t: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Microseconds minus t_offset (set by the first non-empty write) in their stored dtype,
+        widened first if they need it; steps as they are."""
+        if self._unit == "step" or not len(t):
+            return t
+        nonempty = offsets[1:] > offsets[:-1]  # each sample is sorted: its ends bound its times
+        first, last = int(t[offsets[:-1][nonempty]].min()), int(t[offsets[1:][nonempty] - 1].max())
+        if self._t_offset is None:
+            self._t_offset = first
+        low, high = first - self._t_offset, last - self._t_offset
+        if low < _INT64.min or high > _INT64.max:
+            raise ExportError(
+                f"times {first}..{last} minus t_offset {self._t_offset} leave int64; "
+                "give a t_offset within the stream's times"
+            )
+        times = self._columns["t"]
+        times.fit(low, high)
+        if not self._t_offset:
+            return t
+        return np.subtract(t, self._t_offset, out=np.empty(len(t), times.dtype), casting="unsafe")  # fits
 
     def _extend_ms_index(self, t: np.ndarray, start: int) -> None:
         """DSEC's ms_to_idx for the milliseconds now decided: those up to the last time seen."""
-        index = self._file["ms_to_idx"]
+        index = self._columns["ms_to_idx"]
         if not len(t):
             return
         known = int(t[-1]) // 1000 + 1  # ms * 1000 <= last t: their first event is already written
-        if known > len(index):
-            ms = np.arange(len(index), known, dtype=np.int64) * 1000
-            self._append(
-                "ms_to_idx", (np.searchsorted(t, ms, side="left") + start).astype(np.uint64), group=""
-            )
+        if known > index.length:
+            ms = (np.arange(index.length, known, dtype=np.int64) * 1000).astype(t.dtype)  # <= t[-1]
+            index.append((np.searchsorted(t, ms, side="left") + start).astype(np.uint64))
 
     def _merge_stream_steps(self, row: np.ndarray, t: np.ndarray) -> None:
         """One stream in steps: keep a single row; steps after this chunk stay at its end."""
-        data = self._file["step_to_idx"]
-        if len(data) == 0:
-            data.resize(1, axis=0)
-            data[0] = row
-            return
-        current = data[0]
-        if len(t):  # steps up to this chunk's first keep their earlier entries
+        if self._step_row is None:
+            self._step_row = row
+        elif len(t):  # steps up to this chunk's first keep their earlier entries
             first = int(t[0])
-            current[first + 1 :] = row[first + 1 :]
-        data[0] = current
+            self._step_row[first + 1 :] = row[first + 1 :]
 
     def _finish(self) -> None:
-        """Close the indexes: DSEC's ms_to_idx runs to ceil(duration in ms)."""
+        """Close the indexes (DSEC's ms_to_idx runs to ceil(duration in ms)), write what is buffered."""
         if self._unit == "us" and not self._batched:
-            index = self._file["ms_to_idx"]
+            index = self._columns["ms_to_idx"]
             last = self._last_t if self._last_t is not None else 0
             wanted = -(-last // 1000) + 1
-            if wanted > len(index):
-                self._append(
-                    "ms_to_idx", np.full(wanted - len(index), self._count, dtype=np.uint64), group=""
-                )
-        self._file.create_dataset("t_offset", data=np.int64(self._t_offset or 0))
+            if wanted > index.length:
+                index.append(np.full(wanted - index.length, self._count, dtype=np.uint64))
         if not self._batched:
-            self._file["offsets"].resize(2, axis=0)
-            self._file["offsets"][1] = self._count
-            if self._unit == "step" and len(self._file["step_to_idx"]) == 0:
-                self._file["step_to_idx"].resize(1, axis=0)
-                self._file["step_to_idx"][0] = np.zeros(self._num_steps + 1, np.int64)
-        self._file.attrs["samples"] = len(self._file["offsets"]) - 1
+            self._columns["offsets"].append(np.array([self._count], np.int64))
+            if self._unit == "step":
+                row = np.zeros(self._num_steps + 1, np.int64) if self._step_row is None else self._step_row
+                self._columns["step_to_idx"].append(row[None])
+        for column in self._columns.values():
+            column.finish()
+        self._file.create_dataset("t_offset", data=np.int64(self._t_offset or 0))
+        self._file.attrs["samples"] = self._columns["offsets"].length - 1
+
+
+class _Column:
+    """One dataset of the file being written: rows appended, buffered and stored a chunk at a time.
+
+    The dataset is created by the first full chunk, with chunks of ``chunk`` rows, or when the
+    file closes, with chunks of its length if that is shorter (both rounded up to a multiple of
+    8). The buffer holds copies, never views of the caller's arrays.
+    """
+
+    def __init__(
+        self,
+        file: h5py.File,
+        name: str,
+        dtype: np.dtype | None,
+        chunk: int,
+        options: Mapping[str, object],
+        row: tuple[int, ...] = (),
+    ) -> None:
+        self.file, self.name, self.dtype, self.row = file, name, dtype, row
+        self.chunk, self.options = _multiple_of_8(chunk), options
+        self.pending: list[np.ndarray] = []
+        self.waiting = 0
+        self.stored = 0
+
+    @property
+    def length(self) -> int:
+        """Rows appended so far, stored or buffered."""
+        return self.stored + self.waiting
+
+    def append(self, values: np.ndarray) -> None:
+        values = self._converted(values)
+        self.pending.append(values)
+        self.waiting += len(values)
+        if self.waiting >= self.chunk:
+            self._store(self.waiting // self.chunk * self.chunk)
+        elif len(values):
+            self.pending[-1] = values.copy()
+
+    def finish(self) -> None:
+        """Store what is buffered (creating the dataset, even an empty one)."""
+        self._store(self.waiting)
+
+    def _converted(self, values: np.ndarray) -> np.ndarray:
+        """Values in the stored dtype: a view where only the signedness differs (addresses are
+        >= 0, polarity 0/1), else a converted copy."""
+        if values.dtype == self.dtype:
+            return values
+        if values.dtype.itemsize == self.dtype.itemsize and values.dtype.kind in "biu":
+            return values.view(self.dtype)
+        return values.astype(self.dtype)
+
+    def _store(self, count: int) -> None:
+        data = self.pending[0] if len(self.pending) == 1 else self._joined()
+        dataset = self._dataset(data, count)
+        dataset.resize(self.stored + count, axis=0)
+        dataset[self.stored : self.stored + count] = data[:count].astype(self.dtype, copy=False)
+        self.stored += count
+        rest = data[count:]
+        self.pending = [rest.copy()] if len(rest) else []
+        self.waiting = len(rest)
+
+    def _joined(self) -> np.ndarray:
+        if not self.pending:
+            return np.empty((0, *self.row), self.dtype)
+        return np.concatenate(self.pending)
+
+    def _dataset(self, data: np.ndarray, count: int) -> h5py.Dataset:
+        """The dataset, created now if this is the first store."""
+        if self.name in self.file:
+            return self.file[self.name]
+        return self.file.create_dataset(
+            self.name,
+            shape=(0, *self.row),
+            maxshape=(None, *self.row),
+            dtype=self.dtype,
+            chunks=(min(self.chunk, _multiple_of_8(count)), *self.row),
+            **self.options,
+        )
+
+
+class _WideningTimes(_Column):
+    """Microseconds after t_offset: uint32 while every time fits it, else int64.
+
+    When times arrive that do not fit uint32 (before t_offset or 71.6 minutes after it), the
+    times stored so far are copied once into an int64 dataset that replaces the uint32 one.
+    """
+
+    def fit(self, low: int, high: int) -> None:
+        """Make the dtype hold times ``low..high`` (before they are appended)."""
+        if self.dtype == np.uint32 and (low < 0 or high >= _UINT32_END):
+            if self.name in self.file:
+                self._widen()
+            self.dtype = np.dtype(np.int64)
+
+    def _widen(self) -> None:
+        old = self.file[self.name]
+        wide = self.file.create_dataset(
+            f"{self.name}_int64",
+            shape=old.shape,
+            maxshape=(None,),
+            dtype=np.int64,
+            chunks=old.chunks,
+            **self.options,
+        )
+        step = old.chunks[0]
+        for start in range(0, len(old), step):
+            wide[start : start + step] = old[start : start + step]
+        del self.file[self.name]
+        self.file.move(wide.name, self.name)
+
+
+def _multiple_of_8(rows: int) -> int:
+    """``rows`` rounded up to a multiple of 8 (at least 8): blosc's bit shuffle works on 8
+    elements at a time and leaves a chunk of another length unshuffled (2-4x larger)."""
+    return -(-max(rows, 1) // 8) * 8
+
+
+def _backwards(t: np.ndarray, offsets: np.ndarray) -> int | None:
+    """The first event whose time is before its predecessor's in the same sample, or None."""
+    backwards = t[1:] < t[:-1]
+    if len(t) < 2 or not backwards.any():
+        return None
+    backwards[offsets[1:-1][(offsets[1:-1] > 0) & (offsets[1:-1] < len(t))] - 1] = False  # sample starts
+    return int(np.argmax(backwards)) + 1 if backwards.any() else None
+
+
+def _outside(values: np.ndarray, low: int, high: int) -> bool:
+    """Whether any value lies outside ``[low, high)`` (the minimum of unsigned values is only
+    read when ``low`` is positive)."""
+    if not len(values):
+        return False
+    return int(values.max()) >= high or ((low > 0 or values.dtype.kind != "u") and int(values.min()) < low)
+
+
+def _narrowest(largest: int) -> np.dtype:
+    """The smallest unsigned integer dtype holding ``0..largest`` (uint8 at least)."""
+    return np.min_scalar_type(max(int(largest), 0))
 
 
 def _fixed(text: str) -> np.bytes_:
@@ -409,39 +586,49 @@ def _step_index(t: np.ndarray, offsets: np.ndarray, num_steps: int) -> np.ndarra
 
 
 def filters(compression: Compression) -> dict[str, object]:
-    """The h5py dataset options that each compression name stands for.
+    """The h5py dataset options that each compression name stands for (any spelling).
 
     For datasets of your own beside eventcode's, compressed the same way.
+
+    Raises
+    ------
+    ExportError
+        An unknown name (listing the valid ones), or ``"zstd"`` / ``"blosc"`` without
+        ``hdf5plugin`` (naming the extra to install).
 
     Examples
     --------
     >>> from exporters import hdf5
-    >>> hdf5.filters("gzip")
-    {'compression': 'gzip', 'compression_opts': 4, 'shuffle': True}
+    >>> hdf5.filters("GZIP"), hdf5.filters(None)
+    ({'compression': 'gzip', 'compression_opts': 1, 'shuffle': True}, {})
     """
-    if compression is None:
+    name = canonical(compression, COMPRESSIONS, "HDF5")
+    if name == "none":
         return {}
-    if compression == "gzip":
-        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-    if compression == "lzf":
+    if name == "gzip":
+        return {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+    if name == "lzf":
         return {"compression": "lzf", "shuffle": True}
-    if compression in ("zstd", "blosc"):
-        try:
-            import hdf5plugin
-        except ImportError:
-            raise ExportError(
-                f"compression {compression!r} needs the hdf5plugin package: pip install 'eventcode[hdf5]' "
-                "(gzip and lzf need nothing more)"
-            ) from None
-        if compression == "zstd":
-            return dict(hdf5plugin.Zstd(clevel=3))
-        return dict(hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE))
-    raise ExportError(f"compression {compression!r} is not one of None, 'gzip', 'lzf', 'zstd', 'blosc'")
+    try:
+        import hdf5plugin
+    except ImportError:
+        raise ExportError(
+            f"compression {name!r} needs the hdf5plugin package: pip install 'eventcode[hdf5]' "
+            "(gzip and lzf need nothing more)"
+        ) from None
+    if name == "zstd":
+        return dict(hdf5plugin.Zstd(clevel=3))
+    return dict(hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE))
 
 
 # ---------------------------------------------------------------------- reading
 def info(path: str | os.PathLike[str]) -> dict[str, object]:
-    """The file's metadata: shape, sensor size, time unit, samples, events, encoding...
+    """The file's metadata: shape, sensor size, time unit, samples, events, encoding, storage.
+
+    ``compression`` is the canonical name of the filter on ``events/t`` (``"none"``,
+    ``"gzip"``, ``"lzf"``, ``"zstd"``, ``"blosc"``, or ``"HDF5 filter <id>"`` for another);
+    ``dtypes`` maps each event column to its stored dtype and ``chunk_events`` is the events per
+    chunk (None for a contiguous file).
 
     Examples
     --------
@@ -451,8 +638,8 @@ def info(path: str | os.PathLike[str]) -> dict[str, object]:
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.h5"
     >>> hdf5.write(path, Events(t=[5], x=[0], y=[0], p=[1], sensor_size=(2, 2)), encoding={"code": "none"})
     >>> meta = hdf5.info(path)
-    >>> meta["sensor_size"], meta["events"], meta["encoding"]
-    ((2, 2, 2), 1, {'code': 'none'})
+    >>> meta["sensor_size"], meta["events"], meta["encoding"], meta["compression"], meta["chunk_events"]
+    ((2, 2, 2), 1, {'code': 'none'}, 'gzip', 8)
     """
     with _open(path) as file:
         return _metadata(file, Path(path))
@@ -496,7 +683,51 @@ def read(
     """
     with _open(path) as file:
         reader = _Reader(file, Path(path))
-        return reader.events(reader.samples(sample), t_start, t_end)
+        return reader.events(reader.columns(reader.samples(sample), t_start, t_end))
+
+
+def read_columns(
+    path: str | os.PathLike[str],
+    chunk_events: int = 1 << 20,
+    t_start: int | None = None,
+    t_end: int | None = None,
+) -> Iterator[dict[str, np.ndarray]]:
+    """Read a file in pieces of about ``chunk_events`` events as numpy columns, without torch.
+
+    A one-stream file comes as consecutive stretches of time; a batched file as groups of whole
+    samples (a sample larger than ``chunk_events`` comes alone). Each piece is a dict of
+    ``t`` (int64, absolute: ``t_offset`` added, in the file's time unit), ``x``, ``y`` (int16),
+    ``p`` (bool), ``c`` (int16, only for samples with several channels) and ``offsets``
+    (int64, the piece's own sample offsets: its events of sample ``k`` are
+    ``offsets[k]:offsets[k + 1]``; ``[0, n]`` for a stretch of one stream). The pieces are
+    checked as :func:`read` checks a file, and :func:`read_chunks` makes ``Events`` of them.
+
+    Parameters
+    ----------
+    path : path
+        As for :func:`read`.
+    chunk_events : int
+        Events per piece (about, for a batched file).
+    t_start, t_end : int, optional
+        Half-open window in the file's time unit, for every sample.
+
+    Raises
+    ------
+    FileFormatError
+        As for :func:`read`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import hdf5
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.h5"
+    >>> hdf5.write(path, Events(t=list(range(10)), x=[0] * 10, y=[0] * 10, p=[1] * 10, sensor_size=(1, 1)))
+    >>> [(piece["t"].tolist(), piece["offsets"].tolist()) for piece in hdf5.read_columns(path, 4, t_start=3)]
+    [([3, 4, 5, 6], [0, 4]), ([7, 8, 9], [0, 3])]
+    """
+    with _open(path) as file:
+        yield from _Reader(file, Path(path)).pieces(chunk_events, t_start, t_end)
 
 
 def read_chunks(
@@ -508,7 +739,7 @@ def read_chunks(
     """Read a file in pieces of about ``chunk_events`` events, in constant memory.
 
     A one-stream file comes as consecutive stretches of time; a batched file as groups of whole
-    samples.
+    samples: the pieces of :func:`read_columns`, as ``Events``.
 
     Examples
     --------
@@ -522,17 +753,8 @@ def read_chunks(
     """
     with _open(path) as file:
         reader = _Reader(file, Path(path))
-        if reader.batched:
-            bounds = reader.offsets
-            first = 0
-            for b in range(1, len(bounds)):
-                if b == len(bounds) - 1 or bounds[b + 1] - bounds[first] > chunk_events:
-                    yield reader.events(range(first, b), t_start, t_end)
-                    first = b
-            return
-        ((lo, hi),) = reader.windows(range(1), t_start, t_end)
-        for start in range(lo, hi, chunk_events):
-            yield reader.slice(start, min(start + chunk_events, hi))
+        for piece in reader.pieces(chunk_events, t_start, t_end):
+            yield reader.events(piece)
 
 
 @contextlib.contextmanager
@@ -564,6 +786,16 @@ def _implausible(data: h5py.Dataset) -> bool:
     return data.size * data.dtype.itemsize > 4096 * data.id.get_storage_size() + (1 << 24)
 
 
+def _compression(data: h5py.Dataset) -> str:
+    """The canonical name of a dataset's compression filter (shuffle and checksums aside)."""
+    plist = data.id.get_create_plist()
+    codes = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    for code in codes:
+        if code not in (h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32):
+            return FILTER_NAMES.get(code, f"HDF5 filter {code}")
+    return "none"
+
+
 def _metadata(file: h5py.File, path: Path) -> dict[str, object]:
     reader = _Reader(file, path)
     return {
@@ -575,7 +807,9 @@ def _metadata(file: h5py.File, path: Path) -> dict[str, object]:
         "dt_us": int(file.attrs["dt_us"]) if "dt_us" in file.attrs else None,
         "samples": len(reader.offsets) - 1,
         "events": int(reader.offsets[-1]),
-        "compression": _text(file, "compression", str(file["events/t"].compression or "none")),
+        "compression": _compression(reader.datasets["t"]),
+        "dtypes": {name: str(data.dtype) for name, data in reader.datasets.items()},
+        "chunk_events": reader.datasets["t"].chunks[0] if reader.datasets["t"].chunks else None,
         "encoding": json.loads(_text(file, "encoding", "{}")),
         "eventcode_version": _text(file, "eventcode_version", None),
     }
@@ -586,12 +820,11 @@ class _Reader:
 
     def __init__(self, file: h5py.File, path: Path) -> None:
         self.file, self.path = file, path
-        self.columns = {}
-        for name in ("x", "y", "t", "p"):
-            self.columns[name] = self._dataset(f"events/{name}")
-        if "events/c" in file:
-            self.columns["c"] = self._dataset("events/c")
-        lengths = {name: len(data) for name, data in self.columns.items()}
+        self.datasets = {}
+        for name in ("x", "y", "t", "p", "c"):  # in this order the first missing is named
+            if name != "c" or "events/c" in file:
+                self.datasets[name] = self._dataset(f"events/{name}")
+        lengths = {name: len(data) for name, data in self.datasets.items()}
         if len(set(lengths.values())) > 1:
             self.fail("events", f"columns of different lengths {lengths}")
         total = lengths["t"]
@@ -626,13 +859,13 @@ class _Reader:
             else:  # a DSEC file without geometry: the smallest sensor holding every event
                 self.shape = address.check_shape(
                     (
-                        int(self.columns["y"][()].max(initial=0)) + 1,
-                        int(self.columns["x"][()].max(initial=0)) + 1,
+                        int(self.datasets["y"][()].max(initial=0)) + 1,
+                        int(self.datasets["x"][()].max(initial=0)) + 1,
                     )
                 )
         except Exception as err:
             self.fail("/", f"no usable sample shape ({err})")
-        if ("c" in self.columns) != (address.channels(self.shape) > 1):
+        if ("c" in self.datasets) != (address.channels(self.shape) > 1):
             self.fail("events/c", f"present exactly when the shape {self.shape} has several channels")
 
     def fail(self, dataset: str, message: str) -> None:
@@ -655,6 +888,24 @@ class _Reader:
             raise IndexError(f"sample {sample} out of range for {count} sample(s) in {self.path}")
         return range(b, b + 1)
 
+    def pieces(
+        self, chunk_events: int, t_start: int | None, t_end: int | None
+    ) -> Iterator[dict[str, np.ndarray]]:
+        """Checked columns of about ``chunk_events`` events: stretches of one stream, or groups
+        of whole samples."""
+        if self.batched:
+            bounds = self.offsets
+            first = 0
+            for b in range(1, len(bounds)):
+                if b == len(bounds) - 1 or bounds[b + 1] - bounds[first] > chunk_events:
+                    yield self.columns(range(first, b), t_start, t_end)
+                    first = b
+            return
+        ((lo, hi),) = self.windows(range(1), t_start, t_end)
+        for start in range(lo, hi, chunk_events):
+            end = min(start + chunk_events, hi)
+            yield self._checked(self.columns_of(start, end), np.array([end - start]))
+
     def windows(self, samples: range, t_start: int | None, t_end: int | None) -> list[tuple[int, int]]:
         """Event index range of each sample within the time window, from the indexes."""
         lo = self.offsets[samples.start : samples.stop]
@@ -675,7 +926,7 @@ class _Reader:
         for b in samples:
             first, last = self._narrow(relative, int(self.offsets[b]), int(self.offsets[b + 1]))
             if first < last:
-                times = self.columns["t"][first:last].astype(np.int64)
+                times = self.datasets["t"][first:last].astype(np.int64)
                 first += int(np.searchsorted(times, relative, side="left"))
             found.append(first)
         return np.array(found, dtype=np.int64)
@@ -706,68 +957,70 @@ class _Reader:
             self.fail("ms_to_idx", f"entry {ms} points outside the events")
         return start, end
 
-    def events(self, samples: range, t_start: int | None, t_end: int | None) -> Events:
+    def columns(self, samples: range, t_start: int | None, t_end: int | None) -> dict[str, np.ndarray]:
+        """Checked columns of ``samples`` within the time window, with their ``offsets``."""
         if len(samples) == len(self.offsets) - 1 and t_start is None and t_end is None:
             spans = [(int(self.offsets[0]), int(self.offsets[-1]))]
             counts = np.diff(self.offsets)
         else:
             spans = self.windows(samples, t_start, t_end)
             counts = np.array([hi - lo for lo, hi in spans], dtype=np.int64)
-        pieces = [self.columns_of(lo, hi) for lo, hi in spans if hi > lo] or [self.columns_of(0, 0)]
-        columns = (
-            pieces[0] if len(pieces) == 1 else {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-        )
-        return self._checked(columns, counts)
+        return self._checked(self._joined(spans), counts)
 
-    def slice(self, lo: int, hi: int) -> Events:
-        return self._checked(self.columns_of(lo, hi), np.array([hi - lo]))
+    def _joined(self, spans: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+        """The stored columns of the events in ``spans``, one array each."""
+        pieces = [self.columns_of(lo, hi) for lo, hi in spans if hi > lo] or [self.columns_of(0, 0)]
+        if len(pieces) == 1:
+            return pieces[0]
+        return {name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]}
 
     def columns_of(self, lo: int, hi: int) -> dict[str, np.ndarray]:
-        """Columns of events ``lo:hi`` in eventcode's dtypes, read straight into them."""
-        out = {}
-        for name, data in self.columns.items():
-            if name == "t":
-                values = data[lo:hi].astype(np.int64, copy=False)
-                out[name] = values + self.t_offset if self.t_offset else values
-            elif name == "p":
-                out[name] = (
-                    data[lo:hi].astype(bool, copy=False) if data.dtype != np.uint8 else data[lo:hi].view(bool)
-                )
-            else:
-                values = data[lo:hi]
-                out[name] = (
-                    values.view(np.int16)
-                    if values.dtype in (np.uint16, np.int16)
-                    else values.astype(np.int16)
-                )
-        return out
+        """The stored columns of events ``lo:hi``, in the file's dtypes."""
+        return {
+            name: self.datasets[name][lo:hi] for name in ("t", "x", "y", "p", "c") if name in self.datasets
+        }
 
-    def _checked(self, columns: dict[str, np.ndarray], counts: np.ndarray) -> Events:
-        """Events from columns after cheap checks: addresses within the shape, time order per sample."""
-        if "p" in columns and len(columns["p"]) and columns["p"].view(np.uint8).max() > 1:
+    def _checked(self, stored: dict[str, np.ndarray], counts: np.ndarray) -> dict[str, np.ndarray]:
+        """eventcode's columns and their ``offsets`` from stored columns, after cheap checks of the
+        stored values (narrow, so the checks read little): polarity 0/1, addresses within the shape,
+        steps within num_steps, time order per sample."""
+        if _outside(stored["p"], 0, 2):
             self.fail("events/p", "holds values other than 0 and 1")
         extents = {
             "x": address.width(self.shape),
             "y": address.height(self.shape),
             "c": address.channels(self.shape),
         }
-        for name, column in columns.items():
-            if name in extents and len(column) and (column.min() < 0 or column.max() >= extents[name]):
-                self.fail(
-                    f"events/{name}", f"holds addresses outside [0, {extents[name]}) of shape {self.shape}"
-                )
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        t = columns["t"]
-        backwards = t[1:] < t[:-1]
-        if len(t) > 1 and backwards.any():
-            backwards[offsets[1:-1][(offsets[1:-1] > 0) & (offsets[1:-1] < len(t))] - 1] = False
-            if backwards.any():
-                self.fail(
-                    "events/t",
-                    f"time goes backwards at event {int(np.argmax(backwards)) + 1} within a sample",
-                )
-        if self.unit == "step" and len(t) and (t.min() < 0 or t.max() >= self.num_steps):
+        for name, extent in extents.items():
+            if name in stored and _outside(stored[name], 0, extent):
+                self.fail(f"events/{name}", f"holds addresses outside [0, {extent}) of shape {self.shape}")
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        t = stored["t"]  # t_offset shifts every time alike: the order of the stored times is theirs
+        backwards = _backwards(t, offsets)
+        if backwards is not None:
+            self.fail("events/t", f"time goes backwards at event {backwards} within a sample")
+        if self.unit == "step" and _outside(t, -self.t_offset, self.num_steps - self.t_offset):
             self.fail("events/t", f"steps outside [0, {self.num_steps})")
+        del t  # the stored columns go as they are converted
+        columns = {}
+        for name in list(stored):
+            values = stored.pop(name)
+            if name == "t":  # widened and shifted in one pass
+                columns[name] = np.add(values, np.int64(self.t_offset), dtype=np.int64)
+            elif name == "p":
+                columns[name] = values.view(bool) if values.dtype == np.uint8 else values.astype(bool)
+            else:  # checked addresses fit int16
+                columns[name] = (
+                    values.view(np.int16) if values.dtype.itemsize == 2 else values.astype(np.int16)
+                )
+        return {**columns, "offsets": offsets}
+
+    def events(self, columns: dict[str, np.ndarray]) -> Events:
+        """``Events`` of checked columns (sharing their memory)."""
+        import torch
+
+        from eventcode.events import Events
+
         tensors = {name: torch.from_numpy(column) for name, column in columns.items()}
         return Events._trusted(
             tensors["t"],
@@ -775,7 +1028,7 @@ class _Reader:
             tensors["y"],
             tensors["p"],
             tensors.get("c"),
-            torch.from_numpy(offsets.astype(np.int64)),
+            tensors["offsets"],
             self.shape,
             self.num_steps if self.unit == "step" else None,
             self.unit,

@@ -1,134 +1,420 @@
-"""Tests of eventcode/cli.py: the ``eventcode`` command end to end, through a subprocess."""
+"""Tests of eventcode/cli.py: the ``eventcode`` command, through click's runner and subprocesses."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from click.testing import CliRunner, Result
 
+import eventcode
+from eventcode import cli
+from eventcode.transforms import ENCODERS
 from exporters import aedat4, hdf5
 
 pytest.importorskip("matplotlib", reason="the demo and view need the plot extra")
+Image = pytest.importorskip("PIL.Image")
 
 
-def eventcode(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "eventcode.cli", *map(str, arguments)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd,
-        check=False,
-    )
+def run(*arguments: object) -> Result:
+    """``eventcode ARGUMENTS`` in this process, as a user's shell would run it."""
+    return CliRunner().invoke(cli.main, [str(a) for a in arguments], catch_exceptions=False)
 
 
-def one_line_error(result: subprocess.CompletedProcess, text: str) -> None:
-    assert result.returncode != 0
+def one_line_error(result: Result, *texts: str) -> str:
+    """Assert a non-zero exit with exactly one line on stderr, naming every text; return the line."""
+    assert result.exit_code != 0, result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr  # no traceback
-    assert lines[0].startswith("eventcode: error:")
-    assert text in lines[0]
+    assert len(lines) == 1, result.stderr  # no traceback, no usage block
+    assert lines[0].startswith("eventcode: error:"), lines[0]
+    for text in texts:
+        assert text in lines[0], lines[0]
+    return lines[0]
 
 
-def test_demo_writes_checks_plots_and_tabulates(tmp_path: Path) -> None:
-    result = eventcode("demo", "--out", tmp_path / "demo", "--digits", "4", "--num-steps", "12")
+@pytest.fixture(scope="module")
+def recording(shared: Path) -> Path:
+    return shared / "data/real/aedat4/tonic_sample.aedat4"
+
+
+@pytest.fixture(scope="module")
+def truth(shared: Path) -> dict:
+    files = json.loads((shared / "data/real/manifest.json").read_text())["files"]
+    return next(f for f in files if f["path"] == "aedat4/tonic_sample.aedat4")["summary"]
+
+
+def test_subcommands_of_python_m_eventcode_print_help() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "eventcode", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr
-    for code in ("rate", "latency", "delta"):
-        assert any(line.split()[:1] == [code] for line in result.stdout.splitlines())
-        assert (tmp_path / "demo" / f"{code}_raster.png").stat().st_size > 1000
-        assert hdf5.info(tmp_path / "demo" / f"{code}.h5")["samples"] == 4
-        assert len(list((tmp_path / "demo").glob(f"{code}_*.aedat4"))) == 4
-    assert (tmp_path / "demo" / "delta.gif").stat().st_size > 1000
+    assert all(command in result.stdout for command in ("demo", "encode", "convert", "info", "view"))
 
 
-def test_info_json_on_a_real_recording(shared: Path) -> None:
-    path = shared / "data/real/aedat4/tonic_sample.aedat4"
-    result = eventcode("info", "--json", path)
+@pytest.mark.parametrize("arguments", [["--help"], ["info", "RECORDING"], ["info", "--json", "H5"]])
+def test_help_and_info_never_import_torch(arguments: list[str], recording: Path, tmp_path: Path) -> None:
+    h5 = tmp_path / "d.h5"
+    hdf5.write(h5, eventcode.rate(torch.rand(2, 1, 4, 4), num_steps=5), dt_us=10)
+    arguments = [{"RECORDING": str(recording), "H5": str(h5)}.get(a, a) for a in arguments]
+    script = (
+        "import sys\nfrom eventcode.cli import main\n"
+        f"try:\n    main({arguments!r})\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr
+
+
+def test_help_lists_every_choice_and_option() -> None:
+    encode = run("encode", "--help").output
+    assert "[delta|latency|rate]" in encode
+    for name in ("zstd_high", "lz4_high", "gzip", "lzf", "blosc"):
+        assert name in encode
+    assert "[frame|raster|histogram|animation]" in run("view", "--help").output
+    demo = run("demo", "--help").output
+    assert "--out DIRECTORY" in demo
+    assert "Folder for the files" in demo
+
+
+def test_the_cli_knows_every_encoder_and_compression_name() -> None:
+    assert set(cli.CODES) == set(ENCODERS)
+    for names in (aedat4.COMPRESSIONS, hdf5.COMPRESSIONS):
+        for name in set(names.values()):
+            assert name in cli.COMPRESSION_HELP
+
+
+# ---------------------------------------------------------------------- convert and info
+def test_info_lists_every_stream_and_counts_events_and_imu_apart(recording: Path, truth: dict) -> None:
+    result = run("info", "--json", recording)
+    assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    truth = json.loads((shared / "data/real/manifest.json").read_text())["files"]
-    truth = next(f for f in truth if f["path"] == "aedat4/tonic_sample.aedat4")["summary"]
     assert summary["events"] == truth["events"]
     assert summary["sensor_size"] == [*truth["sensor_resolution"], 2]
     assert (summary["first_t"], summary["last_t"]) == (truth["t_first_us"], truth["t_last_us"])
-    assert summary["on_fraction"] == pytest.approx(truth["on"] / truth["events"])
-    assert summary["compression"] == "LZ4"
-    assert summary["streams"]["2"]["type"] == "IMUS"
-    assert summary["event_rate_unit"] == "events/s"
+    assert summary["on_fraction"] == pytest.approx(truth["on"] / truth["events"], abs=1e-4)
+    assert summary["compression"] == "lz4"
+    streams = {s["id"]: s for s in summary["streams"]}
+    assert (streams[0]["kind"], streams[0]["records"]) == ("EVTS", truth["events"])
+    assert (streams[2]["kind"], streams[2]["records"], streams[2]["unit"]) == ("IMUS", 475, "IMU samples")
+    assert streams[3]["kind"] == "TRIG"
+    duration = (truth["t_last_us"] - truth["t_first_us"]) / 1e6
+    assert summary["duration_s"] == pytest.approx(duration, rel=1e-3)
+    assert len(str(summary["event_rate_per_s"]).replace(".", "").strip("0")) <= 4  # rounded
+    text = run("info", recording).stdout
+    assert "475 IMU samples" in text
+    assert f"{truth['events']:,} events" in text
+    assert " s)" in text
+    assert "events/s" in text
 
 
-def test_convert_streams_both_ways_and_reads_back_equal(shared: Path, tmp_path: Path) -> None:
-    source = shared / "data/real/aedat4/tonic_sample.aedat4"
+def test_convert_keeps_every_stream_and_the_compression(recording: Path, tmp_path: Path) -> None:
+    target = tmp_path / "copy.aedat4"
+    result = run("convert", recording, target)
+    assert result.exit_code == 0, result.output
+    assert "{}" not in result.stdout
+    assert str(target) in result.stdout
+    source, copy = aedat4.info(recording), aedat4.info(target)
+    assert copy.compression == source.compression == "lz4"
+    assert {i: (s.type, s.records) for i, s in copy.streams.items()} == {
+        i: (s.type, s.records) for i, s in source.streams.items()
+    }
+    assert target.stat().st_size < 1.2 * recording.stat().st_size  # not decompressed: was 2x
+    assert aedat4.read(target) == aedat4.read(recording)
+    recompressed = tmp_path / "zstd.aedat4"
+    assert run("convert", recording, recompressed, "--compression", "ZSTD-22").exit_code == 0
+    assert aedat4.info(recompressed).compression == "zstd_high"
+    assert aedat4.info(recompressed).streams[2].records == 475
+
+
+def test_convert_refuses_to_write_over_its_source(recording: Path, tmp_path: Path) -> None:
+    source = tmp_path / "a.aedat4"
+    source.write_bytes(recording.read_bytes())
+    before = source.read_bytes()
+    one_line_error(run("convert", source, source), "source file itself")
+    os.link(source, tmp_path / "b.aedat4")
+    one_line_error(run("convert", source, tmp_path / "b.aedat4"), "source file itself")
+    assert source.read_bytes() == before
+
+
+def test_convert_to_events_only_formats_counts_what_it_drops(recording: Path, tmp_path: Path) -> None:
+    result = run("convert", recording, tmp_path / "a.h5")
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.stderr.splitlines() if line.startswith("eventcode: warning:")]
+    assert len(warning) == 1
+    assert "475 IMU samples" in warning[0]
+    assert "--events-only" in warning[0]
+    quiet = run("convert", recording, tmp_path / "b.h5", "--events-only")
+    assert quiet.exit_code == 0
+    assert "warning" not in quiet.stderr
+    assert hdf5.read(tmp_path / "b.h5") == aedat4.read(recording)
+
+
+def test_convert_streams_both_ways_and_reads_back_equal(recording: Path, tmp_path: Path) -> None:
     assert (
-        eventcode(
-            "convert", source, tmp_path / "s.h5", "--compression", "gzip", "--chunk-events", "30000"
-        ).returncode
+        run(
+            "convert",
+            recording,
+            tmp_path / "s.h5",
+            "--compression",
+            "GZIP",
+            "--chunk-events",
+            "30000",
+            "--events-only",
+        ).exit_code
         == 0
     )
-    assert eventcode("convert", tmp_path / "s.h5", tmp_path / "back.aedat4").returncode == 0
-    assert aedat4.read(tmp_path / "back.aedat4") == aedat4.read(source)
+    assert run("convert", tmp_path / "s.h5", tmp_path / "back.aedat4").exit_code == 0
+    assert aedat4.read(tmp_path / "back.aedat4") == aedat4.read(recording)
     assert hdf5.info(tmp_path / "s.h5")["compression"] == "gzip"
 
 
-def test_encode_mnist_and_arrays(shared: Path, tmp_path: Path) -> None:
-    mnist = shared / "data/mnist/t10k-images-idx3-ubyte.gz"
-    result = eventcode(
-        "encode", "--code", "rate", "--num-steps", "10", "--limit", "3", mnist, tmp_path / "d_{}.aedat4"
+def test_convert_salvages_a_truncated_file(recording: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.aedat4"
+    data = recording.read_bytes()
+    broken.write_bytes(data[: len(data) * 2 // 3])
+    one_line_error(run("info", broken), "truncated")
+    one_line_error(run("convert", broken, tmp_path / "x.h5"), "truncated")
+    result = run("convert", broken, tmp_path / "saved.h5", "--salvage", "--events-only")
+    assert result.exit_code == 0, result.output
+    assert "bytes" in result.stderr
+    assert "warning" in result.stderr
+    saved, whole = hdf5.read(tmp_path / "saved.h5"), aedat4.read(recording)
+    assert 0 < len(saved) < len(whole)
+    for column in ("t", "x", "y", "p"):  # every complete packet: a prefix of the whole recording
+        assert torch.equal(getattr(saved, column), getattr(whole, column)[: len(saved)])
+    one_line_error(run("convert", tmp_path / "saved.h5", tmp_path / "y.h5", "--salvage"), "AEDAT 4.0")
+
+
+# ---------------------------------------------------------------------- encode: options and inputs
+def test_options_are_parsed_by_the_encoders_types(tmp_path: Path) -> None:
+    images = np.random.default_rng(0).random((4, 1, 8, 8))
+    np.save(tmp_path / "images.npy", images)
+    common = ("encode", "--code", "latency", "--num-steps", "10", tmp_path / "images.npy")
+    result = run(*common, tmp_path / "a.h5", "--option", "clip=False", "--option", "normalize=True")
+    assert result.exit_code == 0, result.output
+    expected = eventcode.latency(torch.from_numpy(images), num_steps=10, clip=False, normalize=True)
+    assert hdf5.read(tmp_path / "a.h5") == expected
+    encoding = hdf5.info(tmp_path / "a.h5")["encoding"]
+    assert encoding["clip"] is False
+    assert encoding["normalize"] is True
+    for spelling in ("false", "0", "False"):
+        assert cli.encoder_options("latency", (f"clip={spelling}",), {}) == {"clip": False}
+    assert cli.encoder_options("latency", ("on_target=None", "tau=5"), {}) == {"on_target": None, "tau": 5.0}
+    assert cli.encoder_options("latency", ("normalize=per_sample",), {}) == {"normalize": "per_sample"}
+    line = one_line_error(run(*common, tmp_path / "b.h5", "--option", "colour=red"), "colour")
+    assert "valid keys" in line
+    assert "tau" in line
+    assert "normalize" in line
+    one_line_error(run(*common, tmp_path / "b.h5", "--option", "tau=abc"), "tau", "number")
+    one_line_error(run(*common, tmp_path / "b.h5", "--option", "clip=maybe"), "clip", "true/false")
+    one_line_error(run(*common, tmp_path / "b.h5", "--option", "novalue"), "KEY=VALUE")
+    assert not (tmp_path / "b.h5").exists()
+
+
+def test_the_cli_encoder_option_names_match_the_signatures() -> None:
+    for code, function in ENCODERS.items():
+        hints = typing.get_type_hints(function)
+        with pytest.raises(eventcode.errors.OptionError, match="valid keys") as error:
+            cli.encoder_options(code, ("nothing=1",), {})
+        for name in hints:
+            if name not in cli.NOT_SETTABLE:
+                assert name in str(error.value)
+
+
+def test_integer_and_float_images_are_scaled_right(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(1).integers(0, 256, (3, 1, 6, 6))
+    for dtype in ("uint8", "int64", "int32", "int16"):
+        np.save(tmp_path / f"{dtype}.npy", pixels.astype(dtype))
+        result = run(
+            "encode",
+            "--code",
+            "latency",
+            "--num-steps",
+            "8",
+            tmp_path / f"{dtype}.npy",
+            tmp_path / f"{dtype}.h5",
+        )
+        assert result.exit_code == 0, result.output
+    reference = hdf5.read(tmp_path / "uint8.h5")
+    assert len(reference) > 0
+    for dtype in ("int64", "int32", "int16"):  # was: int64 divided by its maximum, 0 events
+        assert hdf5.read(tmp_path / f"{dtype}.h5") == reference
+    np.save(tmp_path / "float255.npy", pixels.astype(np.float64))
+    one_line_error(
+        run("encode", "--code", "latency", "--num-steps", "8", tmp_path / "float255.npy", tmp_path / "f.h5"),
+        "outside [0, 1]",
+        "--scale",
     )
-    assert result.returncode == 0, result.stderr
-    assert [aedat4.read(tmp_path / f"d_{b}.aedat4").num_steps for b in range(3)] == [10, 10, 10]
-    np.save(tmp_path / "images.npy", np.random.default_rng(0).random((5, 1, 6, 6)))
-    result = eventcode(
+    scaled = run(
         "encode",
         "--code",
         "latency",
         "--num-steps",
         "8",
-        "--option",
-        "normalize=true",
-        tmp_path / "images.npy",
-        tmp_path / "lat.h5",
+        "--scale",
+        "255",
+        tmp_path / "float255.npy",
+        tmp_path / "f.h5",
     )
-    assert result.returncode == 0, result.stderr
-    meta = hdf5.info(tmp_path / "lat.h5")
-    assert (meta["samples"], meta["events"], meta["encoding"]["code"]) == (5, 5 * 36, "latency")
+    assert scaled.exit_code == 0, scaled.output
+    assert hdf5.read(tmp_path / "f.h5") == reference
+    np.save(tmp_path / "wide.npy", (pixels * 16).astype(np.int32))
+    one_line_error(
+        run("encode", "--code", "rate", "--num-steps", "4", tmp_path / "wide.npy", tmp_path / "w.h5"), "scale"
+    )
+    np.save(tmp_path / "u16.npy", (pixels * 257).astype(np.uint16))
+    assert (
+        run(
+            "encode", "--code", "latency", "--num-steps", "8", tmp_path / "u16.npy", tmp_path / "u16.h5"
+        ).exit_code
+        == 0
+    )
+    assert hdf5.read(tmp_path / "u16.h5") == reference
 
 
-def test_view_draws_pictures(tmp_path: Path) -> None:
-    PIL = pytest.importorskip("PIL.Image")
+@pytest.mark.parametrize(
+    ("code", "arguments", "text"),
+    [
+        ("rate", ["--limit", "-2"], "--limit"),
+        ("rate", ["--limit", "0"], "--limit"),
+        ("rate", ["--dt-us", "0"], "--dt-us"),
+        ("rate", ["--dt-us", "-3"], "--dt-us"),
+        ("latency", ["--threshold", "-1"], "--threshold"),
+        ("delta", ["--threshold", "-1"], "--threshold"),
+        ("rate", ["--num-steps", "0"], "--num-steps"),
+        ("rate", ["--compression", "brotli"], "brotli"),
+        ("delta", ["--num-steps", "4"], "--num-steps"),
+    ],
+)
+def test_encode_refuses_bad_option_values_in_one_line(
+    code: str, arguments: list[str], text: str, tmp_path: Path
+) -> None:
+    np.save(tmp_path / "images.npy", np.random.default_rng(0).random((3, 2, 4, 4)))
+    steps = [] if code == "delta" or "--num-steps" in arguments else ["--num-steps", "4"]
+    result = run("encode", "--code", code, *steps, *arguments, tmp_path / "images.npy", tmp_path / "out.h5")
+    one_line_error(result, text)
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_encode_mnist_into_one_file_per_digit(shared: Path, tmp_path: Path) -> None:
+    mnist = shared / "data/mnist/t10k-images-idx3-ubyte.gz"
+    result = run(
+        "encode", "--code", "rate", "--num-steps", "10", "--limit", "3", mnist, tmp_path / "d_{}.aedat4"
+    )
+    assert result.exit_code == 0, result.output
+    assert "{}" not in result.stdout
+    assert "d_0.aedat4" in result.stdout
+    assert "d_2.aedat4" in result.stdout
+    assert [aedat4.read(tmp_path / f"d_{b}.aedat4").num_steps for b in range(3)] == [10, 10, 10]
+    assert aedat4.info(tmp_path / "d_0.aedat4").compression == "lz4"
+    result = run(
+        "encode",
+        "--code",
+        "rate",
+        "--num-steps",
+        "10",
+        "--limit",
+        "2",
+        "--compression",
+        "none",
+        mnist,
+        tmp_path / "n_{}.aedat4",
+    )
+    assert result.exit_code == 0
+    assert aedat4.info(tmp_path / "n_1.aedat4").compression == "none"
+
+
+# ---------------------------------------------------------------------- demo
+@pytest.mark.parametrize(("option", "value"), [("--digits", "-1"), ("--digits", "0"), ("--num-steps", "0")])
+def test_demo_refuses_bad_sizes_in_one_line(option: str, value: str, tmp_path: Path) -> None:
+    one_line_error(run("demo", "--out", tmp_path / "demo", option, value), option)
+    assert not (tmp_path / "demo").exists()
+
+
+def test_demo_writes_checks_plots_and_reruns_cleanly(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    result = run("demo", "--out", folder, "--digits", "4", "--num-steps", "12")
+    assert result.exit_code == 0, result.output
+    listed = json.loads((folder / "manifest.json").read_text())["files"]
+    assert sorted(listed) == sorted(p.name for p in folder.iterdir() if p.name != "manifest.json")
+    for code in ("rate", "latency", "delta"):
+        assert any(line.split()[:1] == [code] for line in result.stdout.splitlines())
+        for kind in ("raster", "frame"):
+            with Image.open(folder / f"{code}_{kind}.png") as png:
+                assert min(png.size) > 200
+        assert hdf5.info(folder / f"{code}.h5")["samples"] == 4
+    assert (folder / "delta.gif").stat().st_size > 1000
+    (folder / "mine.txt").write_text("keep")
+    again = run("demo", "--out", folder, "--digits", "2", "--num-steps", "12")
+    assert again.exit_code == 0, again.output
+    assert len(list(folder.glob("rate_*.aedat4"))) == 2  # the 4 files of the last run are gone
+    assert (folder / "mine.txt").read_text() == "keep"  # files it did not write are kept
+
+
+def test_the_demo_digit_slides_in_without_wrapping() -> None:
+    image = torch.zeros(1, 1, 4, 4)
+    image[..., 3] = 1.0  # the right-most column lit
+    frames = cli._sliding(image, 9)
+    assert frames.shape == (9, 1, 1, 4, 4)
+    assert frames[0].sum() == 0
+    assert frames[-1].sum() == 0
+    lit = [torch.nonzero(f[0, 0, 0]).flatten().tolist() for f in frames]
+    assert lit[1:4] == [[0], [1], [2]]  # enters at the left edge and moves right, one column a frame here
+    assert all(len(columns) <= 1 for columns in lit)  # never wraps around to the other side
+
+
+# ---------------------------------------------------------------------- view
+def test_view_of_a_real_recording_shows_the_scene(recording: Path, tmp_path: Path) -> None:
+    assert run("view", recording, "--out", tmp_path / "frame.png").exit_code == 0
+    with Image.open(tmp_path / "frame.png") as png:
+        pixels = np.asarray(png.convert("RGB")).astype(int).reshape(-1, 3)
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    backgrounds = colours[np.argsort(counts)[-2:]]  # the figure's and the image's own background
+    distance = np.min([np.abs(pixels - colour).sum(axis=-1) for colour in backgrounds], axis=0)
+    assert (distance > 60).mean() > 0.08  # was 0.0001: a few dim pixels on a black image
+    assert run("view", recording, "--out", tmp_path / "h.png", "--kind", "histogram").exit_code == 0
+    assert run("view", recording, "--out", tmp_path / "r.gif", "--frames", "5").exit_code == 0
+    with Image.open(tmp_path / "r.gif") as gif:
+        assert gif.n_frames == 5
+    one_line_error(run("view", recording, "--out", tmp_path / "x.png", "--sample", "2"), "--sample")
+
+
+def test_view_draws_a_batched_file(tmp_path: Path) -> None:
     np.save(tmp_path / "images.npy", np.random.default_rng(1).random((2, 1, 9, 9)))
     assert (
-        eventcode(
+        run(
             "encode", "--code", "rate", "--num-steps", "6", tmp_path / "images.npy", tmp_path / "r.h5"
-        ).returncode
+        ).exit_code
         == 0
     )
-    assert eventcode("view", tmp_path / "r.h5", "--out", tmp_path / "r.png", "--sample", "1").returncode == 0
-    assert eventcode("view", tmp_path / "r.h5", "--out", tmp_path / "r.gif").returncode == 0
-    assert (
-        eventcode("view", tmp_path / "r.h5", "--out", tmp_path / "raster.png", "--kind", "raster").returncode
-        == 0
-    )
-    with PIL.open(tmp_path / "r.gif") as gif:
+    assert run("view", tmp_path / "r.h5", "--out", tmp_path / "r.png", "--sample", "1").exit_code == 0
+    assert run("view", tmp_path / "r.h5", "--out", tmp_path / "r.gif").exit_code == 0
+    with Image.open(tmp_path / "r.gif") as gif:
         assert gif.n_frames == 6
-    with PIL.open(tmp_path / "r.png") as png:
-        assert min(png.size) > 100
 
 
 def test_errors_are_one_line(shared: Path, tmp_path: Path) -> None:
     for folder in ("evt3", "aedat2", "es"):
         path = next((shared / "data/real" / folder).iterdir())
-        one_line_error(eventcode("info", path), "is not supported yet")
-        one_line_error(eventcode("convert", path, tmp_path / "x.h5"), "is not supported yet")
+        one_line_error(run("info", path), "is not supported yet")
+        one_line_error(run("convert", path, tmp_path / "x.h5"), "is not supported yet")
+    one_line_error(run("info", tmp_path / "missing.aedat4"), "does not exist")
     broken = tmp_path / "broken.aedat4"
     broken.write_bytes((shared / "data/real/aedat4/tonic_sample.aedat4").read_bytes()[:5000])
-    one_line_error(eventcode("info", broken), "byte")
-    missing = eventcode("info", tmp_path / "missing.aedat4")
-    assert missing.returncode != 0
-    assert "does not exist" in missing.stderr
-    debug = eventcode("--debug", "info", broken)
+    debug = subprocess.run(
+        [sys.executable, "-m", "eventcode", "--debug", "info", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert "Traceback" in debug.stderr

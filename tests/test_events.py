@@ -397,6 +397,69 @@ def test_to_steps_errors() -> None:
     assert events.to_steps(2).num_steps == 2
 
 
+# ---------------------------------------------------------------------- not a dense tensor
+def test_snntorch_raster_given_events_names_the_fix() -> None:
+    spikeplot = pytest.importorskip("snntorch.spikeplot", reason="snntorch is in the test extra")
+    figure = pytest.importorskip("matplotlib.figure", reason="matplotlib is in the test extra").Figure()
+    ax = figure.add_subplot()
+    spikes = torch.rand(6, 2, 1, 4, 5, generator=torch.Generator().manual_seed(0)) < 0.3
+    events = Events.from_dense(spikes)
+    with pytest.raises(AttributeError, match=r"events\.dense\(\)"):
+        spikeplot.raster(events, ax)
+    points = spikeplot.raster(events.dense()[:, 0].flatten(1), ax).get_offsets()  # the fix works:
+    first = events[0]  # one point per event of sample 0, at (t, flat address)
+    assert sorted(map(tuple, np.asarray(points).tolist())) == sorted(
+        zip(first.t.tolist(), (first.y * 5 + first.x).tolist(), strict=True)
+    )
+
+
+def test_tensor_methods_torch_functions_and_numpy_name_the_fix() -> None:
+    events = Events.from_dense(torch.eye(3)[:, None])
+    for method in ("size", "cpu", "unsqueeze", "numel"):
+        with pytest.raises(AttributeError, match=r"events\.dense\(\).*events\.to\(device\)"):
+            getattr(events, method)
+        assert not hasattr(events, method)
+    with pytest.raises(AttributeError, match=r"no attribute 'nonsense'$"):
+        events.nonsense  # noqa: B018
+    for call in (lambda: torch.where(events), lambda: torch.stack([events]), lambda: torch.sum(events)):
+        with pytest.raises(EventsDtypeError, match=r"was given an Events.*events\.dense\(\)"):
+            call()
+    with pytest.raises(TypeError):  # EventsDtypeError is a TypeError, as torch's own type errors
+        torch.where(events)
+    with pytest.raises(EventsDtypeError, match=r"events\.dense\(\).*events\.to_numpy\(sample=b\)"):
+        np.asarray(events)
+    assert pickle.loads(pickle.dumps(events)) == events  # attribute probes by pickle are unaffected
+    assert (torch.ones(3) == events) is False
+
+
+@pytest.mark.parametrize(
+    "dtype", [torch.float16, torch.bfloat16, torch.float64, torch.int8, torch.int16, torch.int64]
+)
+def test_dense_gives_the_dtype_asked_for(dtype: torch.dtype) -> None:
+    spikes = torch.randint(-1, 2, (5, 3, 2, 4), generator=torch.Generator().manual_seed(1))
+    events = Events.from_dense(spikes)
+    for polarity, expected in (("signed", spikes), ("on", spikes.clamp(min=0))):
+        dense = events.dense(dtype=dtype, polarity=polarity)
+        assert dense.dtype == dtype
+        assert torch.equal(dense, expected.to(dtype))
+
+
+def test_dense_dtypes_that_cannot_hold_off_events_raise() -> None:
+    events = Events.from_dense(torch.tensor([[[1, -1]]]))
+    assert events.dense(dtype=torch.bool, polarity="on").tolist() == [[[True, False]]]
+    assert events.dense(dtype=torch.uint8, polarity="split").tolist() == [[[[0, 1], [1, 0]]]]
+    for dtype in (torch.bool, torch.uint8, torch.complex64):
+        with pytest.raises(EventsError, match="cannot hold OFF"):
+            events.dense(dtype=dtype)
+
+
+def test_counts_round_in_half_precision_as_documented() -> None:
+    many = Events(t=[0] * 3001, x=[0] * 3001, y=[0] * 3001, p=[1] * 3001, shape=(1,), num_steps=1)
+    assert many.dense(dtype=torch.float32).item() == 3001
+    assert many.dense(dtype=torch.float16).item() != 3001  # float16 has no 3001
+    assert many.dense(dtype=torch.int8).item() == 3001 - 12 * 256  # wraps
+
+
 @pytest.mark.cuda
 def test_from_dense_and_methods_on_cuda_match_cpu() -> None:
     spikes = torch.randint(-2, 3, (7, 5, 2, 6, 9)).float()

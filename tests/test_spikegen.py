@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from eventcode import spikegen
+from eventcode.errors import EncodingError
 
 snn = pytest.importorskip("snntorch.spikegen", reason="snntorch is in the test extra")
 
@@ -44,12 +45,75 @@ def test_delta_and_time_varying_rate_shapes(shape: tuple[int, ...]) -> None:
     assert torch.equal(spikegen.rate(data, time_var_input=True, first_spike_time=1), expected)
 
 
-def test_float64_keeps_its_dtype_where_snntorch_does() -> None:
-    data = torch.rand(3, 4, dtype=torch.float64)
-    torch.manual_seed(0)
-    expected = snn.rate(data, num_steps=4)
-    torch.manual_seed(0)
-    assert torch.equal(spikegen.rate(data, num_steps=4), expected)
-    assert spikegen.rate(data, num_steps=4).dtype == torch.float64
-    assert spikegen.delta(data[:, :, None]).dtype == torch.float64
-    assert spikegen.latency(data, num_steps=4, normalize=True).dtype == torch.float32
+CALLS = [
+    ("rate", {"num_steps": 8}),
+    ("rate", {"num_steps": 8, "gain": 0.3, "offset": 0.1, "first_spike_time": 2}),
+    ("rate", {"time_var_input": True, "first_spike_time": 1}),
+    ("rate_conv", {}),
+    ("latency", {"num_steps": 20, "normalize": True, "epsilon": 1e-3}),
+    ("latency", {"num_steps": 20, "normalize": True, "linear": True, "clip": True, "threshold": 0.2}),
+    ("latency", {"num_steps": 20, "normalize": True, "linear": True, "interpolate": True}),
+    ("delta", {"threshold": 0.1, "off_spike": True}),
+    ("delta", {"threshold": 0.3, "padding": True, "off_spike": True}),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_every_float_dtype_gives_snntorchs_dtype_and_values(dtype: torch.dtype) -> None:
+    grid = torch.randint(0, 21, (6, 4, 1, 12, 12), generator=torch.Generator().manual_seed(1)) * 0.05
+    data = grid.to(dtype)  # on a grid of 0.05, so that delta's changes tie with the threshold
+    differs_from_float32 = []
+    for name, kwargs in CALLS:
+        torch.manual_seed(3)
+        expected = getattr(snn, name)(data, **kwargs)
+        torch.manual_seed(3)
+        ours = getattr(spikegen, name)(data, **kwargs)
+        assert ours.dtype == expected.dtype, (name, kwargs)
+        assert torch.equal(ours, expected), (name, kwargs)
+        torch.manual_seed(3)
+        differs_from_float32.append(not torch.equal(expected.float(), getattr(snn, name)(grid, **kwargs)))
+    if dtype in (torch.float16, torch.bfloat16):  # snnTorch's arithmetic in the input's dtype matters
+        assert sum(differs_from_float32) >= 3, differs_from_float32
+
+
+def test_output_dtypes_follow_snntorch() -> None:
+    data = torch.rand(3, 4).half()
+    assert spikegen.rate(data, num_steps=2).dtype == torch.float16  # bernoulli keeps p's dtype
+    assert spikegen.rate_conv(data).dtype == torch.float16
+    assert spikegen.delta(data).dtype == torch.float16
+    assert spikegen.latency(data, num_steps=4, normalize=True, epsilon=1e-3).dtype == torch.float32
+
+
+def test_samples_wider_than_the_address_columns_still_match() -> None:
+    wide = torch.rand(3, 40_000, generator=torch.Generator().manual_seed(4))  # 1-D samples over 32,767
+    for name, kwargs in (("rate", {"num_steps": 2}), ("rate_conv", {}), ("latency", {"num_steps": 20})):
+        torch.manual_seed(6)
+        expected = getattr(snn, name)(wide, **kwargs)
+        torch.manual_seed(6)
+        assert torch.equal(getattr(spikegen, name)(wide, **kwargs), expected), name
+    assert torch.equal(spikegen.delta(wide, off_spike=True), snn.delta(wide, off_spike=True))
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "kwargs"),
+    [
+        ("rate", (2, 0), {"num_steps": 3}),
+        ("rate", (4, 0), {"time_var_input": True}),
+        ("rate_conv", (2, 0), {}),
+        ("delta", (4, 0), {}),
+    ],
+)
+def test_empty_samples_give_snntorchs_empty_tensor(name: str, shape: tuple[int, ...], kwargs: dict) -> None:
+    data = torch.rand(shape)
+    expected = getattr(snn, name)(data, **kwargs)
+    ours = getattr(spikegen, name)(data, **kwargs)
+    assert (ours.shape, ours.dtype) == (expected.shape, expected.dtype)
+
+
+def test_time_varying_input_needs_a_time_dim() -> None:
+    with pytest.raises(EncodingError, match="lacks the time dim"):
+        spikegen.rate(torch.tensor(0.5), time_var_input=True)
+    with pytest.raises(EncodingError, match="lacks the time dim"):
+        spikegen.delta(torch.tensor(0.5))
+    with pytest.raises(IndexError):  # snnTorch's delta indexes data[0]
+        snn.delta(torch.tensor(0.5))

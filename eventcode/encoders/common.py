@@ -26,8 +26,9 @@ def as_input(
 ) -> torch.Tensor:
     """``data`` as a real tensor, finite, in the dtype the encoder computes in.
 
-    float16 and bfloat16 are upcast to float32 (snnTorch refuses them). ``integers`` says what
-    becomes of integer and bool input: ``"keep"`` it, make it ``"float32"``, or ``"reject"`` it.
+    Floats keep their dtype, float16 and bfloat16 included: snnTorch computes in the input's
+    dtype. ``integers`` says what becomes of integer and bool input: ``"keep"`` it, make it
+    ``"float32"``, or ``"reject"`` it.
     With ``bounds = (low, high)`` every value must also lie in ``[low, high]``; one pass over
     the data checks both.
     """
@@ -40,8 +41,6 @@ def as_input(
         raise EncodingError(
             f"{encoder}: complex input ({tensor.dtype}) has no spike encoding; pass real values"
         )
-    if tensor.dtype in (torch.float16, torch.bfloat16):
-        tensor = tensor.float()
     if not tensor.is_floating_point():
         if integers == "reject":
             raise EncodingError(
@@ -80,15 +79,6 @@ def check_steps(encoder: str, num_steps: int | None, first_spike_time: int) -> i
             f"(got {first_spike_time} and {steps})."
         )
     return steps
-
-
-def sample_major_batch(tensor: torch.Tensor, batched: bool, encoder: str) -> torch.Tensor:
-    """``tensor`` as ``[B, ...]``: a batch dim of 1 is put in for ``batched=False``."""
-    if not batched:
-        return tensor.unsqueeze(0)
-    if tensor.dim() < 1:
-        raise EncodingError(f"{encoder}: batched input needs a batch dim; pass batched=False for one sample")
-    return tensor
 
 
 def index_bits(extent: int) -> int:

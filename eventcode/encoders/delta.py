@@ -25,7 +25,7 @@ import torch
 
 from eventcode.encoders.common import CHUNK_ELEMENTS, as_input, flat_nonzero
 from eventcode.errors import EncodingError
-from eventcode.events import Events, time_major_batch
+from eventcode.events import Events, batch_first
 
 
 def delta(
@@ -41,8 +41,11 @@ def delta(
     Parameters
     ----------
     data : torch.Tensor
-        ``[T, B, ...]`` (``[T, ...]`` with ``batched=False``), any real dtype (float16 is
-        computed in float32). NaN and inf raise.
+        ``[T, B, ...]`` (``[T, ...]`` with ``batched=False``): dim 1 is the batch, so frames
+        flattened to ``[T, 784]`` are 784 sequences of one pixel, ``[T, 1, 784]`` one sequence
+        of 784, and a 1-D signal ``[T]`` needs ``signal[:, None]`` or ``batched=False``. Any
+        real dtype; the changes are computed in it, as in snnTorch (float16 and bfloat16 too).
+        NaN and inf raise.
     threshold : float
         ON where ``x[t] - x[t - 1] >= threshold``; OFF where it is ``<= -threshold``. Not
         checked, as in snnTorch: with ``threshold <= 0`` unchanged values fire (and with
@@ -60,6 +63,13 @@ def delta(
         ``num_steps = T``; ON events have ``p = True``, OFF events ``p = False``; at one step and
         address an OFF event comes before an ON one.
 
+    Raises
+    ------
+    EncodingError
+        Bool frames, NaN or inf, or a missing time or batch dim.
+    EventsError
+        A sample shape the int16 address columns cannot hold (e.g. a 1-D sample over 32,767).
+
     Examples
     --------
     >>> import torch
@@ -68,13 +78,27 @@ def delta(
     >>> events = delta(frames, threshold=0.2, off_spike=True)
     >>> events.num_steps, events.num_samples
     (10, 4)
+
+    Flattened frames ``video.flatten(1)`` (``[T, 784]``) are one sequence with ``[:, None]`` or
+    ``batched=False``; alone, each pixel is a sequence:
+
+    >>> video = torch.rand(10, 28, 28)  # [T, H, W]
+    >>> one = delta(video.flatten(1)[:, None])
+    >>> one.num_samples, one.shape, one == delta(video.flatten(1), batched=False)
+    (1, (784,), True)
+    >>> pixels = delta(video.flatten(1))
+    >>> pixels.num_samples, pixels.shape
+    (784, ())
+    >>> delta(torch.rand(10))  # a 1-D signal [T]  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    eventcode.errors.EncodingError: delta: input of shape [10] lacks the batch dim of [T, B, ...] (dim 1 ...
     """
     x = as_input(data, "delta", integers="keep")
     if x.dtype == torch.bool:
         raise EncodingError("delta: bool frames have no differences; pass numbers, e.g. frames.float()")
-    x = time_major_batch(x, batched, "delta", EncodingError)
+    x, shape = batch_first(x, batched, "delta", EncodingError, time_major=True)
     steps, batch = x.shape[:2]
-    shape = tuple(x.shape[2:])
     numel = math.prod(shape)
     frames = x.reshape(steps, batch, numel).transpose(0, 1)  # [B, T, N] view
     if batch == 0:

@@ -34,9 +34,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from eventcode.encoders.common import as_input, check_steps, index_bits, masked, sample_major_batch
+from eventcode.encoders.common import as_input, check_steps, index_bits, masked
 from eventcode.errors import EncodingError
-from eventcode.events import Events
+from eventcode.events import Events, batch_first
 
 
 def latency(
@@ -61,8 +61,10 @@ def latency(
     Parameters
     ----------
     data : torch.Tensor
-        ``[B, ...]`` values in [0, 1] (``[...]`` with ``batched=False``); float32 or float64
-        (float16 and integers are computed in float32). NaN, inf and empty input raise.
+        ``[B, ...]`` values in [0, 1] (``[...]`` with ``batched=False``): dim 0 is the batch,
+        so ``img.flatten()`` is 784 samples of one neuron and ``img.flatten()[None]`` one
+        sample of 784. Spike times are computed in the input's float dtype, as in snnTorch
+        (float16 and bfloat16 too; integers and bool in float32). NaN, inf and empty input raise.
     num_steps : int
         Steps ``T``; required unless ``bypass=True`` (then ``round(max spike time) + 1``).
     threshold : float
@@ -99,7 +101,10 @@ def latency(
     EncodingError
         Wherever snnTorch raises (values outside [0, 1], bad threshold, tau, num_steps or
         first_spike_time, spike times past ``num_steps - 1`` without ``bypass``), with
-        snnTorch's guidance in the message; also for NaN/inf/empty input and dense-only options.
+        snnTorch's guidance in the message; also for NaN/inf/empty input, dense-only options
+        and a missing batch dim.
+    EventsError
+        A sample shape the int16 address columns cannot hold (e.g. a 1-D sample over 32,767).
 
     Examples
     --------
@@ -109,6 +114,17 @@ def latency(
     >>> events = latency(images, num_steps=25, normalize=True)
     >>> len(events) == images.numel()  # without clip every neuron fires once
     True
+
+    A flattened image is one sample with ``[None]`` or ``batched=False``; alone, each pixel is a
+    sample (and ``normalize=True`` still takes the maximum over the whole batch, as snnTorch):
+
+    >>> img = torch.rand(28, 28)
+    >>> one = latency(img.flatten()[None], num_steps=25, normalize=True)
+    >>> one.num_samples, one.shape, one == latency(img.flatten(), 25, normalize=True, batched=False)
+    (1, (784,), True)
+    >>> pixels = latency(img.flatten(), num_steps=25, normalize=True)
+    >>> pixels.num_samples, pixels.shape
+    (784, ())
     """
     dense_only = {"on_target": on_target, "off_target": off_target, "interpolate": interpolate}
     given = [name for name, value in dense_only.items() if value is not None]
@@ -117,7 +133,7 @@ def latency(
             f"latency: {', '.join(given)} shape dense spike values, which events do not carry; "
             "use eventcode.spikegen.latency(...) for snnTorch's dense tensor with them"
         )
-    x = sample_major_batch(latency_input(data), batched, "latency")
+    x, shape = batch_first(latency_input(data), batched, "latency", EncodingError)
     spike_time, steps = spike_times(
         x, num_steps, threshold, tau, first_spike_time, normalize, linear, epsilon, bypass
     )
@@ -151,11 +167,11 @@ def latency(
     time = (key >> bits).to(torch.int64)
     flat = key & ((1 << bits) - 1)
     polarity = torch.ones(len(key), dtype=torch.bool, device=x.device)
-    return Events._from_flat(counts, time, flat, polarity, tuple(x.shape[1:]), steps)
+    return Events._from_flat(counts, time, flat, polarity, shape, steps)
 
 
 def latency_input(data: object) -> torch.Tensor:
-    """Latency input as float (float32 for integers and halves), finite, non-empty, in [0, 1]."""
+    """Latency input as float (float32 for integers and bool), finite, non-empty, in [0, 1]."""
     x = as_input(data, "latency", integers="float32", bounds=(0, 1))
     if x.numel() == 0:
         raise EncodingError("latency: the input is empty; there is nothing to encode")
@@ -222,9 +238,11 @@ def spike_times(
             spike_time = shifted * (steps - first_spike_time - 1) / latest + first_spike_time
     maximum = torch.max(spike_time)  # NaN and inf propagate to the maximum
     if not bool(torch.isfinite(maximum)):
+        spacing = torch.finfo(spike_time.dtype).eps * threshold
         raise EncodingError(
-            "latency: some spike times are not finite (a value at the threshold with epsilon = 0?); "
-            "use epsilon > 0"
+            f"latency: some spike times are not finite: threshold + epsilon = {threshold + epsilon} is "
+            f"the threshold itself in {x.dtype}, and values up to it divide by zero; pass an epsilon "
+            f"above the {x.dtype} spacing {spacing:.2g} near the threshold, or float32 input"
         )
     latest_step = int(torch.round(maximum))
     if not steps and bypass:

@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -42,10 +43,9 @@ from eventcode.encoders.common import (
     flat_nonzero,
     index_bits,
     interleave,
-    sample_major_batch,
 )
 from eventcode.errors import EncodingError
-from eventcode.events import Events, offsets_of, time_major_batch
+from eventcode.events import Events, batch_first, offsets_of
 
 DENSE_P = 1 / 8
 """Neurons at least this likely to fire draw once per step; sparser ones once per spike."""
@@ -69,9 +69,10 @@ def rate(
     ----------
     data : torch.Tensor
         ``[B, ...]`` static values (``[...]`` with ``batched=False``), or ``[T, B, ...]`` with
-        ``time_var_input=True``. float32 or float64; float16 is upcast to float32. Values are
-        turned into probabilities ``clamp(data * gain + offset, 0, 1)``: out-of-range values
-        saturate, as in snnTorch. NaN and inf raise.
+        ``time_var_input=True``: dim 0 (after time) is the batch, so ``img.flatten()`` is 784
+        samples of one neuron and ``img.flatten()[None]`` one sample of 784. Any float dtype;
+        the probabilities ``clamp(data * gain + offset, 0, 1)`` are computed in it, as in
+        snnTorch (float16 and bfloat16 too), so out-of-range values saturate. NaN and inf raise.
     num_steps : int
         Steps ``T`` for static input (required there); must be None for time-varying input.
     gain, offset : float
@@ -103,7 +104,9 @@ def rate(
     ------
     EncodingError
         Bad ``num_steps`` / ``first_spike_time`` (snnTorch's conditions and messages), integer
-        or non-finite input, or a generator on another device.
+        or non-finite input, a missing batch (or time) dim, or a generator on another device.
+    EventsError
+        A sample shape the int16 address columns cannot hold (e.g. a 1-D sample over 32,767).
 
     Examples
     --------
@@ -115,6 +118,17 @@ def rate(
     [1]
     >>> int((events.x == 1).sum())
     4
+
+    A flattened image is one sample with ``[None]`` or ``batched=False``; alone, each pixel is a
+    sample:
+
+    >>> img = torch.rand(28, 28)
+    >>> one = rate(img.flatten()[None], num_steps=5)
+    >>> one.num_samples, one.shape, rate(img.flatten(), num_steps=5, batched=False).shape
+    (1, (784,), (784,))
+    >>> pixels = rate(img.flatten(), num_steps=5)
+    >>> pixels.num_samples, pixels.shape
+    (784, ())
     """
     x = as_input(data, "rate", integers="reject")
     steps = check_steps("rate", num_steps, first_spike_time)
@@ -140,19 +154,17 @@ def rate(
             f"rate: the generator is on {generator.device} but the data on {x.device}; "
             "create the generator on the data's device"
         )
+    x, shape = batch_first(x, batched, "rate", EncodingError, time_major=time_var_input)
+    numel = math.prod(shape)
     if time_var_input:
-        x = time_major_batch(x, batched, "rate", EncodingError)
-        shape = tuple(x.shape[2:])
-        table = x.reshape(x.shape[0], x.shape[1], -1)
+        table = x.reshape(x.shape[0], x.shape[1], numel)
         columns, counts = _bernoulli_steps(
             lambda t0, t1: _probability(table[t0:t1], gain, offset), x.shape[0], table, generator
         )
         columns["t"] += first_spike_time
         total_steps = x.shape[0] + first_spike_time
     else:
-        x = sample_major_batch(x, batched, "rate")
-        shape = tuple(x.shape[1:])
-        probability = _probability(x.reshape(x.shape[0], -1), gain, offset)
+        probability = _probability(x.reshape(x.shape[0], numel), gain, offset)
         if exact:
             columns, counts = _bernoulli_steps(
                 lambda t0, t1: probability, steps, probability, generator, first_spike_time
@@ -169,6 +181,15 @@ def _probability(x: torch.Tensor, gain: float, offset: float) -> torch.Tensor:
     return torch.clamp(x * gain + offset, min=0, max=1)
 
 
+def _draw_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The precision of ``torch.bernoulli``'s uniform draws for probabilities of ``dtype``.
+
+    float64 draws for float64 probabilities, float32 for every other float (float16 and bfloat16
+    probabilities are compared widened to float32, exactly).
+    """
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def _bernoulli_steps(
     probability_of: Callable[[int, int], torch.Tensor],
     num_steps: int,
@@ -183,7 +204,7 @@ def _bernoulli_steps(
     ``first_spike_time`` are drawn but fire nothing (snnTorch's rule).
     """
     batch, numel = like.shape[-2:]
-    dtype, device = like.dtype, like.device
+    dtype, device = _draw_dtype(like.dtype), like.device
     chunk = max(1, CHUNK_ELEMENTS // max(1, batch * numel))
     parts, counts = [], []
     for t0 in range(0, num_steps, chunk):
@@ -251,7 +272,7 @@ def _sparse_steps(
             t1 = min(num_steps, t0 + span)
             fired = torch.zeros((b1 - b0, 1 << step_bits, slots), dtype=torch.bool, device=device)
             fired[row[certain], : t1 - t0, col[certain]] = True
-            draws = uniform((len(dense), t1 - t0), probability.dtype)
+            draws = uniform((len(dense), t1 - t0), _draw_dtype(probability.dtype))
             fired[row[dense], : t1 - t0, col[dense]] = draws < chance[a0:a1][dense, None]
             del draws
             pending = torch.nonzero(following < t1).squeeze(1)

@@ -1,4 +1,4 @@
-"""Tests of eventcode/encoders/common.py: input checks and the sample-major merge of pieces."""
+"""Tests of eventcode/encoders/common.py (input checks, the merge of pieces) and the batch contract."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from eventcode import Events, delta, latency, rate
 from eventcode.encoders.common import as_input, check_steps, flat_nonzero, interleave
-from eventcode.errors import EncodingError
+from eventcode.errors import DenseInputError, EncodingError, EventsError
 
 
 @given(st.integers(1, 5), st.integers(0, 5), st.data())
@@ -36,7 +37,8 @@ def test_flat_nonzero_matches_torch() -> None:
 
 
 def test_as_input_policies() -> None:
-    assert as_input(torch.ones(2, dtype=torch.float16), "x", "keep").dtype == torch.float32
+    for half in (torch.float16, torch.bfloat16):  # snnTorch computes in the input's dtype
+        assert as_input(torch.ones(2, dtype=half), "x", "keep").dtype == half
     assert as_input([1, 2], "x", "float32").dtype == torch.float32
     assert as_input(torch.tensor([1, 2]), "x", "keep").dtype == torch.int64
     with pytest.raises(EncodingError, match="not a probability"):
@@ -50,3 +52,59 @@ def test_check_steps() -> None:
     assert check_steps("x", 5, 2) == 5
     with pytest.raises(EncodingError, match="integer"):
         check_steps("x", True, 0)
+
+
+def seeded() -> torch.Generator:
+    return torch.Generator().manual_seed(0)
+
+
+ENCODE = {  # every reader of dense input, each on the input layout it reads (rate: C-order draws)
+    "rate": lambda data, **kw: rate(data, num_steps=3, exact=True, generator=seeded(), **kw),
+    "latency": lambda data, **kw: latency(data, num_steps=25, normalize=True, **kw),
+    "rate time-varying": lambda data, **kw: rate(
+        data, time_var_input=True, exact=True, generator=seeded(), **kw
+    ),
+    "delta": delta,
+    "from_dense": lambda data, **kw: Events.from_dense(data.round(), **kw),
+}
+TIME_MAJOR = {"rate time-varying", "delta", "from_dense"}
+
+
+@pytest.mark.parametrize("name", ENCODE)
+def test_a_flattened_image_is_a_batch_of_pixels_or_one_sample(name: str) -> None:
+    encode = ENCODE[name]
+    img = torch.rand(28, 28, generator=torch.Generator().manual_seed(0))
+    flat = img.flatten().repeat(4, 1) if name in TIME_MAJOR else img.flatten()  # [784] or [T=4, 784]
+    one = flat[:, None] if name in TIME_MAJOR else flat[None]
+    pixels, sample = encode(flat), encode(one)
+    assert (pixels.num_samples, pixels.shape) == (784, ())
+    assert (sample.num_samples, sample.shape) == (1, (784,))
+    assert encode(flat, batched=False) == sample
+    # the same spikes either way: neuron n of the one sample is the only neuron of sample n
+    assert torch.equal(pixels.dense().flatten(1), sample.dense().flatten(1))
+
+
+@pytest.mark.parametrize("name", ENCODE)
+def test_a_missing_batch_dim_gets_the_same_error_everywhere(name: str) -> None:
+    encode = ENCODE[name]
+    data = torch.rand(5) if name in TIME_MAJOR else torch.tensor(0.5)
+    error = DenseInputError if name == "from_dense" else EncodingError
+    with pytest.raises(error, match=r"lacks the batch dim of \[(T, )?B, \.\.\.\].*batched=False") as raised:
+        encode(data)
+    assert ("data[:, None]" if name in TIME_MAJOR else "data[None]") in str(raised.value)
+    alone = encode(data, batched=False)
+    assert (alone.num_samples, alone.shape) == (1, ())
+    if name in TIME_MAJOR:
+        with pytest.raises(error, match=r"lacks the time dim of \[T, \.\.\.\]"):
+            encode(torch.tensor(0.5), batched=False)
+        with pytest.raises(error, match=r"lacks the time dim of \[T, B, \.\.\.\]"):
+            encode(torch.tensor(0.5))
+
+
+@pytest.mark.parametrize("name", ENCODE)
+def test_sample_shapes_beyond_the_address_columns_raise_for_every_reader(name: str) -> None:
+    encode = ENCODE[name]
+    wide = torch.rand(2, 2, 40_000) if name in TIME_MAJOR else torch.rand(2, 40_000)
+    with pytest.raises(EventsError, match="int16 limit"):  # never wrapped-around x addresses
+        encode(wide)
+    assert encode(wide.reshape(*wide.shape[:-1], 200, 200)).shape == (200, 200)

@@ -30,7 +30,7 @@ def frame_sequences(draw: st.DrawFn) -> torch.Tensor:
     shape = (draw(st.integers(1, 7)), draw(st.integers(1, 3)), *draw(st.lists(st.integers(1, 3), max_size=3)))
     gen = torch.Generator().manual_seed(draw(st.integers(0, 2**32 - 1)))
     step = draw(st.sampled_from([0.1, 0.25]))
-    dtype = draw(st.sampled_from([torch.float32, torch.float64]))
+    dtype = draw(st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16]))
     return (torch.randint(-4, 5, shape, generator=gen) * step).to(dtype)
 
 
@@ -107,6 +107,26 @@ def test_unbatched_sequences_and_errors() -> None:
     with pytest.raises(EncodingError, match="bool"):
         delta(torch.ones(2, 2, dtype=torch.bool))
     assert delta(torch.zeros(3, 0, 4)).num_samples == 0
+
+
+def test_half_precision_changes_decide_as_snntorch() -> None:
+    grid = torch.randint(-10, 11, (20, 8, 16), generator=torch.Generator().manual_seed(0)) * 0.05
+    for dtype, threshold in ((torch.float16, 0.1), (torch.bfloat16, 0.3)):
+        frames = grid.to(dtype)
+        expected = snn.delta(frames, threshold=threshold, off_spike=True)
+        in_float32 = snn.delta(frames.float(), threshold=threshold, off_spike=True)
+        assert not torch.equal(expected.float(), in_float32)  # ties decide differently in half precision
+        events = delta(frames, threshold=threshold, off_spike=True)
+        assert torch.equal(events.dense(dtype=dtype), expected)
+
+
+def test_flattened_frames_have_snntorchs_layout() -> None:
+    video = torch.rand(10, 28, 28, generator=torch.Generator().manual_seed(2))
+    for frames in (video.flatten(1), video.flatten(1)[:, None]):  # 784 sequences of (), or one of (784,)
+        expected = snn.delta(frames, threshold=0.2, off_spike=True)
+        events = delta(frames, threshold=0.2, off_spike=True)
+        assert events.num_samples == frames.shape[1]
+        assert torch.equal(events.dense().reshape(expected.shape), expected)
 
 
 @pytest.mark.cuda

@@ -209,20 +209,48 @@ def test_bad_inputs_get_clear_errors(data: torch.Tensor, match: str) -> None:
         latency(data, num_steps=10, normalize=True)
 
 
-def test_float16_and_integer_input_are_computed_in_float32() -> None:
-    expected = snn.latency(EDGE, num_steps=10, normalize=True)
-    assert torch.equal(
-        spikegen.latency(EDGE.half().float(), num_steps=10, normalize=True),
-        snn.latency(EDGE.half().float(), num_steps=10, normalize=True),
-    )
-    assert latency(EDGE.half(), num_steps=10, normalize=True) == latency(
-        EDGE.half().float(), num_steps=10, normalize=True
-    )
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_steps": 20, "normalize": True, "epsilon": 1e-3},
+        {"num_steps": 20, "normalize": True, "linear": True},
+        {"num_steps": 20, "normalize": True, "linear": True, "clip": True, "threshold": 0.2},
+        {"num_steps": 20, "tau": 0.5, "threshold": 0.1, "first_spike_time": 2, "epsilon": 1e-3},
+        {"tau": 3, "epsilon": 1e-3, "bypass": True},
+    ],
+)
+def test_half_precision_is_computed_in_its_own_dtype_as_snntorch(dtype: torch.dtype, kwargs: dict) -> None:
+    data = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(7))
+    data[0, 0, 0, :16] = EDGE
+    assert_same_as_snntorch(data.to(dtype), **kwargs)
+
+
+def test_half_precision_spike_times_differ_from_float32_ones() -> None:
+    data = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(7)).half()
+    kwargs = {"num_steps": 20, "normalize": True, "linear": True}
+    assert not torch.equal(snn.latency(data, **kwargs), snn.latency(data.float(), **kwargs))
+    assert latency(data, **kwargs) != latency(data.float(), **kwargs)  # so parity needs half arithmetic
+
+
+def test_an_epsilon_below_the_half_spacing_gets_a_clear_error() -> None:
+    with pytest.raises(RuntimeError):  # snnTorch: NaN spike times become an out-of-bounds index
+        snn.latency(EDGE.half(), num_steps=10, normalize=True)
+    with pytest.raises(EncodingError, match=r"epsilon .* torch\.float16 spacing"):
+        spikegen.latency(EDGE.half(), num_steps=10, normalize=True)
     ints = torch.tensor([0, 1, 1, 0])
     assert torch.equal(
         spikegen.latency(ints, num_steps=10, normalize=True), snn.latency(ints, num_steps=10, normalize=True)
     )
-    assert expected.dtype == torch.float32
+
+
+def test_flattened_image_has_snntorchs_layout() -> None:
+    img = torch.rand(28, 28, generator=torch.Generator().manual_seed(2))
+    for data in (img.flatten(), img.flatten()[None]):  # 784 samples of shape (), or one of (784,)
+        expected = snn.latency(data, num_steps=25, normalize=True)  # [T, *data.shape]
+        events = latency(data, num_steps=25, normalize=True)
+        assert events.num_samples == len(data)
+        assert torch.equal(events.dense(polarity="on").reshape(expected.shape), expected)
 
 
 @pytest.mark.cuda

@@ -45,7 +45,7 @@ def binomial_pmf(n: int, p: float) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------- exact mode: snnTorch parity
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -186,13 +186,26 @@ def test_global_seed_drives_the_default_generator() -> None:
     assert rate(data, num_steps=20) != first
 
 
-def test_unbatched_and_float16_input() -> None:
+def test_unbatched_and_half_precision_input() -> None:
     sample = torch.rand(1, 8, 8)
     events = rate(sample, num_steps=10, batched=False, generator=torch.Generator().manual_seed(0))
     assert events.num_samples == 1
     assert events.shape == (1, 8, 8)
-    half = rate(sample.half(), num_steps=10, batched=False, generator=torch.Generator().manual_seed(0))
-    assert half.num_samples == 1
+    for half in (torch.float16, torch.bfloat16):  # p of a half is widened exactly: the same draws decide
+        exact = sample.to(half)
+        halved = rate(exact, num_steps=10, batched=False, generator=torch.Generator().manual_seed(0))
+        assert halved == rate(exact.float(), 10, batched=False, generator=torch.Generator().manual_seed(0))
+
+
+def test_flattened_image_has_snntorchs_layout() -> None:
+    img = torch.rand(28, 28, generator=torch.Generator().manual_seed(2))
+    for data in (img.flatten(), img.flatten()[None]):  # 784 samples of shape (), or one of (784,)
+        torch.manual_seed(5)
+        expected = snn.rate(data, num_steps=6)  # [T, *data.shape]
+        torch.manual_seed(5)
+        events = rate(data, num_steps=6, exact=True)
+        assert events.num_samples == len(data)
+        assert torch.equal(events.dense(polarity="on").reshape(expected.shape), expected)
 
 
 # ---------------------------------------------------------------------- errors

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
+import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import aedat
 import numpy as np
@@ -15,8 +18,9 @@ from hypothesis import strategies as st
 
 import eventcode
 from eventcode import Events
-from eventcode.errors import ExportError, FileFormatError, TimeOrderError
+from eventcode.errors import DataLossWarning, ExportError, FileFormatError, TimeOrderError
 from exporters import aedat4
+from exporters.flatbuffers import Buffer
 
 COMPRESSIONS = [None, "lz4", "lz4_high", "zstd", "zstd_high"]
 WIDTH, HEIGHT = 346, 260
@@ -302,7 +306,7 @@ def test_reference_files_read_bit_exactly(shared: Path) -> None:
         assert events.sensor_size == (WIDTH, HEIGHT, 2)
         assert same(events, expected["t"], expected["x"], expected["y"], expected["p"]), entry["file"]
         if entry["writer"] == "dv-processing":
-            assert aedat4.info(folder / entry["file"]).compression == entry["compression"]
+            assert aedat4.info(folder / entry["file"]).compression == entry["compression"].lower()
 
 
 def test_reference_time_windows_match_slicing(shared: Path) -> None:
@@ -432,3 +436,344 @@ def test_corrupted_files_raise_our_error_or_read_cleanly(
     assert bool((events.t[1:] >= events.t[:-1]).all())  # whatever reads cleanly is a valid stream
     for chunk in aedat4.read_chunks(tmp_path / "bad.aedat4", chunk_events=1000):
         assert chunk.num_samples == 1
+
+
+def test_step_times_off_the_recorded_steps_are_refused(tmp_path: Path) -> None:
+    events = Events.from_dense(torch.ones(4, 1, 2, 2))  # 16 events, 4 steps
+    path = tmp_path / "steps.aedat4"
+    aedat4.write(path, events, compression=None, dt_us=1000)
+    last = aedat4.info(path).packets[0].offset + 32 + 16 * 15  # the last event struct
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<q", data, last, struct.unpack_from("<q", data, last)[0] + 1)  # 1 us past its step
+    with pytest.raises(FileFormatError, match="not on the recorded step time"):
+        read_bytes(tmp_path, bytes(data))
+
+
+# ---------------------------------------------------------------------- compression names
+def header(path: Path) -> Buffer:
+    """The IOHeader of an AEDAT 4.0 file, parsed."""
+    data = path.read_bytes()
+    return Buffer(data[14 : 18 + struct.unpack_from("<I", data, 14)[0]], b"IOHE", 14)
+
+
+@pytest.mark.parametrize(
+    ("spelling", "dv_name"),
+    [
+        (None, "NONE"),
+        ("NONE", "NONE"),
+        ("LZ4", "LZ4"),
+        ("lz4", "LZ4"),
+        ("LZ4_HIGH", "LZ4_HIGH"),
+        ("lz4-high", "LZ4_HIGH"),
+        ("ZSTD", "ZSTD"),
+        ("zstd-3", "ZSTD"),
+        ("ZSTD_HIGH", "ZSTD_HIGH"),
+        ("zstd-22", "ZSTD_HIGH"),
+        ("Zstd_High", "ZSTD_HIGH"),
+    ],
+)
+def test_compression_names_in_any_spelling_write_what_dv_processing_writes(
+    shared: Path, tmp_path: Path, spelling: str | None, dv_name: str
+) -> None:
+    theirs = shared / f"data/reference/dv_{dv_name.lower()}.aedat4"
+    ours = tmp_path / "a.aedat4"
+    aedat4.write(ours, random_stream(10), compression=spelling)
+    with aedat4.Writer(tmp_path / "b.aedat4", sensor_size=(WIDTH, HEIGHT), compression=spelling) as writer:
+        writer.write(random_stream(10))
+    their_code = header(theirs).scalar(header(theirs).root, 0, "<i", 0)
+    for path in (ours, tmp_path / "b.aedat4"):
+        assert header(path).scalar(header(path).root, 0, "<i", 0) == their_code
+        assert aedat4.info(path).compression == aedat4.info(theirs).compression == dv_name.lower()
+
+
+# ---------------------------------------------------------------------- streams other than events
+AEDAT_TYPES = {"events": "EVTS", "imus": "IMUS", "triggers": "TRIG", "frame": "FRME"}
+
+
+def aedat_streams(path: Path) -> dict[int, tuple[str, int, int | None, int | None]]:
+    """``(type, records, first t, last t)`` of each stream, as the ``aedat`` package decodes them."""
+    decoder = aedat.Decoder(str(path))
+    times: dict[int, list[int]] = {i: [] for i in decoder.id_to_stream()}
+    kinds = {i: AEDAT_TYPES[stream["type"]] for i, stream in decoder.id_to_stream().items()}
+    for packet in decoder:
+        key = next(k for k in AEDAT_TYPES if k in packet)
+        records = packet[key]
+        times[packet["stream_id"]] += [records["t"]] if key == "frame" else records["t"].tolist()
+    return {i: (kinds[i], len(t), min(t, default=None), max(t, default=None)) for i, t in times.items()}
+
+
+def dv_streams(path: Path) -> dict[str, object]:
+    """Every stream as dv-processing reads it: events, IMU samples, triggers, frames, time range."""
+    dv = pytest.importorskip("dv_processing")
+    recording = dv.io.MonoCameraRecording(str(path))
+    events = []
+    while (batch := recording.getNextEventBatch()) is not None:
+        events.append(batch.numpy())
+    imu, triggers, frames = [], [], []
+    while recording.isImuStreamAvailable() and (batch := recording.getNextImuBatch()) is not None:
+        imu += [
+            (s.timestamp, s.temperature, *s.getAccelerations().tolist(), *s.getAngularVelocities().tolist())
+            for s in batch
+        ]
+    while recording.isTriggerStreamAvailable() and (batch := recording.getNextTriggerBatch()) is not None:
+        triggers += [(trigger.timestamp, int(trigger.type)) for trigger in batch]
+    while recording.isFrameStreamAvailable() and (frame := recording.getNextFrame()) is not None:
+        frames.append((frame.timestamp, frame.image.tobytes()))
+    return {
+        "events": np.concatenate(events).tolist(),
+        "imu": imu,
+        "triggers": triggers,
+        "frames": frames,
+        "time range": recording.getTimeRange(),
+        "resolution": recording.getEventResolution(),
+    }
+
+
+@pytest.fixture(scope="module")
+def davis(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DAVIS-like recording written by dv-processing: events, frames, IMU samples and triggers."""
+    dv = pytest.importorskip("dv_processing")
+    path = tmp_path_factory.mktemp("davis") / "davis.aedat4"
+    rng = np.random.default_rng(11)
+    config = dv.io.MonoCameraWriter.DAVISConfig("DAVIS346_test", (64, 48), dv.CompressionType.LZ4)
+    writer = dv.io.MonoCameraWriter(str(path), config)
+    for k in range(30):
+        base = 1_700_000_000_000_000 + k * 10_000
+        store = dv.EventStore()
+        columns = (np.sort(rng.integers(0, 10_000, 3000)) + base, rng.integers(0, 64, 3000))
+        for t, x, y, p in zip(*columns, rng.integers(0, 48, 3000), rng.random(3000) < 0.5, strict=True):
+            store.push_back(int(t), int(x), int(y), bool(p))
+        writer.writeEvents(store)
+        writer.writeFrame(dv.Frame(base + 5000, rng.integers(0, 255, (48, 64), dtype=np.uint8)))
+        for j in range(7):
+            writer.writeImu(dv.IMU(base + j * 1000, 30.0 + j, j, 0.5, -1.0, 0.1, 0.2, 0.3, 0.0, 0.0, 0.0))
+        writer.writeTrigger(dv.Trigger(base + 123, dv.TriggerType.EXTERNAL_SIGNAL_RISING_EDGE))
+    del writer  # closing writes the packet table
+    return path
+
+
+def recordings(shared: Path, davis: Path) -> list[Path]:
+    return [shared / "data/real/aedat4/tonic_sample.aedat4", davis]
+
+
+def without_table(source: Path, target: Path) -> Path:
+    """``source`` without its packet table, as a writer that crashed before the end leaves it."""
+    data = bytearray(source.read_bytes())
+    at = 14 + header(source).field(header(source).root, 1)  # the dataTablePosition field
+    table_at = struct.unpack_from("<q", data, at)[0]
+    struct.pack_into("<q", data, at, -1)
+    target.write_bytes(data[:table_at])
+    return target
+
+
+def test_info_describes_every_stream_as_aedat_decodes_it(shared: Path, davis: Path) -> None:
+    for path in recordings(shared, davis):
+        meta = aedat4.info(path)
+        described = {i: (s.type, s.records, s.first, s.last) for i, s in meta.streams.items()}
+        assert described == aedat_streams(path), path.name
+        assert meta.sensor_size[:2] == meta.streams[meta.event_stream].size
+    tonic = aedat4.info(shared / "data/real/aedat4/tonic_sample.aedat4").streams
+    assert [(s.name, s.packets) for s in tonic.values()] == [("events", 59), ("imu", 59), ("triggers", 0)]
+    assert aedat4.info(davis).streams[1].records == 30  # frames, one per packet
+
+
+def test_without_a_table_the_flatbuffers_give_the_tables_counts(
+    shared: Path, davis: Path, tmp_path: Path
+) -> None:
+    folder = shared / "data/reference"
+    for path in [*recordings(shared, davis), folder / "dv_zstd_high.aedat4", folder / "faery_zstd_1.aedat4"]:
+        bare = without_table(path, tmp_path / f"bare_{path.name}")
+        meta, listed = aedat4.info(bare), aedat4.info(path)  # the table dv-processing or faery wrote
+        assert not meta.has_table
+        assert (meta.streams, meta.packets) == (listed.streams, listed.packets), path.name
+        assert aedat4.read(bare) == aedat4.read(path)
+
+
+def test_transcode_of_a_packet_without_a_time_range_writes_no_table(tmp_path: Path) -> None:
+    path = tmp_path / "a.aedat4"
+    aedat4.write(path, random_stream(100, seed=2), compression=None)
+    bare = without_table(path, tmp_path / "bare.aedat4")
+    empty = struct.pack("<II4s3H2xiII", 28, 16, b"EVTS", 6, 8, 4, 8, 4, 0)  # an EventPacket of 0 events
+    bare.write_bytes(bare.read_bytes() + struct.pack("<ii", 0, len(empty)) + empty)
+    aedat4.transcode(bare, tmp_path / "out.aedat4", "lz4")
+    meta = aedat4.info(tmp_path / "out.aedat4")
+    assert not meta.has_table
+    assert (meta.streams[0].packets, meta.streams[0].records) == (2, 100)
+    assert aedat_streams(tmp_path / "out.aedat4") == aedat_streams(path)
+    assert aedat4.read(tmp_path / "out.aedat4") == aedat4.read(path)
+
+
+@pytest.mark.parametrize("compression", [None, "none", "LZ4_HIGH", "zstd", "zstd-22"])
+def test_transcode_keeps_every_stream_for_every_peer(
+    shared: Path, davis: Path, tmp_path: Path, compression: str | None
+) -> None:
+    faery = pytest.importorskip("faery")
+    for source in recordings(shared, davis):
+        target = tmp_path / source.name
+        aedat4.transcode(source, target, compression)
+        expected = aedat4.info(source).compression if compression is None else compression.lower()
+        assert aedat4.info(target).compression == expected.replace("-22", "_high").replace("-", "_")
+        assert dv_streams(target) == dv_streams(source), source.name
+        assert aedat_streams(target) == aedat_streams(source)
+        assert np.array_equal(
+            faery.events_stream_from_file(str(target)).to_array(),
+            faery.events_stream_from_file(str(source)).to_array(),
+        )
+        assert aedat4.read(target) == aedat4.read(source)
+        names = {
+            a.text
+            for a in ElementTree.fromstring(header(target).string(header(target).root, 2)).iter("attr")
+            if a.get("key") == "compression"
+        }
+        assert names == {aedat4.DV_NAMES[aedat4.CODES[aedat4.info(target).compression]]}
+    assert len(dv_streams(tmp_path / "tonic_sample.aedat4")["imu"]) == 475
+
+
+def test_transcode_copies_packets_byte_for_byte_when_the_compression_stays(
+    shared: Path, tmp_path: Path
+) -> None:
+    source, target = shared / "data/real/aedat4/tonic_sample.aedat4", tmp_path / "copy.aedat4"
+    aedat4.transcode(source, target)
+
+    def packets(path: Path) -> list[tuple]:
+        data = path.read_bytes()
+        listed = aedat4.info(path).packets
+        return [(p.stream, p.count, p.first, p.last, data[p.offset : p.offset + p.size]) for p in listed]
+
+    assert packets(target) == packets(source)
+
+
+def test_transcode_reports_progress_refuses_damage_and_writes_atomically(
+    shared: Path, tmp_path: Path
+) -> None:
+    source, target = shared / "data/real/aedat4/tonic_sample.aedat4", tmp_path / "out.aedat4"
+    done: list[int] = []
+    aedat4.transcode(source, target, "zstd", progress=done.append)
+    assert done == sorted(done)
+    assert done[-1] == len(aedat4.read(source))
+    target.write_bytes(b"old")
+    cut = tmp_path / "cut.aedat4"
+    cut.write_bytes(source.read_bytes()[:500_000])
+    with pytest.raises(FileFormatError, match="salvage=True"):
+        aedat4.transcode(cut, target)
+    with pytest.raises(ExportError, match="exists"):
+        aedat4.transcode(source, target, overwrite=False)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.aedat4", "out.aedat4"]
+
+
+def test_transcode_salvages_a_truncated_recording(shared: Path, tmp_path: Path) -> None:
+    source = shared / "data/real/aedat4/tonic_sample.aedat4"
+    cut, target = tmp_path / "cut.aedat4", tmp_path / "out.aedat4"
+    end = 500_000
+    cut.write_bytes(source.read_bytes()[:end])
+    with pytest.warns(DataLossWarning, match="truncated"):
+        aedat4.transcode(cut, target, "lz4_high", salvage=True)
+    complete = [p for p in aedat4.info(source).packets if p.offset + p.size <= end]
+    imu = sum(p.count for p in complete if p.stream == 2)
+    assert len(dv_streams(target)["imu"]) == imu > 0
+    assert aedat_streams(target)[2][1] == imu
+    assert aedat4.read(target) == _piece(
+        aedat4.read(source), 0, sum(p.count for p in complete if p.stream == 0)
+    )
+
+
+# ---------------------------------------------------------------------- truncated and salvaged
+@pytest.mark.parametrize(
+    "name",
+    [
+        "real/aedat4/tonic_sample.aedat4",
+        "reference/dv_lz4.aedat4",
+        "reference/dv_zstd_high.aedat4",
+        "reference/faery_none.aedat4",
+        "reference/faery_zstd_1.aedat4",
+    ],
+)
+def test_truncated_recordings_say_so_and_salvage_their_complete_packets(
+    shared: Path, tmp_path: Path, name: str
+) -> None:
+    source = shared / "data" / name
+    data, meta, full = source.read_bytes(), aedat4.info(source), aedat4.read(source)
+    packets = [p for p in meta.packets if p.stream == meta.event_stream]
+    table_at = meta.packets[-1].offset + meta.packets[-1].size
+    inside = {packets[1].offset + 100, packets[2].offset - 8, len(data) // 2}  # mid-packet, between, middle
+    path = tmp_path / "cut.aedat4"
+    for cut in sorted(inside | {table_at, len(data) - 3}):
+        path.write_bytes(data[:cut])
+        with pytest.raises(FileFormatError, match="truncated" if cut in inside else "table") as error:
+            aedat4.read(path)
+        assert "salvage=True" in str(error.value)
+        complete = [
+            p for p in meta.packets if p.offset + p.size <= cut
+        ]  # as the writer's own table lists them
+        kept = sum(p.count for p in complete if p.stream == meta.event_stream)
+        lost = cut - (complete[-1].offset + complete[-1].size)
+        with pytest.warns(DataLossWarning, match=f"left out {lost} bytes"):
+            salvaged = aedat4.read(path, salvage=True)
+        assert salvaged == _piece(full, 0, kept), cut
+        with pytest.warns(DataLossWarning, match=f"left out {lost} bytes"):
+            chunks = list(aedat4.read_chunks(path, chunk_events=5000, salvage=True))
+        assert joined(chunks) == salvaged
+        with pytest.warns(DataLossWarning, match=f"left out {lost} bytes"):
+            streams = aedat4.info(path, salvage=True).streams
+        assert streams[meta.event_stream].records == kept
+    path.write_bytes(data[:30])  # inside the header: nothing to salvage
+    with pytest.raises(FileFormatError, match="header"):
+        aedat4.read(path, salvage=True)
+
+
+@pytest.mark.parametrize(("name", "damage"), [("dv_lz4.aedat4", "frame"), ("dv_none.aedat4", "x")])
+def test_salvage_stops_at_a_corrupt_packet(shared: Path, tmp_path: Path, name: str, damage: str) -> None:
+    source = shared / "data/reference" / name
+    meta, full = aedat4.info(source), aedat4.read(source)
+    bad = meta.packets[5]
+    data = bytearray(source.read_bytes())
+    if damage == "frame":
+        data[bad.offset : bad.offset + 4] = bytes(4)  # no LZ4 frame magic
+    else:
+        struct.pack_into("<h", data, bad.offset + 32 + 16 * 7 + 8, WIDTH)  # event 7's x, just outside
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(FileFormatError, match=rf"byte {bad.offset}: .*salvage=True"):
+        aedat4.read(path)
+    table_at = meta.packets[-1].offset + meta.packets[-1].size
+    with pytest.warns(DataLossWarning, match=f"left out {table_at - (bad.offset - 8)} bytes"):
+        salvaged = aedat4.read(path, salvage=True)
+    assert salvaged == _piece(full, 0, sum(p.count for p in meta.packets[:5]))
+    if damage == "frame":  # info reads the FlatBuffers, not the events: an x out of range passes
+        bare = without_table(path, tmp_path / "bare.aedat4")
+        with pytest.warns(DataLossWarning, match=f"left out {table_at - (bad.offset - 8)} bytes"):
+            assert aedat4.info(bare, salvage=True).packets == meta.packets[:5]
+
+
+# ---------------------------------------------------------------------- numpy columns
+def test_read_columns_are_the_columns_of_read_chunks(tmp_path: Path) -> None:
+    images = torch.rand(1, 2, 9, 7, generator=torch.Generator().manual_seed(3))
+    steps = eventcode.rate(images, num_steps=500, generator=torch.Generator().manual_seed(4))
+    aedat4.write(tmp_path / "steps.aedat4", steps, dt_us=100, t0_us=7, channels="tile")
+    aedat4.write(tmp_path / "us.aedat4", random_stream(100_000, seed=5))
+    for name, keys in (("steps.aedat4", "txypc"), ("us.aedat4", "txyp")):
+        path = tmp_path / name
+        pairs = zip(aedat4.read_columns(path, 20_000), aedat4.read_chunks(path, 20_000), strict=True)
+        for columns, chunk in pairs:
+            assert list(columns) == list(keys)
+            assert [columns[k].dtype.name for k in "txyp"] == ["int64", "int16", "int16", "bool"]
+            for key in keys:
+                assert np.array_equal(columns[key], getattr(chunk, key).numpy())
+    window = list(aedat4.read_columns(tmp_path / "steps.aedat4", t_start=100, t_end=300))
+    assert np.array_equal(np.concatenate([c["t"] for c in window]), steps.time_slice(100, 300).t.numpy())
+
+
+def test_read_columns_runs_without_torch(tmp_path: Path) -> None:
+    path = tmp_path / "a.aedat4"
+    aedat4.write(path, random_stream(1000))
+    script = (
+        "import sys\n"
+        "from exporters import aedat4\n"
+        "n = sum(len(chunk['t']) for chunk in aedat4.read_columns(sys.argv[1]))\n"
+        "print(n, aedat4.info(sys.argv[1]).streams[0].records, 'torch' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["1000", "1000", "False"]

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import resource
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -58,3 +67,143 @@ def test_a_writer_whose_block_fails_leaves_no_file(module: ModuleType, tmp_path:
     with pytest.raises(ExportError, match="do not fit"), module.Writer(target, sensor_size=(2, 1)) as writer:
         writer.write(Events(t=[1], x=[0], y=[0], p=[1], sensor_size=(3, 1)))
     assert list(tmp_path.iterdir()) == []
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_new_files_get_the_permissions_plain_open_gives(tmp_path: Path) -> None:
+    events = Events(t=[1], x=[0], y=[0], p=[1], sensor_size=(2, 1))
+    for umask in (0o022, 0o077):
+        old = os.umask(umask)
+        try:
+            with open(tmp_path / f"plain_{umask:o}", "wb"):
+                pass
+            with atomic_path(tmp_path / f"atomic_{umask:o}") as temporary:
+                temporary.write_bytes(b"data")
+            aedat4.write(tmp_path / f"aedat4_{umask:o}.aedat4", events)
+            hdf5.write(tmp_path / f"hdf5_{umask:o}.h5", events)
+        finally:
+            os.umask(old)
+        expected = mode_of(tmp_path / f"plain_{umask:o}")
+        assert expected == 0o666 & ~umask
+        for name in (f"atomic_{umask:o}", f"aedat4_{umask:o}.aedat4", f"hdf5_{umask:o}.h5"):
+            assert mode_of(tmp_path / name) == expected, name
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    for mode in (0o640, 0o444):
+        target.write_bytes(b"old")
+        target.chmod(mode)
+        with atomic_path(target) as temporary:
+            temporary.write_bytes(b"new")
+        assert (target.read_bytes(), mode_of(target)) == (b"new", mode)
+        target.chmod(0o644)
+        target.unlink()
+
+
+def test_errors_name_the_target_not_the_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "out.bin"
+    with pytest.raises(FileNotFoundError) as missing, atomic_path(target):
+        pass
+    assert missing.value.filename == str(target)
+    target = tmp_path / "out.bin"
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, write fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, limits[1]))
+    try:
+        with (
+            pytest.raises(OSError, match="File too large") as too_large,
+            atomic_path(target) as temporary,
+            open(temporary, "wb") as file,
+        ):
+            file.write(bytes(1 << 17))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, previous)
+    assert too_large.value.errno == errno.EFBIG
+    assert too_large.value.filename == str(target)
+    assert ".partial" not in str(too_large.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+WRITE_FOREVER = textwrap.dedent(
+    """
+    import itertools, sys
+    import numpy as np
+    from eventcode import Events
+    from exporters import aedat4
+
+    rng = np.random.default_rng(0)
+    n = 200_000
+    with (
+        aedat4.Writer(sys.argv[1], sensor_size=(346, 260), compression="zstd_high") as writer,
+        aedat4.Writer(sys.argv[2], sensor_size=(346, 260)) as nested,
+    ):
+        for k in itertools.count():
+            t = k * 10**6 + np.sort(rng.integers(0, 10**6, n))
+            chunk = Events(t, rng.integers(0, 346, n), rng.integers(0, 260, n), rng.random(n) < 0.5,
+                           sensor_size=(346, 260))
+            nested.write(chunk)
+            writer.write(chunk)
+            print("writing", flush=True)
+    """
+)
+
+
+def test_sigterm_mid_write_leaves_no_partial_file_and_the_old_target(tmp_path: Path) -> None:
+    target = tmp_path / "stream.aedat4"
+    aedat4.write(target, Events(t=[3], x=[1], y=[1], p=[0], sensor_size=(4, 4)))
+    before = target.read_bytes()
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITE_FOREVER, str(target), str(tmp_path / "new.aedat4")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline() == "writing\n"
+        assert len(list(tmp_path.glob(".*.partial"))) == 2  # mid-write: both temporaries are there
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=120) == -signal.SIGTERM
+    finally:
+        child.kill()
+        child.stdout.close()
+    assert list(tmp_path.iterdir()) == [target]
+    assert target.read_bytes() == before
+
+
+def test_the_sigterm_handler_nests_and_is_restored(tmp_path: Path) -> None:
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with atomic_path(tmp_path / "outer") as outer:
+        handler = signal.getsignal(signal.SIGTERM)
+        assert handler is not signal.SIG_DFL
+        with atomic_path(tmp_path / "inner") as inner:
+            inner.write_bytes(b"inner")
+        assert signal.getsignal(signal.SIGTERM) is handler
+        outer.write_bytes(b"outer")
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    def own(signum: int, frame: object) -> None:
+        """A program's own handler, which atomic writes leave alone."""
+
+    previous = signal.signal(signal.SIGTERM, own)
+    try:
+        with atomic_path(tmp_path / "own") as temporary:
+            assert signal.getsignal(signal.SIGTERM) is own
+            temporary.write_bytes(b"own")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(write_in_thread(tmp_path / "thread")))
+    thread.start()
+    thread.join()
+    assert seen == [signal.SIG_DFL]  # no handler set from another thread, and the write works
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inner", "outer", "own", "thread"]
+
+
+def write_in_thread(path: Path) -> object:
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(b"thread")
+        return signal.getsignal(signal.SIGTERM)

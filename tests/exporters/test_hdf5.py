@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -62,6 +65,45 @@ def test_round_trip(tmp_path: Path, events: Events, compression: str | None) -> 
     assert sum(len(chunk) for chunk in hdf5.read_chunks(path, chunk_events=700)) == len(events)
 
 
+def pieces_of(events: Events, cuts: list[int]) -> list[Events]:
+    """Consecutive parts of ``events``: groups of samples of a batch, stretches of time of one sample."""
+    if events.num_samples > 1:
+        bounds = sorted({0, events.num_samples, *(c % events.num_samples for c in cuts)})
+        return [events[a:b] for a, b in itertools.pairwise(bounds)]
+    if not len(events):
+        return [events]
+    first, end = int(events.t[0]), int(events.t[-1]) + 1
+    bounds = sorted({first, end, *(first + c % (end - first) for c in cuts)})
+    return [events.time_slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    batches(),
+    st.sampled_from(COMPRESSIONS),
+    st.sampled_from([1, 7, 300, hdf5.CHUNK_EVENTS]),
+    st.lists(st.integers(0, 10**9), max_size=4),
+)
+def test_writer_round_trip(
+    tmp_path: Path, events: Events, compression: str | None, chunk: int, cuts: list[int]
+) -> None:
+    path = tmp_path / "pieces.h5"
+    with hdf5.Writer(
+        path,
+        shape=events.shape,
+        compression=compression,
+        batched=events.num_samples > 1,
+        num_steps=events.num_steps,
+        chunk_events=chunk,
+    ) as writer:
+        for piece in pieces_of(events, cuts):
+            writer.write(piece)
+    assert hdf5.read(path) == events
+    with h5py.File(path, "r") as file:  # chunks follow the data: one chunk's worth, or all of a smaller file
+        rows = min(chunk, max(len(events), 1))
+        assert file["events/x"].chunks == (rows + -rows % 8,)  # whole blocks of 8 for blosc's bit shuffle
+
+
 def test_metadata_comes_back(tmp_path: Path) -> None:
     events = digits(3)
     path = tmp_path / "meta.h5"
@@ -97,12 +139,16 @@ def test_one_stream_is_a_dsec_file(tmp_path: Path) -> None:
     assert np.array_equal(ms_to_idx, expected)  # DSEC: first event with t >= 1000 * ms
 
 
-def test_dsec_files_without_our_attributes_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("time_dtype", "address_dtype"), [(np.uint32, np.uint16), (np.int64, np.int16)])
+def test_dsec_files_without_our_attributes_read(
+    tmp_path: Path, time_dtype: type, address_dtype: type
+) -> None:
     path = tmp_path / "foreign.h5"
-    t = np.array([0, 400, 1200, 5000], np.uint32)
-    with h5py.File(path, "w") as file:  # as DSEC ships them: no eventcode attributes
+    t = np.array([0, 400, 1200, 5000], time_dtype)
+    # as DSEC ships them (uint32 t), and as eventcode 0.1 wrote them (int64 t), without attributes
+    with h5py.File(path, "w") as file:
         for name, values in (("t", t), ("x", [5, 6, 7, 8]), ("y", [1, 2, 3, 4]), ("p", [1, 0, 1, 1])):
-            file[f"events/{name}"] = np.asarray(values, dtype=t.dtype if name == "t" else np.uint16)
+            file[f"events/{name}"] = np.asarray(values, dtype=t.dtype if name == "t" else address_dtype)
         file["ms_to_idx"] = np.searchsorted(t, np.arange(6) * 1000).astype(np.uint64)
         file["t_offset"] = np.int64(10**12)
     events = hdf5.read(path)
@@ -208,11 +254,8 @@ def test_writer_refuses_what_does_not_fit(tmp_path: Path) -> None:
         with pytest.raises(ExportError, match="batched=True"):
             writer.write(Events.cat([Events(t=[11], x=[0], y=[0], p=[1], sensor_size=(4, 4))] * 2))
     assert len(hdf5.read(tmp_path / "a.h5")) == 2
-    with (
-        pytest.raises(ExportError, match="do not fit uint32"),
-        hdf5.Writer(tmp_path / "b.h5", sensor_size=(4, 4), time_dtype=np.uint32, t_offset=0) as writer,
-    ):
-        writer.write(Events(t=[2**33], x=[0], y=[0], p=[1], sensor_size=(4, 4)))
+    with pytest.raises(ExportError, match="t_offset=3 given for step time"):
+        hdf5.Writer(tmp_path / "b.h5", shape=(1, 4, 4), num_steps=5, t_offset=3)
 
 
 def fail_midway(path: Path) -> None:
@@ -241,7 +284,7 @@ def test_missing_plugin_names_the_extra(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(ExportError, match=r"pip install 'eventcode\[hdf5\]'"):
         hdf5.write(tmp_path / "a.h5", stream(10), compression="zstd")
     hdf5.write(tmp_path / "a.h5", stream(10), compression="lzf")  # no plugin needed
-    with pytest.raises(ExportError, match="not one of"):
+    with pytest.raises(ExportError, match="'brotli'; choose one of: none, gzip, lzf, zstd, blosc"):
         hdf5.write(tmp_path / "a.h5", stream(10), compression="brotli")
 
 
@@ -250,6 +293,222 @@ def test_dispatch_by_suffix(tmp_path: Path) -> None:
     exporters.write(tmp_path / "a.hdf5", events, compression="blosc")
     assert exporters.read(tmp_path / "a.hdf5", sample=1) == events[1]
     assert exporters.detect(tmp_path / "a.hdf5").name == "hdf5"
+
+
+# ---------------------------------------------------------------------- storage: sizes, dtypes, filters
+@pytest.mark.parametrize("compression", [None, "gzip"])
+def test_small_files_are_small(tmp_path: Path, compression: str | None) -> None:
+    one, batch = stream(599, seed=3), digits(3, seed=3)
+    hdf5.write(tmp_path / "write.h5", one, compression=compression)
+    with hdf5.Writer(tmp_path / "stream.h5", shape=one.shape, compression=compression) as writer:
+        for piece in pieces_of(one, [4_000, 11_000]):
+            writer.write(piece)
+    with hdf5.Writer(
+        tmp_path / "batch.h5", shape=batch.shape, compression=compression, batched=True, num_steps=20
+    ) as writer:
+        writer.write(batch[:2])
+        writer.write(batch[2:])
+    for name, events in (("write.h5", one), ("stream.h5", one), ("batch.h5", batch)):
+        assert hdf5.read(tmp_path / name) == events
+        assert (tmp_path / name).stat().st_size < 50_000, name  # a few kB of events, not whole empty chunks
+
+
+DTYPE_CASES = {  # the smallest unsigned integer holding num_steps - 1, width - 1, height - 1, channels - 1
+    "steps, 20": (
+        lambda: digits(2, seed=1, channels=2),
+        {"t": "uint8", "x": "uint8", "y": "uint8", "c": "uint8"},
+    ),
+    "steps, 256": (
+        lambda: eventcode.latency(torch.rand(2, 700), num_steps=256, normalize=True),
+        {"t": "uint8", "x": "uint16", "y": "uint8"},
+    ),
+    "steps, 257": (
+        lambda: eventcode.latency(torch.rand(2, 300), num_steps=257, normalize=True),
+        {"t": "uint16", "x": "uint16", "y": "uint8"},
+    ),
+    "us, 346 x 260": (lambda: stream(3000, seed=2), {"t": "uint32", "x": "uint16", "y": "uint16"}),
+    "us, 256 x 256": (
+        lambda: stream(3000, seed=2, size=(256, 256)),
+        {"t": "uint32", "x": "uint8", "y": "uint8"},
+    ),
+    "us, 257 x 8": (
+        lambda: stream(3000, seed=2, size=(257, 8)),
+        {"t": "uint32", "x": "uint16", "y": "uint8"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DTYPE_CASES))
+def test_columns_have_the_narrowest_exact_dtypes(tmp_path: Path, case: str) -> None:
+    make, expected = DTYPE_CASES[case]
+    events = make()
+    hdf5.write(tmp_path / "write.h5", events)
+    with hdf5.Writer(
+        tmp_path / "writer.h5", shape=events.shape, batched=events.num_samples > 1, num_steps=events.num_steps
+    ) as writer:
+        writer.write(events)
+    for name in ("write.h5", "writer.h5"):
+        with h5py.File(tmp_path / name, "r") as file:
+            stored = {column: str(data.dtype) for column, data in file["events"].items()}
+        assert stored == {**expected, "p": "uint8"}
+        assert hdf5.info(tmp_path / name)["dtypes"] == stored
+        assert hdf5.read(tmp_path / name) == events
+
+
+def test_streaming_times_outgrow_uint32(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    n = 6000  # 3000 events 1 us apart, then 3000 more 2**32 us (71.6 minutes) later
+    t = 1_700_000_000_000_000 + np.sort(np.concatenate([np.arange(n // 2), 2**32 + np.arange(n // 2)]))
+    full = Events(
+        t, rng.integers(0, 20, n), rng.integers(0, 10, n), rng.random(n) < 0.5, sensor_size=(20, 10)
+    )
+    early = full.time_slice(None, int(t[n // 2]))
+    for path, events in ((tmp_path / "fits.h5", early), (tmp_path / "outgrows.h5", full)):
+        with hdf5.Writer(path, shape=full.shape, chunk_events=1024) as writer:
+            for piece in pieces_of(events, [1000, 2000, 3000]):  # 1000 early events a piece, then the rest
+                writer.write(piece)
+    hdf5.write(tmp_path / "whole.h5", full)
+    with h5py.File(tmp_path / "fits.h5") as fits, h5py.File(tmp_path / "outgrows.h5") as outgrows:
+        assert fits["events/t"].dtype == np.uint32
+        assert outgrows["events/t"].dtype == np.int64  # widened once, never wrapped
+        with h5py.File(tmp_path / "whole.h5") as whole:
+            assert np.array_equal(outgrows["ms_to_idx"][()], whole["ms_to_idx"][()])
+    assert hdf5.read(tmp_path / "fits.h5") == early
+    assert hdf5.read(tmp_path / "outgrows.h5") == full
+    t0, t1 = int(t[n // 2 - 10]), int(t[n // 2 + 10])
+    assert hdf5.read(tmp_path / "outgrows.h5", t_start=t0, t_end=t1) == full.time_slice(t0, t1)
+    later_then_earlier = Events.cat(
+        [stream(50, seed=1, size=(20, 10), t0=10**6), stream(50, seed=2, size=(20, 10))]
+    )
+    with hdf5.Writer(tmp_path / "batch.h5", shape=full.shape, batched=True, chunk_events=16) as writer:
+        writer.write(later_then_earlier[:1])  # sets t_offset = 10**6
+        writer.write(later_then_earlier[1:])  # times before t_offset: int64
+    assert hdf5.read(tmp_path / "batch.h5") == later_then_earlier
+
+
+PLAIN_H5PY = """
+import sys
+sys.modules["hdf5plugin"] = None  # no plugin filters registered, and HDF5_PLUGIN_PATH is empty
+import h5py
+for path in sys.argv[1:]:
+    with h5py.File(path, "r") as file:
+        names = []
+        file.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+        for name in names:
+            file[name][()]  # read in full
+            print(f"{path}:{name}", file[name].compression if file[name].shape else "scalar")
+"""
+
+
+def test_default_compression_is_gzip_readable_without_plugins(tmp_path: Path) -> None:
+    events, batch = stream(5000, seed=4), digits(4, seed=4)
+    hdf5.write(tmp_path / "write.h5", events)
+    with hdf5.Writer(tmp_path / "writer.h5", shape=batch.shape, batched=True, num_steps=20) as writer:
+        writer.write(batch)
+    env = {**os.environ, "HDF5_PLUGIN_PATH": str(tmp_path / "no plugins")}
+    paths = [str(tmp_path / "write.h5"), str(tmp_path / "writer.h5")]
+    result = subprocess.run(
+        [sys.executable, "-c", PLAIN_H5PY, *paths], capture_output=True, text=True, check=True, env=env
+    )
+    filters = dict(line.split() for line in result.stdout.splitlines())  # every dataset read in full
+    assert {f"{paths[0]}:ms_to_idx", f"{paths[1]}:step_to_idx", f"{paths[1]}:events/t"} <= set(filters)
+    assert set(filters.values()) == {"gzip", "scalar"}  # only t_offset, a scalar, is not compressed
+    assert hdf5.info(paths[0])["compression"] == hdf5.info(paths[1])["compression"] == "gzip"
+
+
+@pytest.mark.parametrize(
+    ("spelling", "name"),
+    [
+        (None, "none"),
+        ("NONE", "none"),
+        ("GZip", "gzip"),
+        ("deflate", "gzip"),
+        ("LZF", "lzf"),
+        ("Zstd", "zstd"),
+        ("BLOSC", "blosc"),
+    ],
+)
+def test_compression_names_are_canonical(tmp_path: Path, spelling: str | None, name: str) -> None:
+    import hdf5plugin
+
+    filter_ids = {
+        "none": [],
+        "gzip": [h5py.h5z.FILTER_DEFLATE],
+        "lzf": [h5py.h5z.FILTER_LZF],
+        "zstd": [hdf5plugin.ZSTD_ID],
+        "blosc": [hdf5plugin.BLOSC_ID],
+    }
+    events = digits(2, seed=6)
+    hdf5.write(tmp_path / "write.h5", events, compression=spelling)
+    with hdf5.Writer(
+        tmp_path / "writer.h5", shape=events.shape, compression=spelling, batched=True, num_steps=20
+    ) as writer:
+        writer.write(events)
+    for path in (tmp_path / "write.h5", tmp_path / "writer.h5"):
+        with h5py.File(path, "r") as file:
+            plist = file["events/t"].id.get_create_plist()
+            ids = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+        assert [code for code in ids if code != h5py.h5z.FILTER_SHUFFLE] == filter_ids[name]
+        assert hdf5.info(path)["compression"] == name
+        assert hdf5.read(path) == events
+
+
+def test_blosc_shuffles_files_of_any_length(tmp_path: Path) -> None:
+    events = stream(100_001, seed=8)  # chunks of an odd length would turn blosc's bit shuffle off
+    hdf5.write(tmp_path / "write.h5", events, compression="blosc")
+    with hdf5.Writer(tmp_path / "writer.h5", shape=events.shape, compression="blosc") as writer:
+        for piece in pieces_of(events, [123_457, 1_000_003]):
+            writer.write(piece)
+    for name in ("write.h5", "writer.h5"):
+        with h5py.File(tmp_path / name, "r") as file:
+            stored = file["events/t"].id.get_storage_size() / len(events)
+        assert stored < 2  # uint32: 4 bytes unshuffled; bit-shuffled times of 0-40 us steps take ~1
+        assert hdf5.read(tmp_path / name) == events
+
+
+# ---------------------------------------------------------------------- numpy columns
+def test_read_columns_are_read_chunks_in_numpy(tmp_path: Path) -> None:
+    one, batch = stream(10_000, seed=1), digits(10, seed=4, channels=2)
+    cases = [(one, 3000, int(one.t[1234]), int(one.t[8765])), (batch, 2000, 4, 15), (batch, 2000, None, None)]
+    for events, chunk, t_start, t_end in cases:
+        path = tmp_path / "columns.h5"
+        hdf5.write(path, events)
+        expected = Events.cat([events[b].time_slice(t_start, t_end) for b in range(events.num_samples)])
+        pieces = list(hdf5.read_columns(path, chunk, t_start=t_start, t_end=t_end))
+        chunks = list(hdf5.read_chunks(path, chunk, t_start=t_start, t_end=t_end))
+        assert len(pieces) == len(chunks) > 1
+        names = ["t", "x", "y", "p", *(["c"] if events.c is not None else []), "offsets"]
+        for piece, chunk_events in zip(pieces, chunks, strict=True):
+            assert list(piece) == names
+            wanted = {
+                name: {"t": "int64", "p": "bool", "offsets": "int64"}.get(name, "int16") for name in names
+            }
+            assert {name: str(column.dtype) for name, column in piece.items()} == wanted
+            assert np.array_equal(piece["offsets"], chunk_events.offsets.numpy())
+            assert all(np.array_equal(piece[k], getattr(chunk_events, k).numpy()) for k in names[:-1])
+        if events.num_samples > 1:  # pieces of whole samples
+            assert Events.cat(chunks) == expected
+        for name in names[:-1]:
+            assert np.array_equal(np.concatenate([p[name] for p in pieces]), getattr(expected, name).numpy())
+
+
+NO_TORCH = """
+import sys
+sys.modules["torch"] = None  # importing torch now fails
+from exporters import hdf5
+meta = hdf5.info(sys.argv[1])
+pieces = list(hdf5.read_columns(sys.argv[1], 1000))
+print(meta["events"], sum(len(p["t"]) for p in pieces), sum(len(p["offsets"]) - 1 for p in pieces))
+"""
+
+
+def test_info_and_read_columns_need_no_torch(tmp_path: Path) -> None:
+    events = digits(3, seed=5)
+    hdf5.write(tmp_path / "a.h5", events)
+    result = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, str(tmp_path / "a.h5")], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == [str(len(events)), str(len(events)), "3"]
 
 
 # ---------------------------------------------------------------------- bad files

@@ -33,6 +33,14 @@ def test_dispatch_by_magic_bytes_or_explicit_format(tmp_path: Path) -> None:
     assert exporters.read(path) == EVENTS
 
 
+def test_the_suffix_decides_over_an_old_file_of_another_format(tmp_path: Path) -> None:
+    path = tmp_path / "stream.h5"
+    exporters.write(path, EVENTS, format="aedat4")  # an AEDAT 4.0 file misnamed .h5
+    exporters.write(path, EVENTS)  # replaced by what the suffix names, not by the old bytes
+    assert path.read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"
+    assert exporters.read(path) == EVENTS
+
+
 def test_unknown_formats_are_named(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"suffix '\.xyz'"):
         exporters.write(tmp_path / "a.xyz", EVENTS)

@@ -1,0 +1,5 @@
+"""``python -m eventcode``: the ``eventcode`` command."""
+
+from eventcode.cli import main
+
+main(prog_name="eventcode")
