@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 
 import eventcode
 from eventcode import cli
+from eventcode.cli import common, demo, encode
 from eventcode.transforms import ENCODERS
 from exporters import aedat4, hdf5
 
@@ -86,10 +87,10 @@ def test_help_lists_every_choice_and_option() -> None:
 
 
 def test_the_cli_knows_every_encoder_and_compression_name() -> None:
-    assert set(cli.CODES) == set(ENCODERS)
+    assert set(encode.CODES) == set(ENCODERS)
     for names in (aedat4.COMPRESSIONS, hdf5.COMPRESSIONS):
         for name in set(names.values()):
-            assert name in cli.COMPRESSION_HELP
+            assert name in common.COMPRESSION_HELP
 
 
 # ---------------------------------------------------------------------- convert and info
@@ -198,8 +199,8 @@ def test_convert_salvages_a_truncated_file(recording: Path, tmp_path: Path) -> N
 def test_options_are_parsed_by_the_encoders_types(tmp_path: Path) -> None:
     images = np.random.default_rng(0).random((4, 1, 8, 8))
     np.save(tmp_path / "images.npy", images)
-    common = ("encode", "--code", "latency", "--num-steps", "10", tmp_path / "images.npy")
-    result = run(*common, tmp_path / "a.h5", "--option", "clip=False", "--option", "normalize=True")
+    prefix = ("encode", "--code", "latency", "--num-steps", "10", tmp_path / "images.npy")
+    result = run(*prefix, tmp_path / "a.h5", "--option", "clip=False", "--option", "normalize=True")
     assert result.exit_code == 0, result.output
     expected = eventcode.latency(torch.from_numpy(images), num_steps=10, clip=False, normalize=True)
     assert hdf5.read(tmp_path / "a.h5") == expected
@@ -207,16 +208,19 @@ def test_options_are_parsed_by_the_encoders_types(tmp_path: Path) -> None:
     assert encoding["clip"] is False
     assert encoding["normalize"] is True
     for spelling in ("false", "0", "False"):
-        assert cli.encoder_options("latency", (f"clip={spelling}",), {}) == {"clip": False}
-    assert cli.encoder_options("latency", ("on_target=None", "tau=5"), {}) == {"on_target": None, "tau": 5.0}
-    assert cli.encoder_options("latency", ("normalize=per_sample",), {}) == {"normalize": "per_sample"}
-    line = one_line_error(run(*common, tmp_path / "b.h5", "--option", "colour=red"), "colour")
+        assert encode.encoder_options("latency", (f"clip={spelling}",), {}) == {"clip": False}
+    assert encode.encoder_options("latency", ("on_target=None", "tau=5"), {}) == {
+        "on_target": None,
+        "tau": 5.0,
+    }
+    assert encode.encoder_options("latency", ("normalize=per_sample",), {}) == {"normalize": "per_sample"}
+    line = one_line_error(run(*prefix, tmp_path / "b.h5", "--option", "colour=red"), "colour")
     assert "valid keys" in line
     assert "tau" in line
     assert "normalize" in line
-    one_line_error(run(*common, tmp_path / "b.h5", "--option", "tau=abc"), "tau", "number")
-    one_line_error(run(*common, tmp_path / "b.h5", "--option", "clip=maybe"), "clip", "true/false")
-    one_line_error(run(*common, tmp_path / "b.h5", "--option", "novalue"), "KEY=VALUE")
+    one_line_error(run(*prefix, tmp_path / "b.h5", "--option", "tau=abc"), "tau", "number")
+    one_line_error(run(*prefix, tmp_path / "b.h5", "--option", "clip=maybe"), "clip", "true/false")
+    one_line_error(run(*prefix, tmp_path / "b.h5", "--option", "novalue"), "KEY=VALUE")
     assert not (tmp_path / "b.h5").exists()
 
 
@@ -224,9 +228,9 @@ def test_the_cli_encoder_option_names_match_the_signatures() -> None:
     for code, function in ENCODERS.items():
         hints = typing.get_type_hints(function)
         with pytest.raises(eventcode.errors.OptionError, match="valid keys") as error:
-            cli.encoder_options(code, ("nothing=1",), {})
+            encode.encoder_options(code, ("nothing=1",), {})
         for name in hints:
-            if name not in cli.NOT_SETTABLE:
+            if name not in encode.NOT_SETTABLE:
                 assert name in str(error.value)
 
 
@@ -363,7 +367,7 @@ def test_demo_writes_checks_plots_and_reruns_cleanly(tmp_path: Path) -> None:
 def test_the_demo_digit_slides_in_without_wrapping() -> None:
     image = torch.zeros(1, 1, 4, 4)
     image[..., 3] = 1.0  # the right-most column lit
-    frames = cli._sliding(image, 9)
+    frames = demo._sliding(image, 9)
     assert frames.shape == (9, 1, 1, 4, 4)
     assert frames[0].sum() == 0
     assert frames[-1].sum() == 0

@@ -1,0 +1,57 @@
+"""What the ``eventcode`` commands share: progress bars, output paths, compression names."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eventcode.errors import OptionError
+
+if TYPE_CHECKING:
+    pass
+
+
+COMPRESSION_HELP = (
+    "Compression of the output, any case: AEDAT 4.0 takes none, lz4, lz4_high, zstd, zstd_high "
+    "(zstd-22); HDF5 takes none, gzip, lzf, zstd, blosc. Default: the format's own default "
+    "(convert: the source's, AEDAT 4.0 to AEDAT 4.0)."
+)
+"""The compression names of each registered format (a test checks them against the modules)."""
+
+
+@contextlib.contextmanager
+def progress(total: int | None, description: str, unit: str) -> Iterator[Any]:
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=description, unit=unit, unit_scale=unit == "event", file=sys.stderr) as bar:
+        yield bar
+
+
+def compression_option(fmt: Any, name: str | None) -> dict[str, str]:
+    """``{"compression": canonical name}`` for the writer, or ``{}`` for the format's default.
+
+    Checked before any work starts, so a misspelt codec fails at once.
+    """
+    from exporters.compression import canonical
+
+    return {} if name is None else {"compression": canonical(name, fmt.module.COMPRESSIONS, fmt.description)}
+
+
+def targets(target: Path, count: int) -> str:
+    """The file(s) a write made: the path, or the first and last of a ``{}`` series."""
+    text = str(target)
+    if "{" not in text:
+        return text
+    if count == 1:
+        return text.format(0)
+    return f"{count} files, {text.format(0)} ... {text.format(count - 1)}"
+
+
+def refuse_same(source: Path, target: Path) -> None:
+    """Refuse a TARGET that is the SOURCE file itself (the same inode, by any name)."""
+    if target.exists() and source.exists() and os.path.samefile(source, target):
+        raise OptionError(f"{target} is the source file itself; choose another output path")
