@@ -19,22 +19,28 @@ sample ``shape``, ``sensor_size``, ``time_unit``, ``num_steps``, ``dt_us`` (opti
 encoding parameters the caller gives, and the eventcode version, so :func:`read` returns
 exactly the :class:`~eventcode.Events` written. The reader takes any integer dtype of each
 column (files of earlier versions stored int64 or uint32 times and uint16 addresses).
+:func:`info` and :func:`read_columns` need numpy only; torch is imported when ``Events`` are
+built (:func:`read`, :func:`read_chunks`, writing).
 
 Chunks hold :data:`CHUNK_EVENTS` events, or the events of a smaller file (rounded up to a
 multiple of 8), which is therefore small: :func:`write` splits its events into equal chunks,
 and :class:`Writer` buffers up to one chunk and creates each dataset on its first full chunk or
 when the file closes.
 
-Compression (any case; :func:`filters` gives the h5py options of each): ``"gzip"``, the
-default (deflate level 1 with byte shuffle), and ``"lzf"`` (with shuffle) are built into
-h5py, so every h5py opens the file without plugins (gzip, deflate, is built into every
-HDF5 tool); ``"zstd"`` (level 3) and ``"blosc"`` (LZ4 with bit shuffle) need the
-``hdf5plugin`` package (extra ``eventcode[hdf5]``) to write and to read; ``None`` or
-``"none"`` stores the columns uncompressed. ``benchmarks/hdf5.py`` measures them on 20 M
-events of rate-coded MNIST (see ``benchmarks/README.md``): the fastest setting is ``"none"``
-(about 9x gzip's write speed, but 8x its size) or ``"blosc"`` (close to uncompressed speed at
-about twice gzip's size); the smallest is ``"zstd"``, with ``"gzip"`` close behind and the
-smallest that needs no plugin. ``"lzf"`` writes only a little faster than gzip and is larger.
+Compression (any case; :func:`filters` gives the h5py options of each): ``"gzip"``, deflate
+level 1 with byte shuffle, is the default of :func:`write`, :class:`Writer` and the CLI: every
+HDF5 tool reads it without plugins, and on 20 M events (``benchmarks/hdf5.py``, figures in
+``benchmarks/README.md``) it stores rate-coded MNIST in 0.54 bytes per event and a camera stream
+in 2.85, against lzf's 0.88 and 3.48 (writing as fast on MNIST, about 25% slower on the
+stream). ``"lzf"`` (with shuffle) is built into h5py; ``"zstd"`` (level 3) and ``"blosc"`` (LZ4
+with bit shuffle) need the ``hdf5plugin`` package (extra ``eventcode[hdf5]``) to write and to
+read; ``None`` or ``"none"`` stores the columns uncompressed.
+
+- Fastest: ``compression="none"`` (1.5-3x gzip's write speed on MNIST, 8x on a camera stream,
+  at 7.6x and 2.8x its size) or ``compression="blosc"`` (about uncompressed speed, at 1.16 and
+  3.22 bytes per event).
+- Smallest: ``compression="zstd"`` for encoded datasets (0.44 bytes per event, and faster than
+  gzip to write); the default gzip for camera streams (zstd takes 3.82 bytes per event there).
 
 Examples
 --------
@@ -95,8 +101,9 @@ COMPRESSIONS = {
 """Every accepted spelling of a compression (any case, ``-`` or ``_``) -> its canonical name;
 ``deflate`` is HDF5's name for gzip, and None means ``"none"``."""
 DEFAULT_COMPRESSION = "gzip"
-"""Deflate level 1 with shuffle: on 20 M events (``benchmarks/hdf5.py``) it writes about as fast
-as lzf at 0.6x lzf's size and reads faster, and every HDF5 tool reads it without plugins."""
+"""Deflate level 1 with shuffle: on 20 M events (``benchmarks/hdf5.py``) it stores 18-39% fewer
+bytes than lzf, writing as fast on encoded MNIST and about 25% slower on a camera stream, and
+every HDF5 tool reads it without plugins (level 4 is 2.5-25% smaller but writes 35-40% slower)."""
 FILTER_NAMES = {h5py.h5z.FILTER_DEFLATE: "gzip", h5py.h5z.FILTER_LZF: "lzf", 32015: "zstd", 32001: "blosc"}
 """HDF5 filter id -> compression name, for :func:`info` (32015 and 32001: hdf5plugin's zstd and blosc)."""
 CHUNK_EVENTS = 1 << 17
@@ -256,7 +263,7 @@ class Writer(AtomicWriter):
                 f"t_offset={t_offset} given for step time; step files store steps as they are: drop t_offset"
             )
         self._dt_us = dt_us
-        self._t_offset = t_offset
+        self._t_offset = 0 if self._unit == "step" else t_offset
         self._chunk = max(1, int(chunk_events))
         self._count = 0
         self._last_t: int | None = None

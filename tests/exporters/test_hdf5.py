@@ -256,6 +256,13 @@ def test_writer_refuses_what_does_not_fit(tmp_path: Path) -> None:
     assert len(hdf5.read(tmp_path / "a.h5")) == 2
     with pytest.raises(ExportError, match="t_offset=3 given for step time"):
         hdf5.Writer(tmp_path / "b.h5", shape=(1, 4, 4), num_steps=5, t_offset=3)
+    one = digits(1, seed=3)
+    with hdf5.Writer(tmp_path / "steps.h5", shape=one.shape, num_steps=20) as writer:
+        writer.write(one.time_slice(10, 20))
+        with pytest.raises(
+            TimeOrderError, match=r"starts at t = \d, before the previous chunk's last event at 1\d"
+        ):
+            writer.write(one.time_slice(0, 10))
 
 
 def fail_midway(path: Path) -> None:
