@@ -62,6 +62,7 @@ from exporters.atomic import AtomicWriter, atomic_path
 from exporters.batches import per_sample
 from exporters.compression import canonical
 from exporters.flatbuffers import Buffer
+from exporters.options import step_us
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -249,8 +250,7 @@ class Writer(AtomicWriter):
             )
         if width * planes > address.INT16_LIMIT:
             raise ExportError(f"{planes} channels of width {width} do not fit the int16 x of AEDAT 4")
-        if dt_us is not None and (isinstance(dt_us, bool) or int(dt_us) != dt_us or dt_us < 1):
-            raise ExportError(f"dt_us must be a positive integer number of microseconds, got {dt_us!r}")
+        dt_us = step_us(dt_us)
         if dt_us is not None and num_steps is None:
             raise ExportError("a step-time stream needs num_steps with dt_us, to read back as steps")
         self._code = code

@@ -78,6 +78,7 @@ from eventcode import address
 from eventcode.errors import ExportError, FileFormatError, TimeOrderError
 from exporters.atomic import AtomicWriter
 from exporters.compression import canonical
+from exporters.options import step_us
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -262,7 +263,7 @@ class Writer(AtomicWriter):
             raise ExportError(
                 f"t_offset={t_offset} given for step time; step files store steps as they are: drop t_offset"
             )
-        self._dt_us = dt_us
+        self._dt_us = step_us(dt_us)
         self._t_offset = 0 if self._unit == "step" else t_offset
         self._chunk = max(1, int(chunk_events))
         self._count = 0

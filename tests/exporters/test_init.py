@@ -59,3 +59,14 @@ def test_formats_not_supported_yet_say_so(shared: Path, folder: str, name: str) 
     for path in (shared / "data/real" / folder).iterdir():
         with pytest.raises(ExportError, match=rf"{name}.* is not supported yet"):
             exporters.read(path)
+
+
+@pytest.mark.parametrize("dt_us", [0, -5, 2.5, True, "10"])
+@pytest.mark.parametrize("suffix", [".aedat4", ".h5"])
+def test_every_writer_refuses_a_step_that_is_not_a_positive_whole_microsecond(
+    dt_us: object, suffix: str, tmp_path: Path
+) -> None:
+    steps = Events(t=[0, 1], x=[0, 1], y=[0, 0], p=[1, 0], shape=(1, 2), num_steps=2)
+    with pytest.raises(ExportError, match="dt_us must be a positive whole number"):
+        exporters.write(tmp_path / f"a{suffix}", steps, dt_us=dt_us)
+    assert list(tmp_path.iterdir()) == []
