@@ -28,6 +28,9 @@ CODES = ("delta", "latency", "rate")
 """The codes of :data:`eventcode.transforms.ENCODERS` (named here so that ``--help`` needs no torch)."""
 NOT_SETTABLE = ("data", "batched", "generator", "return")
 """Encoder parameters that ``--option`` cannot set."""
+LEAST = {"num_steps": 1, "threshold": 0}
+"""The smallest value the command line takes for these options, however they are given (snnTorch's
+``delta`` fires every pixel below a threshold of 0, and 0 steps encode nothing)."""
 
 
 @click.command()
@@ -164,6 +167,9 @@ def encoder_options(code: str, texts: tuple[str, ...], explicit: Mapping[str, An
         if key not in valid:
             raise OptionError(f"--{key.replace('_', '-')} is not an option of {code}")
         settings[key] = value
+    for key, least in LEAST.items():
+        if settings.get(key) is not None and settings[key] < least:
+            raise OptionError(f"{key} must be at least {least}, got {settings[key]}")
     return settings
 
 
