@@ -45,7 +45,7 @@ import math
 import torch
 
 from eventcode import address, encoders
-from eventcode.encoders.latency import latency_input, spike_times
+from eventcode.encoders.latency import latency_input, linear_times, log_times, spike_times, stretched
 from eventcode.errors import EncodingError
 
 
@@ -249,7 +249,7 @@ def latency_code_linear(
     _latency_errors(data, num_steps, threshold, tau, first_spike_time, normalize)
     if normalize:
         tau = num_steps - 1 - first_spike_time
-    spike_time = torch.clamp_max(-tau * (data - 1), -tau * (threshold - 1)) + first_spike_time
+    spike_time = linear_times(data, threshold, tau, first_spike_time)
     if torch.min(spike_time) < 0 and normalize:
         earliest = torch.min(spike_time)
         spike_time = (spike_time - earliest) * (1 / (torch.max(spike_time) - earliest)) * (num_steps - 1)
@@ -285,13 +285,9 @@ def latency_code_log(
     tensor([4.0000, 0.1166, 0.0580])
     """
     _latency_errors(data, num_steps, threshold, tau, first_spike_time, normalize)
-    floored = torch.clamp(data, threshold + epsilon)
-    spike_time = tau * torch.log(floored / (floored - threshold))
-    if first_spike_time > 0:
-        spike_time += first_spike_time
+    spike_time = log_times(data, threshold, tau, first_spike_time, epsilon)
     if normalize:
-        shifted = spike_time - first_spike_time
-        spike_time = shifted * (num_steps - first_spike_time - 1) / torch.max(shifted) + first_spike_time
+        spike_time = stretched(spike_time, num_steps, first_spike_time, per_sample=False)
     return spike_time
 
 

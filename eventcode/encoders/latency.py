@@ -219,23 +219,11 @@ def spike_times(
     if linear:
         if normalize:
             tau = steps - 1 - first_spike_time
-        spike_time = torch.clamp_max(-tau * (x - 1), -tau * (threshold - 1)) + first_spike_time
+        spike_time = linear_times(x, threshold, tau, first_spike_time)
     else:
-        floored = torch.clamp(x, threshold + epsilon)
-        spike_time = tau * torch.log(floored / (floored - threshold))
-        if first_spike_time > 0:
-            spike_time += first_spike_time
+        spike_time = log_times(x, threshold, tau, first_spike_time, epsilon)
         if normalize:
-            shifted = spike_time - first_spike_time
-            if normalize == "per_sample":
-                latest = (
-                    torch.amax(shifted, dim=tuple(range(1, x.dim())), keepdim=True)
-                    if x.dim() > 1
-                    else shifted
-                )
-            else:
-                latest = torch.max(shifted)
-            spike_time = shifted * (steps - first_spike_time - 1) / latest + first_spike_time
+            spike_time = stretched(spike_time, steps, first_spike_time, per_sample=normalize == "per_sample")
     maximum = torch.max(spike_time)  # NaN and inf propagate to the maximum
     if not bool(torch.isfinite(maximum)):
         spacing = torch.finfo(spike_time.dtype).eps * threshold
@@ -260,3 +248,32 @@ def spike_times(
             "or setting ``normalize=True``."
         )
     return spike_time, steps
+
+
+def linear_times(x: torch.Tensor, threshold: float, tau: float, first_spike_time: int) -> torch.Tensor:
+    """snnTorch's linear spike times ``min(tau (1 - x), tau (1 - threshold)) + first_spike_time``,
+    with its operations in its order (bit-identical in float32)."""
+    return torch.clamp_max(-tau * (x - 1), -tau * (threshold - 1)) + first_spike_time
+
+
+def log_times(
+    x: torch.Tensor, threshold: float, tau: float, first_spike_time: int, epsilon: float
+) -> torch.Tensor:
+    """snnTorch's logarithmic spike times ``tau ln(x' / (x' - threshold)) + first_spike_time``,
+    ``x'`` being ``x`` clamped to at least ``threshold + epsilon``."""
+    floored = torch.clamp(x, threshold + epsilon)
+    spike_time = tau * torch.log(floored / (floored - threshold))
+    if first_spike_time > 0:
+        spike_time += first_spike_time
+    return spike_time
+
+
+def stretched(spike_time: torch.Tensor, steps: int, first_spike_time: int, per_sample: bool) -> torch.Tensor:
+    """Logarithmic spike times scaled so that the latest (of all, or of each sample along dim 0)
+    falls on step ``steps - 1``, as snnTorch's ``normalize`` does."""
+    shifted = spike_time - first_spike_time
+    if per_sample and spike_time.dim() > 1:
+        latest = torch.amax(shifted, dim=tuple(range(1, spike_time.dim())), keepdim=True)
+    else:
+        latest = shifted if per_sample else torch.max(shifted)
+    return shifted * (steps - first_spike_time - 1) / latest + first_spike_time
