@@ -5,6 +5,9 @@ A dense sample of shape ``[..., H, W]`` maps its last dim to ``x``, the one befo
 sample ``[N]`` maps to ``x`` with ``y = 0``; a 0-D sample is a single address.
 The flat address ``n = (c * H + y) * W + x`` is the row-major index into the sample.
 
+Each address column is int16 while its extent fits (W, H or C at most 32,768, so every address
+is at most 32,767) and int32 beyond, up to 2^31: a wide sample never wraps around.
+
 Examples
 --------
 >>> from eventcode import address
@@ -12,6 +15,8 @@ Examples
 (34, 34, 2)
 >>> address.channels((2, 34, 34)), address.channels((1, 28, 28))
 (2, 1)
+>>> address.column_dtypes((40_000,))
+(torch.int32, torch.int16, None)
 """
 
 from __future__ import annotations
@@ -21,13 +26,16 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from eventcode.errors import EventsError
+from eventcode.errors import EventsError, PolarityError
 
 if TYPE_CHECKING:  # torch is imported where it is used: `eventcode info` and `--help` run without it
     import torch
 
-INT16_LIMIT = 32767
-"""Largest extent of x, y or c: the columns are int16."""
+INT16_EXTENT = 2**15
+"""Largest extent of x, y or c held in an int16 column (addresses 0 to 32,767); int32 beyond."""
+
+EXTENT_LIMIT = 2**31
+"""Largest extent of x, y or c: addresses up to 2^31 - 1 fit the int32 columns."""
 
 
 def width(shape: tuple[int, ...]) -> int:
@@ -50,6 +58,31 @@ def sensor_size(shape: tuple[int, ...]) -> tuple[int, int, int]:
     return (width(shape), height(shape), 2)
 
 
+def wide(extent: int) -> bool:
+    """Whether addresses ``0 .. extent - 1`` need an int32 column (``extent`` over 32,768)."""
+    return extent > INT16_EXTENT
+
+
+def column_dtype_names(shape: tuple[int, ...]) -> tuple[str, str, str | None]:
+    """``"int16"`` or ``"int32"`` for the ``x``, ``y`` and ``c`` columns (``c``: None for one channel),
+    the names numpy and torch share."""
+    x, y, c = ("int32" if wide(extent) else "int16" for extent in extents(shape))
+    return x, y, (c if channels(shape) > 1 else None)
+
+
+def column_dtypes(shape: tuple[int, ...]) -> tuple[torch.dtype, torch.dtype, torch.dtype | None]:
+    """The torch dtypes of the ``x``, ``y`` and ``c`` columns of this sample shape (``c``: None
+    for one channel)."""
+    import torch
+
+    return tuple(None if name is None else getattr(torch, name) for name in column_dtype_names(shape))  # type: ignore[return-value]
+
+
+def extents(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """``(W, H, C)``: the number of values of ``x``, ``y`` and ``c``."""
+    return width(shape), height(shape), channels(shape)
+
+
 def check_shape(shape: object) -> tuple[int, ...]:
     """Return ``shape`` as a tuple of ints after checking that the columns can address it.
 
@@ -57,7 +90,7 @@ def check_shape(shape: object) -> tuple[int, ...]:
     ------
     EventsError
         If a dim is not a positive integer, or if ``W``, ``H`` or the channel count exceeds
-        32,767 (the int16 range of the columns).
+        2^31 (the int32 range of the widest columns).
     """
     try:
         dims = tuple(int(d) for d in shape)  # type: ignore[union-attr]
@@ -65,11 +98,11 @@ def check_shape(shape: object) -> tuple[int, ...]:
         raise EventsError(f"shape must be a sequence of ints such as (1, 28, 28), got {shape!r}") from err
     if any(d < 1 for d in dims):
         raise EventsError(f"shape {dims} has a dim below 1: every dim of a sample must be >= 1")
-    for name, extent in (("W (x)", width(dims)), ("H (y)", height(dims)), ("C (c)", channels(dims))):
-        if extent > INT16_LIMIT:
+    for name, extent in zip(("W (x)", "H (y)", "C (c)"), extents(dims), strict=True):
+        if extent > EXTENT_LIMIT:
             raise EventsError(
-                f"shape {dims} gives {name} = {extent}, beyond the int16 limit {INT16_LIMIT} "
-                "of the address columns; reshape the sample, e.g. a long 1-D sample to [H, W]"
+                f"shape {dims} gives {name} = {extent}, beyond the limit 2^31 of the int32 address "
+                "columns; reshape the sample, e.g. a long 1-D sample to [H, W]"
             )
     return dims
 
@@ -81,11 +114,19 @@ def resolve(shape: Sequence[int] | None, sensor_size: Sequence[int] | None) -> t
     ------
     EventsError
         Neither given, both given and disagreeing on ``(W, H)``, or an invalid size.
+    PolarityError
+        ``P`` is neither 1 nor 2.
     """
     if sensor_size is not None:
         size = tuple(int(v) for v in sensor_size)
-        if len(size) not in (2, 3) or (len(size) == 3 and size[2] not in (1, 2)):
-            raise EventsError(f"sensor_size must be (W, H) or (W, H, P) with P 1 or 2, got {sensor_size!r}")
+        if len(size) not in (2, 3):
+            raise EventsError(f"sensor_size must be (W, H) or (W, H, P), got {sensor_size!r}")
+        if len(size) == 3 and size[2] not in (1, 2):
+            raise PolarityError(
+                f"sensor_size {size} has P = {size[2]} polarities, but eventcode's polarity is a bool "
+                "(OFF/ON): it holds sensors of 1 or 2 polarities; give more kinds of event as channels "
+                "instead: shape=(P, H, W) with c = the polarity index"
+            )
         from_sensor = check_shape((size[1], size[0]))
         if shape is None:
             return from_sensor
@@ -96,6 +137,34 @@ def resolve(shape: Sequence[int] | None, sensor_size: Sequence[int] | None) -> t
     if shape is None:
         raise EventsError("give shape= (e.g. (1, 28, 28)) or sensor_size= (Tonic's (W, H, P))")
     return check_shape(shape)
+
+
+POLARITIES = (2, 1, 0)
+"""Kinds of sensor: 2 = OFF and ON events, 1 = one kind of event (a 1-polarity sensor), 0 = events
+that carry no polarity (every ``p`` is True)."""
+
+
+def resolve_polarities(polarities: int | None, sensor_size: Sequence[int] | None) -> int:
+    """The sensor's kinds of event from ``polarities`` and the ``P`` of ``sensor_size`` (default 2).
+
+    Raises
+    ------
+    PolarityError
+        ``polarities`` not 0, 1 or 2, or disagreeing with ``P`` (0 and 1 go with ``P = 1``).
+    """
+    size = None if sensor_size is None else tuple(int(v) for v in sensor_size)
+    given = size[2] if size is not None and len(size) == 3 else None
+    if given is not None and given not in (1, 2):
+        resolve(None, size)  # raises, naming the limitation
+    if polarities is None:
+        return 2 if given is None else given
+    if isinstance(polarities, bool) or polarities not in POLARITIES:
+        raise PolarityError(
+            f"polarities must be 2 (OFF and ON), 1 (one kind of event) or 0 (no polarity), got {polarities!r}"
+        )
+    if given is not None and max(int(polarities), 1) != given:
+        raise PolarityError(f"polarities={polarities} disagrees with the P of sensor_size {size}")
+    return int(polarities)
 
 
 def flat(x: torch.Tensor, y: torch.Tensor, c: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
@@ -109,7 +178,7 @@ def flat(x: torch.Tensor, y: torch.Tensor, c: torch.Tensor | None, shape: tuple[
 
 
 def split(n: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Inverse of :func:`flat`: int16 ``(x, y, c)``; ``c`` is None for one channel.
+    """Inverse of :func:`flat`: ``(x, y, c)`` in :func:`column_dtypes`; ``c`` is None for one channel.
 
     When there are at least as many addresses as the sample has elements, they are looked up in
     per-address tables (a gather is several times faster than integer division).
@@ -127,10 +196,11 @@ def _divide(
     import torch
 
     w, h = width(shape), height(shape)
-    x = torch.remainder(n, w).to(torch.int16)
+    x_dtype, y_dtype, c_dtype = column_dtypes(shape)
+    x = torch.remainder(n, w).to(x_dtype)
     rows = torch.div(n, w, rounding_mode="floor")
-    y = torch.remainder(rows, h).to(torch.int16)
-    c = torch.div(rows, h, rounding_mode="floor").to(torch.int16) if channels(shape) > 1 else None
+    y = torch.remainder(rows, h).to(y_dtype)
+    c = None if c_dtype is None else torch.div(rows, h, rounding_mode="floor").to(c_dtype)
     return x, y, c
 
 

@@ -29,6 +29,12 @@ class AddressError(EventsError):
     """An event address (x, y or channel) lies outside the sample shape."""
 
 
+class PolarityError(EventsError):
+    """Polarities a sensor cannot give: both ON and OFF in one sample of a 1-polarity sensor, or a
+    sensor of 3 or more polarities (eventcode's polarity is a bool: fold more kinds of event into
+    the channel column instead)."""
+
+
 class TimeOrderError(EventsError):
     """Timestamps decrease within a sample, or lie outside ``[0, num_steps)``."""
 

@@ -34,6 +34,7 @@ from eventcode.errors import (
     EventsDtypeError,
     EventsError,
     OffsetsError,
+    PolarityError,
     TimeOrderError,
 )
 
@@ -41,7 +42,7 @@ TimeUnit = Literal["step", "us"]
 Polarity = Literal["signed", "on", "split"]
 
 TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)])
-"""Tonic's ``events_struct``: the structured dtype :meth:`Events.to_numpy` returns."""
+"""Tonic's ``events_struct``: the structured dtype :meth:`Events.to_numpy` returns for 2-D samples."""
 
 
 _NOT_DENSE = (
@@ -61,19 +62,25 @@ class Events:
     t : 1-D integer tensor or array-like
         Timestamps, in steps (``time_unit="step"``) or microseconds (``"us"``); stored int64.
     x, y : 1-D integer tensors or array-likes
-        Addresses; ``0 <= x < W`` and ``0 <= y < H``; stored int16.
+        Addresses; ``0 <= x < W`` and ``0 <= y < H``; stored int16, or int32 for an extent over
+        32,768 (:func:`eventcode.address.column_dtypes`).
     p : 1-D bool or {0, 1} integer tensor or array-like
         Polarity, True/1 = ON, False/0 = OFF; stored bool.
     c : 1-D integer tensor, optional
         Channel, required exactly when the sample shape has several channels (the dims before
-        ``[H, W]`` flattened row-major); stored int16.
+        ``[H, W]`` flattened row-major); stored int16, or int32 beyond 32,768 channels.
     offsets : 1-D integer tensor, optional
         ``B + 1`` non-decreasing indices from 0 to ``len(t)``: sample ``b`` is
         ``offsets[b]:offsets[b + 1]``. Default: one sample holding every event.
     shape : tuple of int, optional
         Dense shape of one sample, e.g. ``(1, 28, 28)``, ``(2, 34, 34)`` or ``(700,)``.
     sensor_size : tuple of int, optional
-        Tonic's ``(W, H)`` or ``(W, H, P)``, an alternative to ``shape`` giving ``(H, W)``.
+        Tonic's ``(W, H)`` or ``(W, H, P)``, an alternative to ``shape`` giving ``(H, W)``; ``P``
+        (1 or 2) sets ``polarities``.
+    polarities : {2, 1, 0}, optional
+        The sensor's kinds of event: 2 (default) for OFF and ON; 1 for one kind (a 1-polarity
+        sensor, e.g. Tonic's SHD ``(700, 1, 1)``): every sample then holds one value of ``p``; 0
+        for events without polarity (a Tonic array with no ``p`` field): every ``p`` is True.
     num_steps : int, optional
         Number of time steps ``T`` of a step-time stream; every ``t`` lies in ``[0, T)``.
     time_unit : {"step", "us"}, optional
@@ -87,6 +94,8 @@ class Events:
         A column has a non-integer dtype (``p``: not bool or integer).
     AddressError
         An address is outside ``shape``; the message names the first bad event.
+    PolarityError
+        ``P`` of 3 or more, or both polarities in a sample of a 1-polarity sensor.
     TimeOrderError
         Time decreases within a sample (and ``sort`` is False), or a step lies outside
         ``[0, num_steps)``.
@@ -98,7 +107,8 @@ class Events:
     Notes
     -----
     ``len(events)`` is the total number of events and ``==`` compares columns (values and
-    dtypes), offsets and metadata, ignoring the device. ``sensor_size`` is always ``(W, H, 2)``.
+    dtypes), offsets and metadata, ignoring the device. ``sensor_size`` is ``(W, H, P)`` with
+    ``P = max(polarities, 1)``.
     An ``Events`` is not a tensor: tensor methods, torch functions and numpy given one raise an
     error naming :meth:`dense`; e.g. ``snntorch.spikeplot.raster`` plots sample 0 from
     ``events.dense()[:, 0].flatten(1)``.
@@ -113,7 +123,18 @@ class Events:
     [0, 5, 9]
     """
 
-    __slots__ = ("_c", "_num_steps", "_offsets", "_p", "_shape", "_t", "_time_unit", "_x", "_y")
+    __slots__ = (
+        "_c",
+        "_num_steps",
+        "_offsets",
+        "_p",
+        "_polarities",
+        "_shape",
+        "_t",
+        "_time_unit",
+        "_x",
+        "_y",
+    )
 
     def __init__(
         self,
@@ -129,8 +150,10 @@ class Events:
         num_steps: int | None = None,
         time_unit: TimeUnit | None = None,
         sort: bool = False,
+        polarities: int | None = None,
     ) -> None:
         dims = address.resolve(shape, sensor_size)
+        kinds = address.resolve_polarities(polarities, sensor_size)
         unit = _resolve_time_unit(time_unit, num_steps)
         columns = {"t": t, "x": x, "y": y, "p": p}
         if c is not None:
@@ -165,11 +188,14 @@ class Events:
             time = time[order]
             tensors = {name: tensor[order] for name, tensor in tensors.items() if name != "t"}
         _check_time(time, bounds, unit, num_steps)
-        extents = {"x": address.width(dims), "y": address.height(dims), "c": address.channels(dims)}
         self._t = time
-        self._x, self._y = (_address_column(k, tensors[k], extents[k], bounds, dims) for k in "xy")
-        self._c = _address_column("c", tensors["c"], extents["c"], bounds, dims) if c is not None else None
-        self._p = _polarity_column(tensors["p"], bounds)
+        columns = zip("xyc", address.extents(dims), address.column_dtypes(dims), strict=True)
+        self._x, self._y, self._c = (
+            _address_column(k, tensors[k], extent, dtype, bounds, dims) if dtype is not None else None
+            for k, extent, dtype in columns
+        )
+        self._p = _polarity_column(tensors["p"], bounds, kinds)
+        self._polarities = kinds
         self._offsets = bounds
         self._shape = dims
         self._num_steps = None if num_steps is None else int(num_steps)
@@ -187,12 +213,13 @@ class Events:
         shape: tuple[int, ...],
         num_steps: int | None,
         time_unit: TimeUnit,
+        polarities: int = 2,
     ) -> Events:
         """Build from columns already in canonical dtypes and order, skipping validation."""
         events = object.__new__(cls)
         events._t, events._x, events._y, events._p, events._c = t, x, y, p, c
         events._offsets, events._shape = offsets, shape
-        events._num_steps, events._time_unit = num_steps, time_unit
+        events._num_steps, events._time_unit, events._polarities = num_steps, time_unit, polarities
         return events
 
     def _replace(self, **changes: object) -> Events:
@@ -213,12 +240,12 @@ class Events:
 
     @property
     def x(self) -> torch.Tensor:
-        """Column address, int16, ``0 <= x < W``."""
+        """Column address, ``0 <= x < W``: int16, int32 when ``W`` exceeds 32,768."""
         return self._x
 
     @property
     def y(self) -> torch.Tensor:
-        """Row address, int16, ``0 <= y < H`` (0 for 1-D samples)."""
+        """Row address, ``0 <= y < H`` (0 for 1-D samples): int16, int32 when ``H`` exceeds 32,768."""
         return self._y
 
     @property
@@ -228,7 +255,7 @@ class Events:
 
     @property
     def c(self) -> torch.Tensor | None:
-        """Channel, int16, or None when a sample has a single channel."""
+        """Channel (int16, int32 beyond 32,768 channels), or None when a sample has a single channel."""
         return self._c
 
     @property
@@ -243,8 +270,13 @@ class Events:
 
     @property
     def sensor_size(self) -> tuple[int, int, int]:
-        """Tonic's ``(W, H, P)``, with ``P = 2`` (OFF, ON)."""
-        return address.sensor_size(self._shape)
+        """Tonic's ``(W, H, P)``: ``P`` is 2 (OFF, ON), or 1 for a 1-polarity sensor or no polarity."""
+        return (*address.sensor_size(self._shape)[:2], max(self._polarities, 1))
+
+    @property
+    def polarities(self) -> int:
+        """2 for OFF and ON events, 1 for a 1-polarity sensor, 0 for events without polarity."""
+        return self._polarities
 
     @property
     def num_steps(self) -> int | None:
@@ -285,7 +317,7 @@ class Events:
         return columns
 
     def _metadata(self) -> tuple[object, ...]:
-        return (self._shape, self._num_steps, self._time_unit)
+        return (self._shape, self._num_steps, self._time_unit, self._polarities)
 
     def __len__(self) -> int:
         return len(self._t)
@@ -310,9 +342,10 @@ class Events:
 
     def __repr__(self) -> str:
         steps = f", num_steps={self._num_steps}" if self._num_steps is not None else ""
+        kinds = f", polarities={self._polarities}" if self._polarities != 2 else ""
         return (
             f"Events(samples={self.num_samples}, events={len(self)}, shape={self._shape}, "
-            f"time_unit={self._time_unit!r}{steps}, device={self.device})"
+            f"time_unit={self._time_unit!r}{steps}{kinds}, device={self.device})"
         )
 
     # ------------------------------------------------------------------ not a dense tensor
@@ -375,7 +408,7 @@ class Events:
     def cat(batches: Sequence[Events]) -> Events:
         """Join batches sample-wise into one batch, on the device of the first.
 
-        All must share ``shape`` and ``time_unit``; ``num_steps`` becomes the largest.
+        All must share ``shape``, ``time_unit`` and ``polarities``; ``num_steps`` becomes the largest.
 
         Examples
         --------
@@ -391,10 +424,15 @@ class Events:
             raise EventsError("Events.cat needs at least one Events")
         first = batches[0]
         for i, other in enumerate(batches):
-            if other._shape != first._shape or other._time_unit != first._time_unit:
+            if (other._shape, other._time_unit, other._polarities) != (
+                first._shape,
+                first._time_unit,
+                first._polarities,
+            ):
                 raise EventsError(
-                    f"batch {i} has shape {other._shape} in {other._time_unit!r} time but batch 0 has "
-                    f"shape {first._shape} in {first._time_unit!r} time; only like streams join"
+                    f"batch {i} has shape {other._shape} in {other._time_unit!r} time with "
+                    f"{other._polarities} polarities but batch 0 has shape {first._shape} in "
+                    f"{first._time_unit!r} time with {first._polarities}; only like streams join"
                 )
             if (other._c is None) != (first._c is None):
                 raise EventsError(f"batch {i} and batch 0 differ in having a channel column")
@@ -625,9 +663,12 @@ class Events:
 
     # ------------------------------------------------------------------ Tonic structured arrays
     def to_numpy(self, sample: int | None = None) -> np.ndarray:
-        """One sample as a Tonic structured array (fields ``x, y, t, p`` and ``c`` if any).
+        """One sample as a Tonic structured array: fields ``x, y, t, p`` (and ``c`` if any).
 
-        Dtypes are those of Tonic's ``events_struct``: x, y int16, t int64, p bool (c int16).
+        Dtypes are those of Tonic's ``events_struct``: x, y int16, t int64, p bool (c int16); an
+        address column over 32,768 wide is int32. As in Tonic's audio datasets (SHD, SSC), 1-D
+        (and 0-D) samples have no ``y`` field, and events without polarity (``polarities=0``) no
+        ``p`` field, so a Tonic array read with :meth:`from_numpy` comes back with its fields.
 
         Raises
         ------
@@ -642,6 +683,8 @@ class Events:
         >>> arr = ev.to_numpy(sample=2)
         >>> arr.dtype.names, len(arr)
         (('x', 'y', 't', 'p'), 4)
+        >>> Events.from_dense(torch.ones(1, 1, 700)).to_numpy().dtype.names  # audio: no y
+        ('x', 't', 'p')
         """
         if sample is None:
             if self.num_samples != 1:
@@ -651,11 +694,18 @@ class Events:
                 )
             sample = 0
         one = self[sample]
-        dtype = TONIC_DTYPE if one._c is None else np.dtype([*TONIC_DTYPE.descr, ("c", np.int16)])
+        columns = one._columns()
+        names = [k for k in ("x", "y", "t", "p", "c") if k in columns and k not in self._absent_fields()]
+        dtype = np.dtype([(k, str(columns[k].dtype).removeprefix("torch.")) for k in names])  # same names
         array = np.empty(len(one), dtype=dtype)
-        for name, column in one._columns().items():
-            array[name] = column.cpu().numpy()
+        for name in names:
+            array[name] = columns[name].cpu().numpy()
         return array
+
+    def _absent_fields(self) -> tuple[str, ...]:
+        """The Tonic fields these events have no column for: ``y`` of 0-D and 1-D samples, ``p`` of
+        events without polarity."""
+        return ("y",) * (len(self._shape) < 2) + ("p",) * (self._polarities == 0)
 
     @classmethod
     def from_numpy(
@@ -670,8 +720,10 @@ class Events:
     ) -> Events:
         """One sample from a structured event array such as Tonic's, fields read by name.
 
-        ``x``, ``t`` and ``p`` are required, ``y`` is optional (0 when absent, as for audio
-        streams), ``c`` is read when present. Field order and integer widths do not matter.
+        ``x`` and ``t`` are required. Without ``y`` (Tonic's audio datasets: SHD, SSC, NTIDIGITS)
+        the sample is 1-D, of shape ``(W,)``; without ``p`` the events have no polarity
+        (``polarities=0``). ``c`` is read when present. Field order and integer widths do not
+        matter. :meth:`to_numpy` gives back the same fields.
 
         Examples
         --------
@@ -682,27 +734,53 @@ class Events:
         >>> ev = Events.from_numpy(arr, sensor_size=(4, 4, 2))
         >>> ev.t.tolist(), ev.x.tolist(), ev.p.tolist()
         ([10, 20], [3, 1], [True, False])
+        >>> shd = np.zeros(2, dtype=[("t", "<i8"), ("x", "<i8"), ("p", "<i8")])  # Tonic's SHD layout
+        >>> Events.from_numpy(shd, sensor_size=(700, 1, 1)).shape
+        (700,)
         """
         names = array.dtype.names or ()
-        missing = [k for k in "xtp" if k not in names]
+        fields = {k: array[k] for k in ("t", "x", "y", "p", "c") if k in names}
+        return cls._from_fields(
+            fields, sensor_size, shape=shape, num_steps=num_steps, time_unit=time_unit, sort=sort
+        )
+
+    @classmethod
+    def _from_fields(
+        cls,
+        fields: dict[str, np.ndarray],
+        sensor_size: Sequence[int] | None,
+        **options: object,
+    ) -> Events:
+        """One sample from the columns of a Tonic array (``y`` and ``p`` optional), as :meth:`from_numpy`."""
+        missing = [k for k in "xt" if k not in fields]
         if missing:
             raise EventsError(
-                f"the array has fields {names} but lacks {missing}; a Tonic event array has "
-                "named fields x, y, t, p"
+                f"the array has fields {tuple(fields)} but lacks {missing}; a Tonic event array has "
+                "named fields x, t and usually y and p"
             )
-        y = array["y"] if "y" in names else np.zeros(len(array), dtype=np.int16)
+        zeros = np.zeros(len(fields["t"]), dtype=np.int16)
+        if "y" not in fields and options.get("shape") is None and sensor_size is not None:
+            options["shape"] = _audio_shape(sensor_size)
         return cls(
-            array["t"],
-            array["x"],
-            y,
-            array["p"],
-            c=array["c"] if "c" in names else None,
-            shape=shape,
+            fields["t"],
+            fields["x"],
+            fields.get("y", zeros),
+            fields.get("p", ~zeros.astype(bool)),
+            c=fields.get("c"),
             sensor_size=sensor_size,
-            num_steps=num_steps,
-            time_unit=time_unit,
-            sort=sort,
+            polarities=None if "p" in fields else 0,
+            **options,  # type: ignore[arg-type]
         )
+
+
+def _audio_shape(sensor_size: Sequence[int]) -> tuple[int]:
+    """The 1-D sample shape ``(W,)`` of events without a ``y`` field on a sensor ``(W, 1[, P])``."""
+    if len(sensor_size) < 2 or int(sensor_size[1]) != 1:
+        raise EventsError(
+            f"the array has no y field, so its samples are 1-D, but sensor_size {tuple(sensor_size)} has "
+            "a height above 1; add the y field, or give sensor_size (W, 1, P)"
+        )
+    return (int(sensor_size[0]),)
 
 
 def offsets_of(counts: torch.Tensor) -> torch.Tensor:
@@ -838,7 +916,12 @@ def _check_time(t: torch.Tensor, offsets: torch.Tensor, unit: TimeUnit, num_step
 
 
 def _address_column(
-    name: str, tensor: torch.Tensor, extent: int, offsets: torch.Tensor, shape: tuple[int, ...]
+    name: str,
+    tensor: torch.Tensor,
+    extent: int,
+    dtype: torch.dtype,
+    offsets: torch.Tensor,
+    shape: tuple[int, ...],
 ) -> torch.Tensor:
     values = _integer_column(name, tensor, tensor.dtype)
     outside = (values < 0) | (values >= extent)
@@ -848,21 +931,43 @@ def _address_column(
             f"{name}[{i}] = {int(values[i])} is outside [0, {extent}) for sample shape {shape} "
             f"({_where(i, offsets)}); check shape/sensor_size, or drop such events first"
         )
-    return values.to(torch.int16)
+    return values.to(dtype)
 
 
-def _polarity_column(tensor: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+def _polarity_column(tensor: torch.Tensor, offsets: torch.Tensor, kinds: int) -> torch.Tensor:
     if tensor.dtype == torch.bool:
-        return tensor
-    values = _integer_column("p", tensor, tensor.dtype)
-    bad = (values != 0) & (values != 1)
-    if bool(bad.any()):
-        i = _first(bad)
-        raise EventsError(
-            f"p[{i}] = {int(values[i])} is not a polarity ({_where(i, offsets)}); p must be bool or 0/1 "
-            "(1 = ON, 0 = OFF): map -1/+1 polarities with p > 0 first"
+        values = tensor
+    else:
+        numbers = _integer_column("p", tensor, tensor.dtype)
+        bad = (numbers != 0) & (numbers != 1)
+        if bool(bad.any()):
+            i = _first(bad)
+            raise EventsError(
+                f"p[{i}] = {int(numbers[i])} is not a polarity ({_where(i, offsets)}); p must be bool or "
+                "0/1 (1 = ON, 0 = OFF): map -1/+1 polarities with p > 0 first"
+            )
+        values = numbers.to(torch.bool)
+    check_polarities(values, offsets, kinds)
+    return values
+
+
+def check_polarities(p: torch.Tensor, offsets: torch.Tensor, kinds: int) -> None:
+    """Raise :class:`PolarityError` unless bool ``p`` suits the sensor: events without polarity
+    (``kinds == 0``) are all ON, and each sample of a 1-polarity sensor holds one polarity."""
+    if kinds == 0 and not bool(p.all()):
+        i = _first(~p)
+        raise PolarityError(
+            f"p[{i}] is OFF ({_where(i, offsets)}), but events without polarity (polarities=0) are all "
+            "True; pass polarities=1 for a 1-polarity sensor or 2 for OFF and ON"
         )
-    return values.to(torch.bool)
+    if kinds == 1 and len(p):
+        on = torch.cat([torch.zeros(1, dtype=torch.int64, device=p.device), p.cumsum(0)])[offsets].diff()
+        mixed = (on > 0) & (on < offsets.diff())
+        if bool(mixed.any()):
+            raise PolarityError(
+                f"sample {_first(mixed)} holds both polarities, but the sensor has 1 (sensor_size P = 1, "
+                "as Tonic's ToFrame refuses too); give sensor_size (W, H, 2) for an OFF/ON sensor"
+            )
 
 
 def _positive_int(name: str, value: int) -> int:

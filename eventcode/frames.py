@@ -1,8 +1,9 @@
 """Event frames and voxel grids of one sample: Tonic's ``ToFrame`` and ``ToVoxelGrid``, without the losses.
 
-:func:`to_frames` counts the events of one sample in frames ``(n_frames, 2, H, W)`` (index 0 = OFF,
-1 = ON, Tonic's order), sliced by time window, event count, number of time bins or number of event
-bins. :func:`to_voxel_grid` spreads them over ``(n_time_bins, 1, H, W)`` bins with linear
+:func:`to_frames` counts the events of one sample in frames ``(n_frames, P, H, W)`` (index 0 = OFF,
+1 = ON, Tonic's order; ``P = 1`` for a 1-polarity sensor, and ``(n_frames, P, W)`` for 1-D samples
+such as Tonic's audio events), sliced by time window, event count, number of time bins or number of
+event bins. :func:`to_voxel_grid` spreads them over ``(n_time_bins, 1, H, W)`` bins with linear
 interpolation in time (Zhu et al. 2019). Both run on the events' device.
 
 By default no event is lost: the last window reaches the last event, bins span the whole recording,
@@ -39,7 +40,7 @@ import numpy as np
 import torch
 
 from eventcode import address
-from eventcode.errors import EventsError
+from eventcode.errors import EventsDtypeError, EventsError
 from eventcode.events import Events
 
 CHUNK_EVENTS = {"cpu": 1 << 20, "cuda": 1 << 24}
@@ -66,11 +67,13 @@ def to_frames(
     tonic_compat: bool = False,
     dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """Event counts of one sample in frames ``(n_frames, 2, H, W)``, like Tonic's ``ToFrame``.
+    """Event counts of one sample in frames ``(n_frames, P, H, W)``, like Tonic's ``ToFrame``.
 
     Give exactly one of ``time_window``, ``event_count``, ``n_time_bins`` and ``n_event_bins``.
     Every frame counts the events of one window, a half-open range ``[start, end)`` of time or of
-    event index; channel 0 counts OFF events and channel 1 ON events (Tonic's order).
+    event index; channel 0 counts OFF events and channel 1 ON events (Tonic's order). On a
+    1-polarity sensor (``events.sensor_size[2] == 1``) the one channel counts every event; 1-D
+    (and 0-D) samples, such as Tonic's audio events, give frames ``(n_frames, P, W)``.
 
     Parameters
     ----------
@@ -118,10 +121,11 @@ def to_frames(
     Returns
     -------
     torch.Tensor
-        ``(n_frames, 2, H, W)`` on the events' device. ``n_frames`` is the number of windows, or
-        ``n_time_bins`` / ``n_event_bins``. Empty input gives zero frames of the same shape: one
-        frame for ``time_window`` (as many as the range needs when it is known: ``start_time`` and
-        ``end_time`` given, or step time) and ``event_count``, ``n`` for the bin methods.
+        ``(n_frames, P, H, W)`` (``(n_frames, P, W)`` for 1-D samples) on the events' device.
+        ``n_frames`` is the number of windows, or ``n_time_bins`` / ``n_event_bins``. Empty input
+        gives zero frames of the same shape: one frame for ``time_window`` (as many as the range
+        needs when it is known: ``start_time`` and ``end_time`` given, or step time) and
+        ``event_count``, ``n`` for the bin methods.
 
     Raises
     ------
@@ -129,6 +133,10 @@ def to_frames(
         Several samples, a channel column, not exactly one slicing argument, a non-positive or
         non-finite size, an overlap out of range, ``end_time`` before ``start_time``, or
         ``start_time``/``end_time`` with event-count slicing.
+    EventsDtypeError
+        With ``tonic_compat``, where Tonic raises ``TypeError``: a float ``event_count`` or
+        ``n_event_bins`` for non-empty input, a float ``n_time_bins`` or ``n_event_bins`` for empty
+        input.
 
     Notes
     -----
@@ -150,7 +158,9 @@ def to_frames(
       frame is kept.
     * Counts are int32: Tonic's int16 wraps silently past 32,767 events per pixel.
     * Empty input: Tonic returns float64 zeros of shape ``(n, P, W, H)`` (width and height
-      swapped); here integer zeros ``(n, 2, H, W)``.
+      swapped; ``(n, P, W, 1)`` for 1-D samples); here integer zeros of the usual shape.
+    * Counts (``event_count``, ``n_time_bins``, ``n_event_bins``) are ints; Tonic takes floats in
+      some cases and raises ``TypeError`` in others (see ``tonic_compat``).
     * The input is never modified (Tonic overwrites the polarity of a one-polarity sensor).
     * For step-time events the ``time_window`` range also defaults to ``[0, num_steps)``.
 
@@ -159,8 +169,10 @@ def to_frames(
 
     With ``tonic_compat=True`` the values, dtype (int16, wrapping) and shape are Tonic's for
     ``ToFrame(events.sensor_size, ..., include_incomplete=False)`` called on
-    ``events.to_numpy()``, including the float64 ``(n, 2, W, H)`` zeros of empty input and the
-    ``start_time``/``end_time`` being ignored by the bin methods; the result is a torch tensor.
+    ``events.to_numpy()``, including the float64 ``(n, P, W, H)`` zeros of empty input, the
+    ``start_time``/``end_time`` being ignored by the bin methods, and whole-number float counts
+    where Tonic takes them (``event_count=1e3`` on empty input, ``n_time_bins=5.0`` on non-empty
+    input); the result is a torch tensor.
     Window boundaries that are not integers are compared with the integer timestamps exactly as
     numpy compares them (in float64).
 
@@ -182,7 +194,9 @@ def to_frames(
     [2, 2, 1]
     """
     _check_sample(events, "to_frames")
-    method, size = _slicing_argument(time_window, event_count, n_time_bins, n_event_bins)
+    method, size = _slicing_argument(time_window, event_count, n_time_bins, n_event_bins, tonic_compat)
+    if tonic_compat:
+        size = _tonic_count(method, size, empty=len(events) == 0)
     incomplete = (not tonic_compat) if include_incomplete is None else bool(include_incomplete)
     ranged = start_time is not None or end_time is not None
     if ranged and not tonic_compat and method in ("event_count", "n_event_bins"):
@@ -192,9 +206,9 @@ def to_frames(
         )
     if tonic_compat:
         if len(events) == 0:  # ToFrame's own answer for empty input
-            n = size if method in ("n_time_bins", "n_event_bins") else 1
-            width, height = address.width(events.shape), address.height(events.shape)
-            return torch.zeros((n, 2, width, height), dtype=dtype or torch.float64, device=events.device)
+            n = int(size) if method in ("n_time_bins", "n_event_bins") else 1
+            width, height, planes = events.sensor_size
+            return torch.zeros((n, planes, width, height), dtype=dtype or torch.float64, device=events.device)
         starts, ends = _tonic_windows(events, method, size, overlap, incomplete, start_time, end_time)
     else:
         starts, ends = _windows(events, method, size, overlap, incomplete, start_time, end_time)
@@ -209,6 +223,9 @@ def to_voxel_grid(
     dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """The event volume of one sample, ``(n_time_bins, 1, H, W)``: signed events spread linearly in time.
+
+    1-D samples give ``(n_time_bins, 1, W)``; on a 1-polarity sensor (or without polarity) every
+    event counts +1.
 
     The published formula (Zhu et al. 2019, "Unsupervised event-based learning of optical flow,
     depth, and egomotion"; Rebecq et al.'s E2VID voxel grid): with ``B = n_time_bins``, event ``k``
@@ -240,7 +257,8 @@ def to_voxel_grid(
     ------
     EventsError
         Several samples, a channel column, ``n_time_bins`` not a positive int, a non-floating
-        dtype, or empty input with ``tonic_compat`` (Tonic raises IndexError).
+        dtype, or with ``tonic_compat`` where Tonic fails: empty input (IndexError), a sensor
+        without two polarities (AssertionError) or a 1-D sample (its array has no ``y``: KeyError).
 
     Notes
     -----
@@ -271,7 +289,14 @@ def to_voxel_grid(
     out_dtype = dtype or (torch.float64 if tonic_compat else torch.float32)
     if not out_dtype.is_floating_point:
         raise EventsError(f"a voxel grid holds fractions: dtype must be floating, got {out_dtype}")
+    if tonic_compat and (events.polarities != 2 or len(events.shape) < 2):
+        raise EventsError(
+            f"to_voxel_grid(tonic_compat=...) got events of shape {events.shape} on a sensor "
+            f"{events.sensor_size}: Tonic's ToVoxelGrid fails unless the sensor has 2 polarities "
+            "(AssertionError) and the events a y field (KeyError); use the default mode"
+        )
     height, width = address.height(events.shape), address.width(events.shape)
+    dims = (bins, 1, *spatial(events.shape))
     plane = height * width
     grid = torch.zeros(bins * plane, dtype=torch.float64, device=events.device)
     n = len(events)
@@ -281,17 +306,17 @@ def to_voxel_grid(
                 "to_voxel_grid(tonic_compat=...) got no events: Tonic's ToVoxelGrid raises IndexError "
                 "on an empty array; use the default mode for zeros"
             )
-        return grid.to(out_dtype).view(bins, 1, height, width)
+        return grid.to(out_dtype).view(dims)
     t = events.t
     t0, duration = int(t[0]), int(t[-1]) - int(t[0])
-    signed = tonic_compat in (False, "int")
+    signed = tonic_compat in (False, "int") and events.polarities == 2
     chunk = CHUNK_EVENTS.get(events.device.type, CHUNK_EVENTS["cuda"])
     if tonic_compat and duration == 0:  # 0 / 0: NaN, which Tonic's int cast sends to bins 0 and 1
         pixels = address.flat(events.x, events.y, None, events.shape)
         grid[pixels] = math.nan
         if bins > 1:
             grid[pixels + plane] = math.nan
-        return grid.to(out_dtype).view(bins, 1, height, width)
+        return grid.to(out_dtype).view(dims)
     for side in (0, 1):  # every left weight, then every right one: Tonic's order of additions
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
@@ -312,7 +337,7 @@ def to_voxel_grid(
             weight = torch.where(bin_index < bins, weight, 0.0)
             pixels = address.flat(events.x[start:stop], events.y[start:stop], None, events.shape)
             grid.scatter_add_(0, bin_index.clamp_(max=bins - 1).mul_(plane).add_(pixels), weight)
-    return grid.to(out_dtype).view(bins, 1, height, width)
+    return grid.to(out_dtype).view(dims)
 
 
 # ---------------------------------------------------------------------- argument checks
@@ -331,6 +356,8 @@ def _check_sample(events: Events, caller: str) -> None:
 
 
 def _slicing_argument(*values: object) -> tuple[str, float]:
+    """The slicing method given and its size (a whole-number float count kept as given for Tonic)."""
+    *values, compat = values
     given = [(name, value) for name, value in zip(_METHODS, values, strict=True) if value is not None]
     if len(given) != 1:
         names = [name for name, _ in given] or "none"
@@ -342,7 +369,26 @@ def _slicing_argument(*values: object) -> tuple[str, float]:
         if not _is_real(value) or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type]
             raise EventsError(f"time_window must be a positive, finite number, got {value!r}")
         return name, value  # type: ignore[return-value]
+    if compat and isinstance(value, float) and value.is_integer() and value >= 1:
+        return name, value
     return name, _positive_int(name, value)
+
+
+def _tonic_count(method: str, size: float, empty: bool) -> float:
+    """``size`` where Tonic 1.7 takes it; a float count where Tonic raises ``TypeError``.
+
+    Tonic builds ``np.zeros((n_bins, ...))`` for empty input, and slices the events by
+    ``event_count`` and ``n_event_bins`` as indices otherwise: a float fails in both.
+    """
+    if not isinstance(size, float) or method == "time_window":
+        return size
+    fails = method in ("n_time_bins", "n_event_bins") if empty else method in ("event_count", "n_event_bins")
+    if fails:
+        raise EventsDtypeError(
+            f"{method}={size!r} is a float: Tonic 1.7's ToFrame raises TypeError here "
+            f"({'it sizes the frames with it' if empty else 'it slices the events with it'}); pass an int"
+        )
+    return int(size) if method != "n_time_bins" else size
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -558,14 +604,15 @@ def _event_index(t: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------------- counting
 def _count(events: Events, starts: torch.Tensor, ends: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Frames ``(len(starts), 2, H, W)``: frame ``i`` counts events ``starts[i]:ends[i]``."""
+    """Frames ``(len(starts), P, *spatial)``: frame ``i`` counts events ``starts[i]:ends[i]``."""
     if dtype.is_complex:
         raise EventsError(
             f"frames hold counts: dtype must be an integer, floating or bool dtype, got {dtype}"
         )
     height, width = address.height(events.shape), address.width(events.shape)
     plane = height * width
-    frame = 2 * plane
+    planes = events.sensor_size[2]  # 1: every event counts in the one channel
+    frame = planes * plane
     frames = len(starts)
     ends = torch.maximum(starts, ends)
     index = torch.arange(frames, dtype=torch.int64)
@@ -594,14 +641,21 @@ def _count(events: Events, starts: torch.Tensor, ends: torch.Tensor, dtype: torc
             c1 = min(c0 + chunk, int(bounds[-1]))
             sizes = seg_ends.clamp(c0, c1) - seg_starts.clamp(c0, c1)
             flat = torch.repeat_interleave(offsets, sizes, output_size=c1 - c0)
-            flat.add_(events.p[c0:c1], alpha=plane).add_(events.y[c0:c1], alpha=width)
-            flat.add_(events.x[c0:c1])
+            if planes == 2:
+                flat.add_(events.p[c0:c1], alpha=plane)
+            flat.add_(events.y[c0:c1], alpha=width).add_(events.x[c0:c1])
             if count_dtype == torch.bool:
                 out.index_put_((flat,), one.expand(c1 - c0))
             else:
                 out.scatter_add_(0, flat, one.expand(c1 - c0))
-    out = out[: frames * frame].view(frames, 2, height, width)
+    out = out[: frames * frame].view(frames, planes, *spatial(events.shape))
     return out.to(dtype) if count_dtype != dtype else out
+
+
+def spatial(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The pixel dims of frames of samples of this shape: ``(H, W)``, or ``(W,)`` for 0-D and 1-D
+    samples (Tonic's audio frames have no height)."""
+    return (address.height(shape), address.width(shape)) if len(shape) >= 2 else (address.width(shape),)
 
 
 def _zeros(numel: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

@@ -44,7 +44,7 @@ import math
 
 import torch
 
-from eventcode import address, encoders
+from eventcode import encoders
 from eventcode.encoders.latency import latency_input, linear_times, log_times, spike_times, stretched
 from eventcode.errors import EncodingError
 
@@ -176,17 +176,14 @@ def delta(
 def _layout(x: torch.Tensor, time_major: bool) -> tuple[torch.Tensor, bool]:
     """``x`` as the encoders read it (``[B, ...]``, ``[T, B, ...]`` if ``time_major``), and ``batched``.
 
-    snnTorch has no batch: the dim after time serves as one. Samples the int16 address columns
-    cannot hold (a dim over 32,767), or empty ones, become one-neuron samples ``[N]`` (``[T, N]``),
-    keeping ``x``'s C order for the random draws. An ``x`` with no dim after time is one sample,
-    so a 0-D ``x`` with ``time_major`` gets the encoder's error naming the missing time dim.
+    snnTorch has no batch: the dim after time serves as one. Empty samples become one-neuron
+    samples ``[N]`` (``[T, N]``), keeping ``x``'s C order. An ``x`` with no dim after time is one
+    sample, so a 0-D ``x`` with ``time_major`` gets the encoder's error naming the missing time dim.
     """
     lead = int(time_major)
     if x.dim() <= lead:
         return x, False
-    sample = tuple(x.shape[lead + 1 :])
-    extents = (address.width(sample), address.height(sample), address.channels(sample))
-    if x.numel() and max(extents) <= address.INT16_LIMIT:
+    if x.numel():
         return x, True
     return x.reshape(*x.shape[:lead], math.prod(x.shape[lead:])), True
 

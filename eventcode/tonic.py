@@ -1,11 +1,12 @@
 """Tonic interop: eventcode events are Tonic events, in both directions.
 
 Tonic passes events around as 1-D numpy structured arrays with named fields ``x, y, t, p``
-(its ``events_struct`` is x int16, y int16, t int64, p bool) and a ``sensor_size`` of
-``(W, H, P)``. :meth:`Events.to_numpy <eventcode.Events.to_numpy>` gives exactly that, so every
-Tonic transform runs on eventcode's events unchanged; :func:`from_tonic` reads the arrays of any
-Tonic dataset back: any field order and integer width, float time (in the dataset's unit, or
-scaled), bool, 0/1 or -1/+1 polarity, a missing ``y`` (audio datasets such as SHD).
+(its ``events_struct`` is x int16, y int16, t int64, p bool; audio datasets have no ``y``) and a
+``sensor_size`` of ``(W, H, P)`` with ``P`` 1 or 2. :meth:`Events.to_numpy
+<eventcode.Events.to_numpy>` gives exactly that, so every Tonic transform runs on eventcode's
+events unchanged; :func:`from_tonic` reads the arrays of any Tonic dataset back: any field order
+and integer width, float time (in the dataset's unit, or scaled), bool, 0/1 or -1/+1 polarity, a
+missing ``y`` (audio datasets such as SHD: 1-D samples) or ``p`` (events without polarity).
 
 Examples
 --------
@@ -77,10 +78,14 @@ def from_tonic(
     Parameters
     ----------
     array : numpy structured array
-        Fields ``x``, ``t``, ``p`` (``y`` optional) in any order and integer width; ``timestamp``
+        Fields ``x``, ``t`` and usually ``y``, ``p``, in any order and integer width; ``timestamp``
         and ``on`` / ``polarity`` (the names of dv-processing, faery and ``aedat``) work too.
+        Without ``y`` (Tonic's audio datasets: SHD, SSC, NTIDIGITS) the sample is 1-D, of shape
+        ``(W,)``; without ``p`` the events have no polarity (``polarities=0``). :func:`to_tonic`
+        gives back the same fields.
     sensor_size : (W, H) or (W, H, P), optional
-        Default, as Tonic infers it: ``(max x + 1, max y + 1)``.
+        ``P`` is 2 (OFF, ON; the default) or 1: a 1-polarity sensor, on which a sample holding
+        both polarities raises, as in Tonic. Default: ``(max x + 1, max y + 1)``, as Tonic infers it.
     time_scale : float, optional
         Factor turning float times into integers (e.g. ``1e6`` for seconds to microseconds);
         float times without it must hold whole numbers.
@@ -92,6 +97,9 @@ def from_tonic(
     EventsError
         Missing fields, fractional float times without ``time_scale``, or a polarity that is
         neither bool, 0/1 nor -1/+1.
+    PolarityError
+        ``P`` of 3 or more (eventcode's polarity is a bool), or both polarities on a 1-polarity
+        sensor.
 
     Examples
     --------
@@ -102,31 +110,23 @@ def from_tonic(
     >>> events = from_tonic(nmnist, sensor_size=(34, 34, 2))
     >>> events.p.tolist(), events.sensor_size
     ([True, False], (34, 34, 2))
+    >>> shd = np.array([(1500.0, 698, 1)], dtype=[("t", "<f8"), ("x", "<i8"), ("p", "<i8")])
+    >>> audio = from_tonic(shd, sensor_size=(700, 1, 1))  # Tonic's SHD layout: no y field
+    >>> audio.shape, audio.sensor_size, to_tonic(audio).dtype.names
+    ((700,), (700, 1, 1), ('x', 't', 'p'))
     """
-    fields = {
-        alias: name for name in ALIASES for alias in ALIASES[name] if alias in (array.dtype.fields or {})
-    }
-    found = {name: next((a for a in ALIASES[name] if a in fields), None) for name in ALIASES}
-    missing = [name for name in "xtp" if found[name] is None]
-    if missing:
-        raise EventsError(
-            f"the array has fields {array.dtype.names} but lacks {missing}; Tonic events need x, t and p"
-        )
-    t = _integral_time(array[found["t"]], time_scale)
-    y = array[found["y"]] if found["y"] else np.zeros(len(array), np.int64)
-    if sensor_size is None and shape is None:
-        sensor_size = (int(array[found["x"]].max(initial=0)) + 1, int(y.max(initial=0)) + 1)
-    return Events(
-        t,
-        array[found["x"]],
-        y,
-        _polarity(array[found["p"]]),
-        c=array[found["c"]] if found["c"] else None,
-        shape=shape,
-        sensor_size=sensor_size,
-        num_steps=num_steps,
-        time_unit=time_unit,
-        sort=sort,
+    present = array.dtype.fields or {}
+    found = {name: next((a for a in ALIASES[name] if a in present), None) for name in ALIASES}
+    fields = {name: array[alias] for name, alias in found.items() if alias is not None}
+    if "t" in fields:
+        fields["t"] = _integral_time(fields["t"], time_scale)
+    if "p" in fields:
+        fields["p"] = _polarity(fields["p"])
+    if sensor_size is None and shape is None and "x" in fields:
+        extents = [int(fields[k].max(initial=0)) + 1 if k in fields else 1 for k in "xy"]
+        sensor_size = tuple(extents)
+    return Events._from_fields(
+        fields, sensor_size, shape=shape, num_steps=num_steps, time_unit=time_unit, sort=sort
     )
 
 

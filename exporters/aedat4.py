@@ -57,7 +57,7 @@ import numpy as np
 import zstandard
 
 from eventcode import address
-from eventcode.errors import DataLossWarning, ExportError, FileFormatError, TimeOrderError
+from eventcode.errors import DataLossWarning, ExportError, FileFormatError, PolarityError, TimeOrderError
 from exporters.atomic import AtomicWriter, atomic_path
 from exporters.batches import per_sample
 from exporters.compression import canonical
@@ -186,6 +186,7 @@ def write(
             channels=channels,
             overwrite=overwrite,
             source=source,
+            polarities=sample.polarities,
         ) as writer:
             writer.write(sample)
 
@@ -210,6 +211,9 @@ class Writer(AtomicWriter):
         Steps of a step-time stream (needed with ``dt_us``; recorded for reading back).
     shape : tuple of int, optional
         Dense shape of a sample, instead of ``sensor_size``.
+    polarities : {2, 1, 0}, optional
+        The sensor's kinds of event (:attr:`eventcode.Events.polarities`); default the ``P`` of
+        ``sensor_size``, else 2. Recorded in the stream description when not 2, restored on reading.
 
     Examples
     --------
@@ -238,9 +242,15 @@ class Writer(AtomicWriter):
         channels: Literal["tile"] | None = None,
         overwrite: bool = True,
         source: str = "eventcode",
+        polarities: int | None = None,
     ) -> None:
         code = _code(compression)
-        super().__init__(path, address.resolve(shape, sensor_size), overwrite)
+        super().__init__(
+            path,
+            address.resolve(shape, sensor_size),
+            overwrite,
+            address.resolve_polarities(polarities, sensor_size),
+        )
         width, height = address.width(self._shape), address.height(self._shape)
         planes = address.channels(self._shape)
         if planes > 1 and channels != "tile":
@@ -248,8 +258,12 @@ class Writer(AtomicWriter):
                 f"samples of shape {self._shape} have {planes} channels, which AEDAT 4 cannot hold; pass "
                 "channels='tile' to put channel c at x + c * W (reading restores the channels)"
             )
-        if width * planes > address.INT16_LIMIT:
-            raise ExportError(f"{planes} channels of width {width} do not fit the int16 x of AEDAT 4")
+        if address.wide(width * planes) or address.wide(height):
+            raise ExportError(
+                f"samples of shape {self._shape} need a {width * planes}x{height} sensor, beyond the int16 "
+                f"x and y of AEDAT 4 (at most {address.INT16_EXTENT}x{address.INT16_EXTENT}); write HDF5, "
+                "whose address columns have any width"
+            )
         dt_us = step_us(dt_us)
         if dt_us is not None and num_steps is None:
             raise ExportError("a step-time stream needs num_steps with dt_us, to read back as steps")
@@ -257,7 +271,8 @@ class Writer(AtomicWriter):
         self._size = (width * planes, height)
         self._steps = (num_steps, int(dt_us), int(t0_us)) if dt_us is not None else None
         self._header = _io_header(
-            self._code, _info_node(self._code, self._size, self._shape, self._steps, source)
+            self._code,
+            _info_node(self._code, self._size, self._shape, self._steps, source, self._polarities),
         )
         self._pending: list[tuple[np.ndarray, ...]] = []
         self._pending_count = 0
@@ -343,10 +358,17 @@ class Writer(AtomicWriter):
 
 
 def _info_node(
-    code: int, size: tuple[int, int], shape: tuple[int, ...], steps: tuple | None, source: str
+    code: int,
+    size: tuple[int, int],
+    shape: tuple[int, ...],
+    steps: tuple | None,
+    source: str,
+    polarities: int,
 ) -> str:
     """The XML stream description: one event stream, id 0, with the attributes DV writes."""
     extra = {"eventcodeShape": ("string", ",".join(map(str, shape)))}
+    if polarities != 2:
+        extra["eventcodePolarities"] = ("int", polarities)
     if steps is not None:
         extra |= {"eventcodeDtUs": ("long", steps[1]), "eventcodeNumSteps": ("long", steps[0])}
         extra["eventcodeT0Us"] = ("long", steps[2])
@@ -676,14 +698,15 @@ class FileInfo:
     t0_us: int
     has_table: bool
     packets: list[Packet] = field(repr=False)
+    polarities: int = 2
 
     @property
     def sensor_size(self) -> tuple[int, int, int] | None:
-        """``(sizeX, sizeY, 2)`` of the event stream (channels side by side), or None without one."""
+        """``(sizeX, sizeY, P)`` of the event stream (channels side by side), or None without one."""
         if self.event_stream is None:
             return None
         width, height = self.streams[self.event_stream].size
-        return (width, height, 2)
+        return (width, height, max(self.polarities, 1))
 
 
 class _Declared(NamedTuple):
@@ -719,6 +742,7 @@ class _Layout:
     packets: list[Packet]
     data_end: int
     damage: _Damage | None
+    polarities: int
 
 
 def info(path: str | os.PathLike[str], *, salvage: bool = False) -> FileInfo:
@@ -778,6 +802,7 @@ def info(path: str | os.PathLike[str], *, salvage: bool = False) -> FileInfo:
         layout.t0_us,
         layout.has_table,
         packets,
+        layout.polarities,
     )
 
 
@@ -1011,6 +1036,7 @@ def _layout(path: Path, descriptor: int, salvage: bool) -> _Layout:
         packets,
         data_end,
         damage,
+        extra.get("polarities", 2),
     )
 
 
@@ -1118,6 +1144,10 @@ def _eventcode_attributes(path: Path, info: dict[str, str], size: tuple[int, int
             if (address.width(shape) * planes, address.height(shape)) != size:
                 raise ValueError(f"shape {shape} does not tile the {size[0]}x{size[1]} sensor")
             extra["shape"] = shape
+        if "eventcodePolarities" in info:
+            extra["polarities"] = int(info["eventcodePolarities"])
+            if extra["polarities"] not in address.POLARITIES:
+                raise ValueError(f"eventcodePolarities is {extra['polarities']}, not 2, 1 or 0")
         if "eventcodeDtUs" in info:
             extra["dt_us"] = int(info["eventcodeDtUs"])
             extra["num_steps"] = int(info["eventcodeNumSteps"])
@@ -1441,11 +1471,18 @@ def _events(columns: dict[str, np.ndarray], layout: _Layout) -> Events:
     """One chunk of :func:`read_columns` as one-sample :class:`~eventcode.Events`."""
     import torch
 
-    from eventcode.events import Events
+    from eventcode.events import Events, check_polarities
 
     tensors = {name: torch.from_numpy(column) for name, column in columns.items()}
+    for name, dtype in zip("xyc", address.column_dtypes(layout.shape), strict=True):
+        if dtype is not None:  # int32 for a declared sensor over 32,768 wide: one dtype per shape
+            tensors[name] = tensors[name].to(dtype)
     offsets = torch.tensor([0, len(columns["t"])], dtype=torch.int64)
     unit = "us" if layout.dt_us is None else "step"
+    try:
+        check_polarities(tensors["p"], offsets, layout.polarities)
+    except PolarityError as err:
+        raise FileFormatError(f"{layout.path}: events unlike the recorded polarities: {err}") from None
     return Events._trusted(
         tensors["t"],
         tensors["x"],
@@ -1456,6 +1493,7 @@ def _events(columns: dict[str, np.ndarray], layout: _Layout) -> Events:
         layout.shape,
         layout.num_steps,
         unit,
+        layout.polarities,
     )
 
 

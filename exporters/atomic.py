@@ -165,10 +165,14 @@ class AtomicWriter:
         Dense shape of one sample, which every written chunk must have.
     overwrite : bool
         Replace an existing file; False raises :class:`ExportError` on entering.
+    polarities : {2, 1, 0}
+        The sensor's kinds of event (:attr:`eventcode.Events.polarities`), which every chunk must have.
     """
 
-    def __init__(self, path: str | os.PathLike[str], shape: tuple[int, ...], overwrite: bool) -> None:
-        self._path, self._shape, self._overwrite = path, shape, overwrite
+    def __init__(
+        self, path: str | os.PathLike[str], shape: tuple[int, ...], overwrite: bool, polarities: int = 2
+    ) -> None:
+        self._path, self._shape, self._overwrite, self._polarities = path, shape, overwrite, polarities
         self._file: Closable | None = None
         self._cleanup = contextlib.ExitStack()
 
@@ -210,4 +214,9 @@ class AtomicWriter:
         if events.shape != self._shape:
             raise ExportError(
                 f"events of shape {events.shape} do not fit this file's sample shape {self._shape}"
+            )
+        if events.polarities != self._polarities:
+            raise ExportError(
+                f"events with polarities={events.polarities} do not fit this file's sensor of "
+                f"polarities={self._polarities}; give the writer polarities={events.polarities}"
             )

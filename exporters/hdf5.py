@@ -75,7 +75,7 @@ import numpy as np
 
 import eventcode
 from eventcode import address
-from eventcode.errors import ExportError, FileFormatError, TimeOrderError
+from eventcode.errors import ExportError, FileFormatError, PolarityError, TimeOrderError
 from exporters.atomic import AtomicWriter
 from exporters.compression import canonical
 from exporters.options import step_us
@@ -170,6 +170,7 @@ def write(
     with Writer(
         path,
         shape=events.shape,
+        polarities=events.polarities,
         compression=compression,
         batched=events.num_samples != 1,
         num_steps=events.num_steps,
@@ -204,6 +205,9 @@ class Writer(AtomicWriter):
         The sample geometry (give one).
     compression : {"gzip", "lzf", "zstd", "blosc", "none", None}
         As for :func:`write`; default gzip.
+    polarities : {2, 1, 0}, optional
+        The sensor's kinds of event (:attr:`eventcode.Events.polarities`); default the ``P`` of
+        ``sensor_size``, else 2. Stored as an attribute, restored on reading.
     batched : bool
         Append samples (True) or stretches of one stream (False).
     num_steps : int, optional
@@ -248,10 +252,16 @@ class Writer(AtomicWriter):
         overwrite: bool = True,
         t_offset: int | None = None,
         chunk_events: int = CHUNK_EVENTS,
+        polarities: int | None = None,
     ) -> None:
         self._compression = canonical(compression, COMPRESSIONS, "HDF5")
         self._filters = filters(self._compression)
-        super().__init__(path, address.resolve(shape, sensor_size), overwrite)
+        super().__init__(
+            path,
+            address.resolve(shape, sensor_size),
+            overwrite,
+            address.resolve_polarities(polarities, sensor_size),
+        )
         self._batched = batched
         self._num_steps = num_steps
         self._unit = "step" if num_steps is not None else "us"
@@ -302,7 +312,10 @@ class Writer(AtomicWriter):
             "version": VERSION,
             "eventcode_version": _fixed(eventcode.__version__),
             "shape": np.array(self._shape, dtype=np.int64),
-            "sensor_size": np.array(address.sensor_size(self._shape), dtype=np.int64),
+            "sensor_size": np.array(
+                (*address.sensor_size(self._shape)[:2], max(self._polarities, 1)), dtype=np.int64
+            ),
+            "polarities": self._polarities,
             "width": address.width(self._shape),
             "height": address.height(self._shape),
             "time_unit": _fixed(self._unit),
@@ -809,7 +822,8 @@ def _metadata(file: h5py.File, path: Path) -> dict[str, object]:
     return {
         "format": _text(file, "format", "DSEC"),
         "shape": reader.shape,
-        "sensor_size": address.sensor_size(reader.shape),
+        "sensor_size": (*address.sensor_size(reader.shape)[:2], max(reader.polarities, 1)),
+        "polarities": reader.polarities,
         "time_unit": reader.unit,
         "num_steps": reader.num_steps,
         "dt_us": int(file.attrs["dt_us"]) if "dt_us" in file.attrs else None,
@@ -875,6 +889,9 @@ class _Reader:
             self.fail("/", f"no usable sample shape ({err})")
         if ("c" in self.datasets) != (address.channels(self.shape) > 1):
             self.fail("events/c", f"present exactly when the shape {self.shape} has several channels")
+        self.polarities = int(file.attrs.get("polarities", 2))
+        if self.polarities not in address.POLARITIES:
+            self.fail("/", f"polarities attribute is {self.polarities}, not 2, 1 or 0")
 
     def fail(self, dataset: str, message: str) -> None:
         raise FileFormatError(f"{self.path}: {dataset}: {message}")
@@ -1017,19 +1034,23 @@ class _Reader:
                 columns[name] = np.add(values, np.int64(self.t_offset), dtype=np.int64)
             elif name == "p":
                 columns[name] = values.view(bool) if values.dtype == np.uint8 else values.astype(bool)
-            else:  # checked addresses fit int16
-                columns[name] = (
-                    values.view(np.int16) if values.dtype.itemsize == 2 else values.astype(np.int16)
-                )
+            else:  # checked addresses: within the shape, so they fit the signed column dtype
+                dtype = np.dtype(address.column_dtype_names(self.shape)["xyc".index(name)])
+                same_width = values.dtype.itemsize == dtype.itemsize
+                columns[name] = values.view(dtype) if same_width else values.astype(dtype)
         return {**columns, "offsets": offsets}
 
     def events(self, columns: dict[str, np.ndarray]) -> Events:
         """``Events`` of checked columns (sharing their memory)."""
         import torch
 
-        from eventcode.events import Events
+        from eventcode.events import Events, check_polarities
 
         tensors = {name: torch.from_numpy(column) for name, column in columns.items()}
+        try:
+            check_polarities(tensors["p"], tensors["offsets"], self.polarities)
+        except PolarityError as err:
+            self.fail("events/p", str(err))
         return Events._trusted(
             tensors["t"],
             tensors["x"],
@@ -1040,4 +1061,5 @@ class _Reader:
             self.shape,
             self.num_steps if self.unit == "step" else None,
             self.unit,
+            self.polarities,
         )

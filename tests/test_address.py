@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from hypothesis import given
@@ -39,16 +41,34 @@ def test_flat_does_not_modify_its_inputs() -> None:
 @pytest.mark.parametrize(
     ("shape", "match"),
     [
-        ((40_000,), "W \\(x\\) = 40000"),
-        ((40_000, 2), "H \\(y\\) = 40000"),
-        ((300, 300, 2, 2), "C \\(c\\) = 90000"),
+        ((2**31 + 1,), "W \\(x\\) = 2147483649"),
+        ((2**31 + 1, 2), "H \\(y\\) = 2147483649"),
+        ((2**16, 2**15 + 1, 2, 2), "C \\(c\\) = 2147549184"),
         ((3, 0), "dim below 1"),
         ("ab", "sequence of ints"),
     ],
 )
-def test_check_shape_refuses_what_int16_columns_cannot_address(shape: object, match: str) -> None:
+def test_check_shape_refuses_what_int32_columns_cannot_address(shape: object, match: str) -> None:
     with pytest.raises(EventsError, match=match):
         address.check_shape(shape)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtypes"),
+    [
+        ((32_768,), (torch.int16, torch.int16, None)),  # addresses up to 32,767: int16
+        ((32_769,), (torch.int32, torch.int16, None)),
+        ((2, 70_000, 3), (torch.int16, torch.int32, torch.int16)),
+        ((32_769, 1, 1), (torch.int16, torch.int16, torch.int32)),
+        ((2**31, 1), (torch.int16, torch.int32, None)),
+    ],
+)
+def test_each_address_column_is_int16_while_it_fits(shape: tuple[int, ...], dtypes: tuple) -> None:
+    assert address.column_dtypes(address.check_shape(shape)) == dtypes
+    n = torch.tensor([math.prod(shape) - 1])  # the last address: every column at its largest
+    x, y, c = address.split(n, shape)
+    assert [v.dtype for v in (x, y, c) if v is not None] == [d for d in dtypes if d is not None]
+    assert torch.equal(address.flat(x, y, c, shape), n)
 
 
 @given(st.lists(st.integers(1, 6), min_size=1, max_size=4).map(tuple), st.integers(0, 3), st.data())

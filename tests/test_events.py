@@ -147,8 +147,8 @@ def test_from_dense_rejects_bad_ranks_and_dtypes() -> None:
         Events.from_dense(torch.ones(5))
     with pytest.raises(DenseInputError, match="complex"):
         Events.from_dense(torch.ones(2, 2, dtype=torch.complex64))
-    with pytest.raises(EventsError, match="int16 limit"):
-        Events.from_dense(torch.zeros(1, 1, 40_000))
+    with pytest.raises(EventsError, match="dim below 1"):
+        Events.from_dense(torch.zeros(1, 1, 0))
 
 
 # ---------------------------------------------------------------------- sparse and numpy round trips
@@ -209,8 +209,8 @@ def test_from_numpy_reads_fields_by_name_in_any_order_and_width() -> None:
     assert events.p.tolist() == [True, False]
     audio = np.array([(3, 700 - 1, 1)], dtype=[("t", "<i8"), ("x", "<i8"), ("p", "<i8")])
     assert Events.from_numpy(audio, shape=(700,)).y.tolist() == [0]
-    with pytest.raises(EventsError, match=r"lacks \['p'\]"):
-        Events.from_numpy(np.zeros(1, dtype=[("x", "<i2"), ("t", "<i8")]), sensor_size=(1, 1))
+    with pytest.raises(EventsError, match=r"lacks \['t'\]"):
+        Events.from_numpy(np.zeros(1, dtype=[("x", "<i2"), ("p", "?")]), sensor_size=(1, 1))
 
 
 def test_to_numpy_of_several_samples_needs_a_sample() -> None:

@@ -339,15 +339,15 @@ def test_start_and_end_time_set_the_range() -> None:
 
 def test_step_time_uses_the_whole_stream() -> None:
     events = Events(t=[3, 4, 9], x=[0, 1, 1], y=[0, 0, 0], p=[1, 0, 1], shape=(2,), num_steps=12)
-    assert to_frames(events, time_window=4).sum((1, 2, 3)).tolist() == [1, 1, 1]  # steps 0-3, 4-7, 8-11
-    assert to_frames(events, n_time_bins=6).sum((1, 2, 3)).tolist() == [0, 1, 1, 0, 1, 0]  # t * 6 // 12
+    assert to_frames(events, time_window=4).sum((1, 2)).tolist() == [1, 1, 1]  # steps 0-3, 4-7, 8-11
+    assert to_frames(events, n_time_bins=6).sum((1, 2)).tolist() == [0, 1, 1, 0, 1, 0]  # t * 6 // 12
     frames = to_frames(events, n_time_bins=6)
-    assert frames.shape == (6, 2, 1, 2)
-    assert frames[2, 0, 0].tolist() == [0, 1]  # the OFF event at step 4, x = 1
+    assert frames.shape == (6, 2, 2)  # 1-D samples: (n, P, W), as Tonic's audio frames
+    assert frames[2, 0].tolist() == [0, 1]  # the OFF event at step 4, x = 1
     compat = to_frames(events, time_window=4, tonic_compat=True)  # Tonic: from t[0] = 3, t = 9 lost
-    assert compat.sum((1, 2, 3)).tolist() == [2]
+    assert compat.sum((1, 2)).tolist() == [2]
     empty = Events(t=[], x=[], y=[], p=[], shape=(2,), num_steps=12)
-    assert to_frames(empty, time_window=5).shape == (3, 2, 1, 2)
+    assert to_frames(empty, time_window=5).shape == (3, 2, 2)
 
 
 def test_counts_do_not_wrap_by_default() -> None:

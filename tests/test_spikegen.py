@@ -94,6 +94,11 @@ def test_samples_wider_than_the_address_columns_still_match() -> None:
         torch.manual_seed(6)
         assert torch.equal(getattr(spikegen, name)(wide, **kwargs), expected), name
     assert torch.equal(spikegen.delta(wide, off_spike=True), snn.delta(wide, off_spike=True))
+    tutorial = torch.rand(100, 28, 28) * 0.5  # snnTorch tutorial 1: 78,400 elements
+    torch.manual_seed(7)
+    expected = snn.rate_conv(tutorial)
+    torch.manual_seed(7)
+    assert torch.equal(spikegen.rate_conv(tutorial), expected)
 
 
 @pytest.mark.parametrize(

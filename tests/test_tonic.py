@@ -82,12 +82,12 @@ def test_every_dataset_dtype_reads(dtype: list, dataset: str) -> None:
 def test_audio_streams_float_seconds_and_signed_polarity() -> None:
     shd = np.zeros(3, dtype=[("t", "<f4"), ("x", "<u2"), ("p", "<i1")])
     shd["t"], shd["x"], shd["p"] = [0.0012, 0.0015, 0.25], [699, 3, 10], [1, -1, 1]
-    events = from_tonic(shd, sensor_size=(700, 1, 1), time_scale=1e6)
+    events = from_tonic(shd, sensor_size=(700, 1, 2), time_scale=1e6)
     assert events.t.tolist() == [1200, 1500, 250_000]
     assert events.p.tolist() == [True, False, True]  # -1 is OFF, never ON
-    assert events.shape == (1, 700)
+    assert events.shape == (700,)  # no y field: a 1-D sample
     with pytest.raises(EventsError, match="time_scale"):
-        from_tonic(shd, sensor_size=(700, 1, 1))
+        from_tonic(shd, sensor_size=(700, 1, 2))
     with pytest.raises(EventsError, match="neither 0/1 nor -1/\\+1"):
         from_tonic(
             np.array([(1, 0, 2)], dtype=[("t", "<i8"), ("x", "<i8"), ("p", "<i8")]), sensor_size=(1, 1)

@@ -68,7 +68,7 @@ def delta(
     EncodingError
         Bool frames, NaN or inf, or a missing time or batch dim.
     EventsError
-        A sample shape the int16 address columns cannot hold (e.g. a 1-D sample over 32,767).
+        A sample shape with an empty dim, or one over 2^31 (the int32 address columns).
 
     Examples
     --------

@@ -104,7 +104,7 @@ def latency(
         snnTorch's guidance in the message; also for NaN/inf/empty input, dense-only options
         and a missing batch dim.
     EventsError
-        A sample shape the int16 address columns cannot hold (e.g. a 1-D sample over 32,767).
+        A sample shape with an empty dim, or one over 2^31 (the int32 address columns).
 
     Examples
     --------

@@ -106,7 +106,7 @@ def rate(
         Bad ``num_steps`` / ``first_spike_time`` (snnTorch's conditions and messages), integer
         or non-finite input, a missing batch (or time) dim, or a generator on another device.
     EventsError
-        A sample shape the int16 address columns cannot hold (e.g. a 1-D sample over 32,767).
+        A sample shape with an empty dim, or one over 2^31 (the int32 address columns).
 
     Examples
     --------
@@ -301,8 +301,9 @@ def _sparse_steps(
                 if column is not None:
                     columns[name].append(column[b0 * slots :].index_select(0, cell))
     t = _join(columns["t"], torch.int64, device)
-    x, y = (_join(columns[k], torch.int16, device) for k in "xy")
-    c = _join(columns["c"], torch.int16, device) if addresses[2] is not None else None
+    x_dtype, y_dtype, c_dtype = address.column_dtypes(shape)
+    x, y = _join(columns["x"], x_dtype, device), _join(columns["y"], y_dtype, device)
+    c = None if c_dtype is None else _join(columns["c"], c_dtype, device)
     polarity = torch.ones(len(t), dtype=torch.bool, device=device)
     return Events._trusted(t, x, y, polarity, c, offsets_of(counts), shape, num_steps, "step")
 

@@ -7,9 +7,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventcode import Events, delta, latency, rate
+from eventcode import Events, delta, latency, rate, spikegen
 from eventcode.encoders.common import as_input, check_steps, flat_nonzero, interleave
-from eventcode.errors import DenseInputError, EncodingError, EventsError
+from eventcode.errors import DenseInputError, EncodingError
 
 
 @given(st.integers(1, 5), st.integers(0, 5), st.data())
@@ -101,10 +101,39 @@ def test_a_missing_batch_dim_gets_the_same_error_everywhere(name: str) -> None:
             encode(torch.tensor(0.5))
 
 
-@pytest.mark.parametrize("name", ENCODE)
-def test_sample_shapes_beyond_the_address_columns_raise_for_every_reader(name: str) -> None:
-    encode = ENCODE[name]
-    wide = torch.rand(2, 2, 40_000) if name in TIME_MAJOR else torch.rand(2, 40_000)
-    with pytest.raises(EventsError, match="int16 limit"):  # never wrapped-around x addresses
-        encode(wide)
-    assert encode(wide.reshape(*wide.shape[:-1], 200, 200)).shape == (200, 200)
+WIDTHS = [32_767, 32_768, 65_536, 1_000_000]  # the int16 edge, past it, past uint16, far past
+
+
+def wide_cases(width: int) -> list[tuple[str, object, torch.Tensor, dict, str]]:
+    """(name, eventcode encoder, input, options, densify polarity) on 2 samples ``width`` wide."""
+    steps = 2 if width == 1_000_000 else 4
+    gen = torch.Generator().manual_seed(width % 101)
+    data, frames = torch.rand(2, width, generator=gen), torch.rand(steps, 2, width, generator=gen)
+    return [
+        ("rate", rate, data, {"num_steps": steps}, "on"),
+        ("rate", rate, frames, {"time_var_input": True}, "on"),
+        ("latency", latency, data, {"num_steps": steps, "normalize": True, "linear": True}, "on"),
+        ("latency", latency, data * 0.5 + 0.5, {"num_steps": steps, "tau": 0.2, "bypass": True}, "on"),
+        ("delta", delta, frames, {"threshold": 0.5, "off_spike": True}, "signed"),
+        ("rate_conv", None, data, {}, "on"),  # [T = 2, W]: one sample of width W
+    ]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_samples_of_any_width_match_snntorch_and_densify_exactly(width: int) -> None:
+    snn = pytest.importorskip("snntorch.spikegen", reason="snntorch is in the test extra")
+    address_dtype = torch.int16 if width <= 32_768 else torch.int32
+    for name, encode, data, options, polarity in wide_cases(width):
+        torch.manual_seed(5)
+        expected = getattr(snn, name)(data, **options)
+        torch.manual_seed(5)
+        assert torch.equal(getattr(spikegen, name)(data, **options), expected), (width, name, options)
+        spikes = expected[:, None] if name == "rate_conv" else expected  # [T, B, W]
+        events = Events.from_dense(spikes)
+        if encode is not None:
+            torch.manual_seed(5)
+            encoded = encode(data, **({"exact": True} if encode is rate else {}), **options)
+            assert encoded == events, (width, name, options)  # same events, same column dtypes
+        assert (events.shape, events.x.dtype) == ((width,), address_dtype)
+        assert (int(events.x.min()), int(events.x.max())) == (0, width - 1)  # fired at both ends
+        assert torch.equal(events.dense(polarity=polarity), spikes), (width, name, options)
