@@ -55,6 +55,8 @@ def densify(
     polarity : {"signed", "on", "split"}
         ``"signed"``: ON = +1, OFF = -1 (snnTorch's delta convention); ``"on"``: ON events
         only; ``"split"``: shape ``[T, B, 2, *shape]`` with index 0 = OFF and 1 = ON counts.
+        Events of a 1-polarity sensor (or without polarity, ``events.polarities < 2``) are all
+        of one kind: each counts +1 in every mode, and ``"split"`` gives one channel.
     t_start, t_end : int, optional
         Densify only the steps ``t_start:t_end`` (default the whole ``[0, T)``): a training loop
         can walk a long stream window by window without holding all of ``[T, B, ...]``.
@@ -79,6 +81,7 @@ def densify(
     True
     """
     planes = _planes(events, polarity, dtype)
+    signed, only_on = (events.polarities == 2 and polarity == mode for mode in ("signed", "on"))
     if t_start is not None or t_end is not None:
         start = max(0, t_start or 0)
         stop = events.num_steps if t_end is None else min(t_end, events.num_steps)
@@ -96,17 +99,17 @@ def densify(
         columns = {k: v[start:stop].to(target, non_blocking=True) for k, v in events._columns().items()}
         flat = columns["t"] * (batch * planes * numel)
         flat += sample.mul_(planes * numel)
-        if polarity == "split":
+        if planes == 2:
             flat += columns["p"].to(torch.int64).mul_(numel)
         flat += address.flat(columns["x"], columns["y"], columns.get("c"), events.shape)
-        if polarity == "on":
+        if only_on:
             flat = flat[columns["p"]]
-        values = _values(columns["p"], polarity, dtype, len(flat))
+        values = _values(columns["p"], signed, dtype, len(flat))
         if dtype == torch.bool:
             out.index_put_((flat,), values)
         else:
             out.scatter_add_(0, flat, values)
-    return out.view(num_steps, batch, *((2,) if polarity == "split" else ()), *events.shape)  # type: ignore[arg-type]
+    return out.view(num_steps, batch, *((planes,) if polarity == "split" else ()), *events.shape)  # type: ignore[arg-type]
 
 
 def to_sparse(
@@ -129,18 +132,19 @@ def to_sparse(
     """
     if dtype == torch.bool:
         raise EventsError("to_sparse sums duplicate events and needs a numeric dtype, not torch.bool")
-    _planes(events, polarity, dtype)
+    planes = _planes(events, polarity, dtype)
+    signed, only_on = (events.polarities == 2 and polarity == mode for mode in ("signed", "on"))
     columns = events._columns()
     coords = [columns["t"], events.sample_ids()]
     if polarity == "split":
-        coords.append(columns["p"].to(torch.int64))
+        coords.append(columns["p"].to(torch.int64) if planes == 2 else torch.zeros_like(columns["t"]))
     shape = events.shape
     coords += torch.unravel_index(address.flat(columns["x"], columns["y"], columns.get("c"), shape), shape)
     indices = torch.stack(coords)
-    if polarity == "on":
+    if only_on:
         indices = indices[:, columns["p"]]
-    values = _values(columns["p"], polarity, dtype, indices.shape[1])
-    size = (events.num_steps, events.num_samples, *((2,) if polarity == "split" else ()), *shape)
+    values = _values(columns["p"], signed, dtype, indices.shape[1])
+    size = (events.num_steps, events.num_samples, *((planes,) if polarity == "split" else ()), *shape)
     return torch.sparse_coo_tensor(indices, values, size, check_invariants=False).coalesce()
 
 
@@ -153,17 +157,18 @@ def _planes(events: Events, polarity: str, dtype: torch.dtype) -> int:
         )
     if polarity not in _POLARITIES:
         raise EventsError(f"polarity must be one of {_POLARITIES}, got {polarity!r}")
-    if dtype.is_complex or (polarity == "signed" and not (dtype.is_floating_point or dtype.is_signed)):
+    signed = polarity == "signed" and events.polarities == 2
+    if dtype.is_complex or (signed and not (dtype.is_floating_point or dtype.is_signed)):
         raise EventsError(
             f"dtype {dtype} cannot hold OFF = -1 of polarity='signed'; use a signed dtype or "
             "polarity='on' / 'split'"
         )
-    return 2 if polarity == "split" else 1
+    return 2 if polarity == "split" and events.polarities == 2 else 1
 
 
-def _values(p: torch.Tensor, polarity: str, dtype: torch.dtype, n: int) -> torch.Tensor:
-    """Per-event values: +1/-1 by polarity for "signed", else ones."""
-    if polarity == "signed":
+def _values(p: torch.Tensor, signed: bool, dtype: torch.dtype, n: int) -> torch.Tensor:
+    """Per-event values: +1/-1 by polarity when ``signed``, else ones."""
+    if signed:
         one = torch.ones((), dtype=dtype, device=p.device)
         return torch.where(p, one, -one)
     return torch.ones((), dtype=dtype, device=p.device).expand(n)

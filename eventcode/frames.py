@@ -133,6 +133,9 @@ def to_frames(
         Several samples, a channel column, not exactly one slicing argument, a non-positive or
         non-finite size, an overlap out of range, ``end_time`` before ``start_time``, or
         ``start_time``/``end_time`` with event-count slicing.
+    EventsError
+        With ``tonic_compat``, events without polarity (their Tonic array has no ``p`` field, on
+        which Tonic fails).
     EventsDtypeError
         With ``tonic_compat``, where Tonic raises ``TypeError``: a float ``event_count`` or
         ``n_event_bins`` for non-empty input, a float ``n_time_bins`` or ``n_event_bins`` for empty
@@ -196,7 +199,12 @@ def to_frames(
     _check_sample(events, "to_frames")
     method, size = _slicing_argument(time_window, event_count, n_time_bins, n_event_bins, tonic_compat)
     if tonic_compat:
-        size = _tonic_count(method, size, empty=len(events) == 0)
+        if events.polarities == 0:
+            raise EventsError(
+                "to_frames(tonic_compat=True) got events without polarity: their Tonic array has no p "
+                "field, on which Tonic's ToFrame fails (AssertionError); use the default mode"
+            )
+        size = _tonic_count(method, size, len(events))
     incomplete = (not tonic_compat) if include_incomplete is None else bool(include_incomplete)
     ranged = start_time is not None or end_time is not None
     if ranged and not tonic_compat and method in ("event_count", "n_event_bins"):
@@ -374,19 +382,23 @@ def _slicing_argument(*values: object) -> tuple[str, float]:
     return name, _positive_int(name, value)
 
 
-def _tonic_count(method: str, size: float, empty: bool) -> float:
+def _tonic_count(method: str, size: float, n: int) -> float:
     """``size`` where Tonic 1.7 takes it; a float count where Tonic raises ``TypeError``.
 
-    Tonic builds ``np.zeros((n_bins, ...))`` for empty input, and slices the events by
-    ``event_count`` and ``n_event_bins`` as indices otherwise: a float fails in both.
+    For empty input Tonic builds ``np.zeros((n_bins, ...))``: a float bin count fails. Otherwise
+    it slices the events with ``min(event_count, n)`` (a float when ``event_count <= n``) and with
+    multiples of ``n_event_bins``' stride over ``np.arange(n_event_bins)``: floats fail there.
     """
     if not isinstance(size, float) or method == "time_window":
         return size
-    fails = method in ("n_time_bins", "n_event_bins") if empty else method in ("event_count", "n_event_bins")
+    if n == 0:
+        fails = method in ("n_time_bins", "n_event_bins")
+    else:
+        fails = method == "n_event_bins" or (method == "event_count" and size <= n)
     if fails:
         raise EventsDtypeError(
             f"{method}={size!r} is a float: Tonic 1.7's ToFrame raises TypeError here "
-            f"({'it sizes the frames with it' if empty else 'it slices the events with it'}); pass an int"
+            f"({'it sizes the frames with it' if n == 0 else 'it slices the events with it'}); pass an int"
         )
     return int(size) if method != "n_time_bins" else size
 

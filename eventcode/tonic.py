@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from eventcode import address
 from eventcode.errors import EventsError
 from eventcode.events import Events, TimeUnit
 
@@ -115,6 +116,7 @@ def from_tonic(
     >>> audio.shape, audio.sensor_size, to_tonic(audio).dtype.names
     ((700,), (700, 1, 1), ('x', 't', 'p'))
     """
+    address.resolve_polarities(None, sensor_size)  # a sensor of 3 or more polarities: refused first
     present = array.dtype.fields or {}
     found = {name: next((a for a in ALIASES[name] if a in present), None) for name in ALIASES}
     fields = {name: array[alias] for name, alias in found.items() if alias is not None}

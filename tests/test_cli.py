@@ -285,6 +285,24 @@ def test_integer_and_float_images_are_scaled_right(tmp_path: Path) -> None:
     assert hdf5.read(tmp_path / "u16.h5") == reference
 
 
+def test_encode_of_wide_samples_keeps_every_address(tmp_path: Path) -> None:
+    images = np.random.default_rng(2).random((2, 1, 70_000)).astype(np.float32)  # beyond uint16 too
+    np.save(tmp_path / "wide.npy", images)
+    result = run("encode", "--code", "rate", "--num-steps", "3", tmp_path / "wide.npy", tmp_path / "wide.h5")
+    assert result.exit_code == 0, result.output
+    expected = eventcode.rate(
+        torch.from_numpy(images), num_steps=3, generator=torch.Generator().manual_seed(0)
+    )
+    events = hdf5.read(tmp_path / "wide.h5")
+    assert events == expected
+    assert (events.x.dtype, int(events.x.max())) == (torch.int32, 69_999)
+    one_line_error(  # AEDAT 4.0 stores int16 addresses: refused, never wrapped
+        run("encode", "--code", "rate", "--num-steps", "3", tmp_path / "wide.npy", tmp_path / "w{}.aedat4"),
+        "beyond the int16 x and y of AEDAT 4",
+        "write HDF5",
+    )
+
+
 @pytest.mark.parametrize(
     ("code", "arguments", "text"),
     [

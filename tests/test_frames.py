@@ -16,8 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventcode import Events
-from eventcode.errors import EventsError
+from eventcode.errors import EventsDtypeError, EventsError, PolarityError
 from eventcode.frames import to_frames, to_voxel_grid
+from eventcode.tonic import from_tonic
 
 frames_module = importlib.import_module("eventcode.frames")
 METHODS = ("time_window", "event_count", "n_time_bins", "n_event_bins")
@@ -79,20 +80,26 @@ def tonic_covers_every_event(tonic: ModuleType, array: np.ndarray, kwargs: dict)
 
 
 @st.composite
-def streams(draw: st.DrawFn, min_events: int = 0, max_events: int = 120) -> Events:
-    """One sorted microsecond sample on a small sensor, with repeated timestamps."""
+def streams(draw: st.DrawFn, min_events: int = 0, max_events: int = 120, any_sensor: bool = False) -> Events:
+    """One sorted microsecond sample on a small sensor, with repeated timestamps.
+
+    With ``any_sensor``, also 1-polarity sensors and 1-D samples (Tonic's audio arrays, no ``y``).
+    """
     width, height = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    polarities, audio = (draw(st.sampled_from([1, 2])), draw(st.booleans())) if any_sensor else (2, False)
     n = draw(st.integers(min_events, max_events))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     steps = rng.integers(0, draw(st.sampled_from([1, 3, 40, 1000])), n)
     t = draw(st.integers(0, 10**6)) + np.cumsum(steps)
+    on = rng.random(n) < draw(st.floats(0, 1)) if polarities == 2 else np.full(n, draw(st.booleans()))
     return Events(
         t,
         rng.integers(0, width, n),
-        rng.integers(0, height, n),
-        rng.random(n) < draw(st.floats(0, 1)),
-        sensor_size=(width, height),
+        rng.integers(0, 1 if audio else height, n),
+        on,
+        sensor_size=(width, 1 if audio else height, polarities),
+        shape=(width,) if audio else None,
     )
 
 
@@ -190,7 +197,7 @@ def test_vectors_tonic_image_is_one_event_count_frame(tonic_vectors: TonicVector
 # ---------------------------------------------------------------------- the real Tonic, random input
 @given(st.data())
 def test_tonic_compat_equals_real_tonic(tonic: ModuleType, data: st.DataObject) -> None:
-    events = data.draw(streams())
+    events = data.draw(streams(any_sensor=True))
     kwargs = data.draw(tonic_arguments(events, default_mode=False))
     expected = tonic_frames(tonic, events, **kwargs)
     frames = to_frames(events, tonic_compat=True, **kwargs)
@@ -203,7 +210,7 @@ def test_tonic_compat_equals_real_tonic(tonic: ModuleType, data: st.DataObject) 
 def test_default_mode_equals_real_tonic_where_tonic_loses_nothing(
     tonic: ModuleType, data: st.DataObject
 ) -> None:
-    events = data.draw(streams(min_events=1))
+    events = data.draw(streams(min_events=1, any_sensor=True))
     kwargs = data.draw(tonic_arguments(events, default_mode=True))
     array = events.to_numpy()
     bins_with_overlap = ("n_time_bins" in kwargs or "n_event_bins" in kwargs) and kwargs["overlap"] != 0
@@ -249,6 +256,66 @@ def test_empty_input_matches_tonic_in_compat_mode(tonic: ModuleType) -> None:
         assert default.dtype == torch.int32
         assert tuple(default.shape) == (expected.shape[0], 2, 3, 5)
         assert not default.any()
+
+
+@pytest.mark.parametrize(
+    ("sensor_size", "shape"), [((5, 3, 2), None), ((5, 3, 1), None), ((7, 1, 1), (7,)), ((7, 1, 2), (7,))]
+)
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"time_window": 100},
+        {"time_window": 2.5},
+        {"event_count": 3},
+        {"event_count": 1e3},  # a float Tonic takes for empty input
+        {"n_time_bins": 4},
+        {"n_time_bins": 5.0},  # a float Tonic takes for non-empty input
+        {"n_event_bins": 2},
+        {"n_event_bins": 2.0},
+    ],
+)
+def test_every_sensor_empty_or_not_gives_tonics_frames_or_error(
+    tonic: ModuleType, sensor_size: tuple, shape: tuple | None, kwargs: dict
+) -> None:
+    middle = 0 if sensor_size[2] == 2 else 1  # OFF among ON, or one polarity
+    full = Events(
+        t=[3, 9, 40], x=[0, 4, 2], y=[0] * 3, p=[1, middle, 1], sensor_size=sensor_size, shape=shape
+    )
+    for events in (full, full.time_slice(0, 0)):
+        try:
+            expected = tonic_frames(tonic, events, **kwargs)
+        except TypeError:  # Tonic sizes frames or slices events with the float
+            with pytest.raises(EventsDtypeError, match=r"Tonic 1\.7's ToFrame raises TypeError"):
+                to_frames(events, tonic_compat=True, **kwargs)
+            continue
+        frames = to_frames(events, tonic_compat=True, **kwargs)
+        assert str(frames.dtype).removeprefix("torch.") == str(expected.dtype)
+        np.testing.assert_array_equal(frames.numpy(), expected)
+        planes = sensor_size[2]
+        spatial = (sensor_size[0],) if shape else (sensor_size[1], sensor_size[0])
+        if all(isinstance(v, int) or k == "time_window" for k, v in kwargs.items()):  # default: int counts
+            assert to_frames(events, **kwargs).shape[1:] == (planes, *spatial)
+
+
+def test_three_polarity_sensors_and_mixed_polarity_on_one_raise_our_error(tonic: ModuleType) -> None:
+    fields = [("x", "<i8"), ("y", "<i8"), ("t", "<i8"), ("p", "<i8")]
+    array = np.array([(1, 0, 5, 0), (2, 1, 6, 2)], dtype=fields)
+    assert tonic.transforms.ToFrame(sensor_size=(3, 2, 3), event_count=2)(array.copy()).shape == (1, 3, 2, 3)
+    with pytest.raises(PolarityError, match=r"P = 3 polarities.*shape=\(P, H, W\) with c"):
+        from_tonic(array, sensor_size=(3, 2, 3))
+    two = array.copy()
+    two["p"] = [0, 1]
+    with pytest.raises(ValueError, match="Single polarity sensor"):
+        tonic.transforms.ToFrame(sensor_size=(3, 2, 1), event_count=2)(two.copy())
+    with pytest.raises(PolarityError, match="both polarities"):
+        from_tonic(two, sensor_size=(3, 2, 1))
+    without_p = Events(t=[1, 2], x=[0, 1], y=[0, 0], p=[1, 1], sensor_size=(2, 1), polarities=0)
+    assert without_p.to_numpy().dtype.names == ("x", "y", "t")
+    with pytest.raises(AssertionError):  # Tonic asserts a p field
+        tonic.transforms.ToFrame(sensor_size=without_p.sensor_size, event_count=2)(without_p.to_numpy())
+    with pytest.raises(EventsError, match="no p field"):
+        to_frames(without_p, event_count=2, tonic_compat=True)
+    assert to_frames(without_p, event_count=2).tolist() == [[[[1, 1]]]]
 
 
 def test_tonic_overwrites_polarity_and_we_do_not(tonic: ModuleType) -> None:

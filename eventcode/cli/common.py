@@ -25,9 +25,13 @@ COMPRESSION_HELP = (
 
 @contextlib.contextmanager
 def progress(total: int | None, description: str, unit: str) -> Iterator[Any]:
+    """A progress bar on stderr that appears after a second of work: a command that fails at
+    once (a target format refusing the samples) prints its one-line error alone."""
     from tqdm import tqdm
 
-    with tqdm(total=total, desc=description, unit=unit, unit_scale=unit == "event", file=sys.stderr) as bar:
+    with tqdm(
+        total=total, desc=description, unit=unit, unit_scale=unit == "event", file=sys.stderr, delay=1.0
+    ) as bar:
         yield bar
 
 
