@@ -90,3 +90,45 @@ def check_encoder_output(events: Events) -> list[list[tuple[int, int, int, int]]
         assert key == sorted(key)
         keys.append(key)
     return keys
+
+
+TONIC_KINDS = (
+    "2 polarities",
+    "1 polarity",
+    "audio, 2 polarities",
+    "audio, 1 polarity",
+    "no p",
+    "audio, no p",
+)
+"""The Tonic event arrays a sensor gives: with or without ``y`` (audio: SHD, SSC) and ``p``."""
+
+
+def tonic_arrays(kind: str | None = None, max_events: int = 40) -> object:
+    """Strategy: ``(array, sensor_size)``, a time-sorted Tonic structured array of ``kind`` (any by
+    default), empty or not, in a random field order and integer widths, with Tonic's sensor_size."""
+    import numpy as np
+    from hypothesis import strategies as st
+
+    @st.composite
+    def draw_array(draw: st.DrawFn) -> tuple:
+        chosen = kind or draw(st.sampled_from(TONIC_KINDS))
+        audio, pless = chosen.startswith("audio"), chosen.endswith("no p")
+        polarities = 1 if "1 polarity" in chosen or pless else 2
+        width, height = draw(st.integers(1, 70_000 if audio else 6)), 1 if audio else draw(st.integers(1, 5))
+        names = ["t", "x"] + ([] if audio else ["y"]) + ([] if pless else ["p"])
+        order = draw(st.permutations(names))
+        widths = {name: draw(st.sampled_from(["<i8", "<u4", "<i4"])) for name in names}
+        if "p" in widths:
+            widths["p"] = draw(st.sampled_from(["?", "<i8", "<u1"]))
+        n = draw(st.integers(0, max_events))
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        array = np.zeros(n, dtype=[(name, widths[name]) for name in order])
+        array["t"] = np.sort(rng.integers(0, 10**6, n))
+        array["x"] = rng.integers(0, width, n)
+        if "y" in names:
+            array["y"] = rng.integers(0, height, n)
+        if "p" in names:
+            array["p"] = rng.integers(0, 2, n) if polarities == 2 else draw(st.integers(0, 1))
+        return array, (width, height, polarities)
+
+    return draw_array()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 import torch
@@ -49,6 +50,48 @@ def test_signed_on_and_split_values() -> None:
     assert split.shape == (2, 1, 2, 2)
     assert split[:, 0, 0].tolist() == [[0.0, 1.0], [0.0, 1.0]]  # OFF plane
     assert split[:, 0, 1].tolist() == [[1.0, 1.0], [0.0, 0.0]]  # ON plane
+
+
+@pytest.mark.parametrize("polarities", [1, 0])
+def test_events_of_one_kind_count_plus_one_in_every_mode(polarities: int) -> None:
+    p = [polarities == 0] * 3  # a 1-polarity sensor may store its one polarity as OFF
+    events = Events(t=[0, 1, 1], x=[2, 0, 0], y=[0] * 3, p=p, shape=(3,), num_steps=2, polarities=polarities)
+    expected = torch.tensor([[[0.0, 0.0, 1.0]], [[2.0, 0.0, 0.0]]])
+    for mode in ("signed", "on"):
+        assert torch.equal(densify(events, polarity=mode), expected)
+        assert torch.equal(events.to_sparse(polarity=mode).to_dense(), expected)
+    split = densify(events, polarity="split")
+    assert split.shape == (2, 1, 1, 3)  # one channel: the sensor's one kind of event
+    assert torch.equal(split[:, :, 0], expected)
+    assert torch.equal(events.to_sparse(polarity="split").to_dense(), split)
+    assert densify(events, dtype=torch.uint8).tolist() == expected.to(torch.uint8).tolist()
+
+
+def test_shd_audio_from_tonic_to_frames_dense_and_a_file_and_back(tmp_path: Path) -> None:
+    import numpy as np
+
+    from eventcode.frames import to_frames
+    from eventcode.tonic import from_tonic, to_tonic
+    from exporters import hdf5
+
+    shd = np.zeros(4, dtype=[("t", "<f8"), ("x", "<i8"), ("p", "<i8")])  # Tonic's SHD layout
+    shd["t"], shd["x"], shd["p"] = [1.0, 2.5, 2.9, 7.0], [699, 3, 3, 0], 1
+    events = from_tonic(shd, sensor_size=(700, 1, 1), time_scale=1000)  # ms -> us
+    assert (events.shape, events.sensor_size) == ((700,), (700, 1, 1))
+    frames = to_frames(events, time_window=3000)
+    assert frames.shape == (3, 1, 700)  # Tonic's audio frames: (n, P, W)
+    assert frames[0, 0, 699] == 1
+    assert frames[0, 0, 3] == 2
+    assert frames[2, 0, 0] == 1
+    steps = events.to_steps(dt_us=1000)
+    dense = steps.dense()
+    assert dense.shape == (8, 1, 700)
+    assert dense.sum() == 4
+    assert dense[2, 0, 3] == 2
+    hdf5.write(tmp_path / "shd.h5", steps, dt_us=1000)
+    back = hdf5.read(tmp_path / "shd.h5")
+    assert back == steps
+    assert to_tonic(back.to_us(1000)).dtype.names == ("x", "t", "p")
 
 
 def test_output_dtypes() -> None:

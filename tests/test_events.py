@@ -17,6 +17,7 @@ from eventcode.errors import (
     EventsDtypeError,
     EventsError,
     OffsetsError,
+    PolarityError,
     TimeOrderError,
 )
 
@@ -362,6 +363,29 @@ def test_cat_takes_the_longest_num_steps_and_refuses_unlike_streams() -> None:
         Events.cat([a, Events.from_dense(torch.ones(2, 1, 4))])
     with pytest.raises(EventsError, match="at least one"):
         Events.cat([])
+    one = Events(t=[0], x=[0], y=[0], p=[1], shape=(3,), num_steps=2, polarities=1)
+    with pytest.raises(EventsError, match=r"with 1 polarities but batch 0 has .* with 2"):
+        Events.cat([a, one])
+
+
+def test_wide_samples_and_sensors_of_one_kind_survive_every_batch_operation() -> None:
+    wide = Events(t=[0, 1, 1], x=[0, 40_000, 99_999], y=[0, 0, 0], p=[0, 0, 0], shape=(100_000,), num_steps=2)
+    for joined in (
+        Events.cat([wide, wide]),
+        wide.to("cpu"),
+        Events.cat([wide, wide])[1:],
+        wide.time_slice(1),
+    ):
+        assert joined.x.dtype == torch.int32
+        assert int(joined.x.max()) == 99_999
+    assert torch.equal(Events.cat([wide, wide]).dense()[:, 1], wide.dense()[:, 0])
+    one = Events(t=[0, 1], x=[1, 2], y=[0, 0], p=[0, 0], shape=(3,), num_steps=2, polarities=1)
+    other = Events(t=[0], x=[1], y=[0], p=[1], shape=(3,), num_steps=2, polarities=1)
+    joined = Events.cat([one, other])  # one polarity per sample, whichever it is
+    assert (joined.polarities, joined.sensor_size, joined[1] == other) == (1, (3, 1, 1), True)
+    assert repr(joined).endswith("num_steps=2, polarities=1, device=cpu)")
+    with pytest.raises(PolarityError, match="sample 1 holds both polarities"):
+        Events(t=[0, 0, 1], x=[0, 1, 2], y=[0] * 3, p=[1, 0, 1], offsets=[0, 1, 3], shape=(3,), polarities=1)
 
 
 @given(dense_spikes(), st.integers(-1, 7), st.integers(-1, 7))

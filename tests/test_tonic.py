@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import tonic_arrays
 from hypothesis import given
 from hypothesis import strategies as st
 
 from eventcode import Events
-from eventcode.errors import EventsError
+from eventcode.errors import EventsError, PolarityError
 from eventcode.tonic import from_tonic, to_tonic
 
 tonic = pytest.importorskip("tonic", reason="tonic is in the test extra")
@@ -104,3 +105,47 @@ def test_sensor_size_is_inferred_like_tonic_and_unsorted_arrays_sort() -> None:
     assert events.sensor_size == (5, 3, 2)
     assert events.t.tolist() == [10, 20]
     assert to_tonic(Events.from_dense(torch.eye(3)[:, None]), sample=0)["t"].tolist() == [0, 1, 2]
+
+
+@given(tonic_arrays())
+def test_every_kind_of_tonic_array_round_trips_with_its_fields(case: tuple) -> None:
+    array, sensor_size = case
+    events = from_tonic(array, sensor_size=sensor_size)
+    assert events.sensor_size == sensor_size
+    assert events.polarities == (0 if "p" not in array.dtype.names else sensor_size[2])
+    assert events.shape == ((sensor_size[0],) if "y" not in array.dtype.names else sensor_size[1::-1])
+    back = to_tonic(events)
+    assert set(back.dtype.names) == set(array.dtype.names)  # the fields it had, no more
+    for name in array.dtype.names:
+        expected = array[name] != 0 if name == "p" else array[name]
+        np.testing.assert_array_equal(back[name], expected)
+    assert Events.from_numpy(back, sensor_size=sensor_size) == events
+    assert from_tonic(to_tonic(events, dtype=array.dtype), sensor_size=sensor_size) == events
+
+
+@given(tonic_arrays(), st.integers(3, 9))
+def test_sensors_of_three_or_more_polarities_raise_our_error_everywhere(case: tuple, planes: int) -> None:
+    array, (width, height, _) = case
+    sensor_size = (width, height, planes)
+    for build in (
+        lambda: from_tonic(array, sensor_size=sensor_size),
+        lambda: Events.from_numpy(array, sensor_size=sensor_size),
+        lambda: Events(t=[], x=[], y=[], p=[], sensor_size=sensor_size),
+    ):
+        with pytest.raises(PolarityError, match=f"P = {planes} polarities"):
+            build()
+
+
+@given(tonic_arrays("1 polarity", max_events=30).filter(lambda case: len(case[0]) > 0))
+def test_a_one_polarity_sensor_refuses_both_polarities_as_tonic_does(case: tuple) -> None:
+    array, sensor_size = case
+    mixed = array.copy()
+    mixed["p"][0] = 1 - int(mixed["p"][0] != 0)  # the first event takes the other polarity
+    if len(mixed) == 1:
+        mixed = np.concatenate([mixed, array])
+        mixed["t"] = np.sort(mixed["t"])
+    if "y" in array.dtype.names:
+        with pytest.raises(ValueError, match="Single polarity sensor"):
+            tonic.transforms.ToFrame(sensor_size=sensor_size, event_count=len(mixed))(mixed.copy())
+    with pytest.raises(PolarityError, match="holds both polarities"):
+        from_tonic(mixed, sensor_size=sensor_size)

@@ -13,12 +13,14 @@ import aedat
 import numpy as np
 import pytest
 import torch
+from conftest import tonic_arrays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventcode
 from eventcode import Events
-from eventcode.errors import DataLossWarning, ExportError, FileFormatError, TimeOrderError
+from eventcode.errors import DataLossWarning, ExportError, FileFormatError, PolarityError, TimeOrderError
+from eventcode.tonic import from_tonic
 from exporters import aedat4
 from exporters.flatbuffers import Buffer
 
@@ -87,6 +89,28 @@ def test_round_trip(tmp_path: Path, events: Events, compression: str | None) -> 
     assert sum(len(chunk) for chunk in chunks) == len(events)
     if chunks:
         assert joined(chunks) == events
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tonic_arrays())
+def test_every_kind_of_tonic_sensor_round_trips_or_is_refused(tmp_path: Path, case: tuple) -> None:
+    events = from_tonic(*case)  # 1 or 2 polarities, no p, no y (audio up to 70,000 wide), empty
+    path = tmp_path / "sensor.aedat4"
+    if events.sensor_size[0] > 32_768:  # AEDAT 4.0 addresses are int16: refused, never wrapped
+        with pytest.raises(ExportError, match="beyond the int16 x and y of AEDAT 4"):
+            aedat4.write(path, events)
+        return
+    aedat4.write(path, events)
+    assert aedat4.read(path) == events  # shape, polarities and the events come back
+    assert aedat4.info(path).sensor_size == events.sensor_size
+    decoded = aedat.Decoder(str(path))  # a peer reads the polarity bits as written
+    polarity = np.concatenate([p["events"]["on"] for p in decoded if "events" in p] or [np.zeros(0, bool)])
+    np.testing.assert_array_equal(polarity, events.p.numpy())
+
+
+def test_a_sensor_of_three_polarities_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PolarityError, match="P = 3"):
+        aedat4.Writer(tmp_path / "three.aedat4", sensor_size=(4, 4, 3))
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS)

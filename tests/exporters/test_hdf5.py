@@ -12,13 +12,15 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from conftest import tonic_arrays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventcode
 import exporters
 from eventcode import Events
-from eventcode.errors import ExportError, FileFormatError, TimeOrderError
+from eventcode.errors import ExportError, FileFormatError, PolarityError, TimeOrderError
+from eventcode.tonic import from_tonic
 from exporters import hdf5
 
 COMPRESSIONS = [None, "gzip", "lzf", "zstd", "blosc"]
@@ -63,6 +65,43 @@ def test_round_trip(tmp_path: Path, events: Events, compression: str | None) -> 
     for b in range(events.num_samples):
         assert hdf5.read(path, sample=b) == events[b]
     assert sum(len(chunk) for chunk in hdf5.read_chunks(path, chunk_events=700)) == len(events)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tonic_arrays(), st.booleans())
+def test_every_kind_of_tonic_sensor_round_trips(tmp_path: Path, case: tuple, batched: bool) -> None:
+    events = from_tonic(*case)  # 1 or 2 polarities, no p, no y (audio up to 70,000 wide), empty
+    if batched:
+        events = Events.cat([events, events.time_slice(0, 500_000)])
+    path = tmp_path / "sensor.h5"
+    hdf5.write(path, events)
+    back = hdf5.read(path)
+    assert back == events  # values, column dtypes (int32 beyond 32,768), polarities, shape
+    assert hdf5.info(path)["sensor_size"] == events.sensor_size
+    assert hdf5.info(path)["polarities"] == events.polarities
+
+
+def test_addresses_wider_than_int16_and_uint16(tmp_path: Path) -> None:
+    for width, stored, column in ((32_768, "uint16", torch.int16), (65_536, "uint16", torch.int32)):
+        events = Events(t=[0, 1], x=[0, width - 1], y=[0, 0], p=[1, 0], shape=(width,))
+        hdf5.write(tmp_path / "wide.h5", events)
+        assert hdf5.info(tmp_path / "wide.h5")["dtypes"]["x"] == stored
+        assert (hdf5.read(tmp_path / "wide.h5"), events.x.dtype) == (events, column)
+    events = Events(t=[0, 1], x=[0, 69_999], y=[0, 1], p=[1, 0], shape=(2, 70_000))
+    hdf5.write(tmp_path / "wide.h5", events)
+    assert hdf5.info(tmp_path / "wide.h5")["dtypes"]["x"] == "uint32"
+    assert hdf5.read(tmp_path / "wide.h5").x.tolist() == [0, 69_999]
+
+
+def test_a_writer_takes_only_events_of_its_polarities(tmp_path: Path) -> None:
+    with pytest.raises(PolarityError, match="P = 3"):
+        hdf5.Writer(tmp_path / "three.h5", sensor_size=(4, 4, 3))
+    one = Events(t=[1, 2], x=[0, 1], y=[0, 0], p=[1, 1], sensor_size=(2, 1, 1))
+    with hdf5.Writer(tmp_path / "one.h5", sensor_size=(2, 1, 1)) as writer:
+        writer.write(one)
+        with pytest.raises(ExportError, match="polarities=2 do not fit this file's sensor of polarities=1"):
+            writer.write(Events(t=[3], x=[0], y=[0], p=[0], sensor_size=(2, 1)))
+    assert hdf5.read(tmp_path / "one.h5") == one
 
 
 def pieces_of(events: Events, cuts: list[int]) -> list[Events]:
@@ -552,6 +591,15 @@ def replace(file: h5py.File, name: str, values: np.ndarray) -> None:
         (lambda f: f["events/t"].__setitem__(len(f["events/t"]) - 1, 25), "events/t: steps outside"),
         (lambda f: f.attrs.__setitem__("time_unit", "ms"), "time_unit attribute is 'ms'"),
         (lambda f: f.attrs.__setitem__("shape", np.array([0, 3])), "no usable sample shape"),
+        (lambda f: f.attrs.__setitem__("polarities", 3), "polarities attribute is 3"),
+        (
+            lambda f: (f.attrs.__setitem__("polarities", 1), f["events/p"].__setitem__(0, 0)),
+            "events/p: sample 0 holds both polarities",
+        ),
+        (
+            lambda f: (f.attrs.__setitem__("polarities", 0), f["events/p"].__setitem__(0, 0)),
+            "p\\[0\\] is OFF",
+        ),
     ],
 )
 def test_bad_files_name_the_dataset(tmp_path: Path, change, match: str) -> None:
