@@ -122,7 +122,8 @@ def _title(ax: Any, title: str | None, what: str, events: Events, clock: _Clock)
     """Set (and return) the given title or the default: what, where, ON and OFF counts, duration."""
     if title is None:
         on = int(events.p.sum())
-        title = f"{what}\n{len(events):,} events ({on:,} ON, {len(events) - on:,} OFF) in {clock.span()}"
+        kinds = f" ({on:,} ON, {len(events) - on:,} OFF)" if events.polarities == 2 else ""
+        title = f"{what}\n{len(events):,} events{kinds} in {clock.span()}"
     ax.set_title(title)
     return title
 
@@ -290,7 +291,7 @@ def frame(
             f"got {mode!r}"
         )
     one = events[sample]
-    counts = to_frames(one, n_event_bins=1)[0]
+    counts = _images(to_frames(one, n_event_bins=1), one)[0]
     if mode == "auto":
         mode = "time" if len(one) and int(counts.sum(0).max()) == 1 else "count"
     clock = _Clock(one)
@@ -307,6 +308,14 @@ def frame(
     ax.set_ylabel("y (pixel)")
     _title(ax, title, f"{what}, {_where(events, sample)}", one, clock)
     return figure, ax
+
+
+def _images(frames: torch.Tensor, events: Events) -> torch.Tensor:
+    """Frames as ``[n, 2 (OFF, ON), H, W]`` pictures: a 1-D sample is one row high, and the one
+    kind of event of a 1-polarity sensor is drawn in the ON ink."""
+    height, width = address.height(events.shape), address.width(events.shape)
+    frames = frames.reshape(len(frames), frames.shape[1], height, width)
+    return torch.cat([torch.zeros_like(frames), frames], 1) if frames.shape[1] == 1 else frames
 
 
 def _first_time_image(events: Events, clock: _Clock, figure: Any, ax: Any) -> None:
@@ -491,7 +500,7 @@ def animate(
     one = events[sample]
     clock = _Clock(one)
     bins = frames or 100
-    counts = to_frames(one, time_window=1) if clock.steps else to_frames(one, n_time_bins=bins)
+    counts = _images(to_frames(one, time_window=1) if clock.steps else to_frames(one, n_time_bins=bins), one)
     inks = _Inks(counts, percentile)
     images = inks.colour(counts)
     own = ax is None
