@@ -309,7 +309,7 @@ def test_audio_samples_and_one_polarity_sensors_draw_in_the_on_ink() -> None:
     audio = Events(t=[0, 5, 9], x=[1, 0, 690], y=[0, 0, 0], p=[1, 1, 1], shape=(700,), polarities=1)
     one = Events(t=[0, 5, 9, 9], x=[1, 0, 2, 2], y=[0, 1, 0, 0], p=[0] * 4, sensor_size=(3, 2, 1))
     for events, size in ((audio, (1, 700)), (one, (2, 3))):
-        figure, ax = plot.frame(events, mode="count")
+        _, ax = plot.frame(events, mode="count")
         image = ax.get_images()[0].get_array()
         assert image.shape[:2] == size
         red = (image[..., 0] > 0.5) & (image[..., 2] < 0.9)  # ON ink where the events fell
