@@ -15,15 +15,12 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import collections
 import importlib
 import pkgutil
 import sys
-from pathlib import Path
 from types import ModuleType
 
-import pytest
+import peer_suite
 
 SUITE = ("tests/test_spikegen.py", "tests/test_snntorch/functional/test_loss.py")
 
@@ -45,48 +42,15 @@ def swap_spikegen(replacement: ModuleType) -> list[str]:
     return patched
 
 
-class Counts:
-    """A pytest plugin counting outcomes per test file."""
-
-    def __init__(self) -> None:
-        self.outcomes: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Count a test once: its call, or the setup or teardown that failed or skipped it."""
-        path = report.nodeid.split("::")[0]
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            outcome = "error" if report.when == "setup" and report.failed else report.outcome
-            self.outcomes[path][outcome] += 1
-        elif report.when == "teardown" and report.failed:
-            self.outcomes[path]["error"] += 1
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the suite; the exit status is pytest's."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", type=Path, help="an snnTorch source checkout (with its tests/)")
-    parser.add_argument("--original", action="store_true", help="keep snnTorch's own spikegen")
-    parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
-    args = parser.parse_args(argv)
-    files = [args.checkout / path for path in SUITE]
-    missing = [str(path) for path in files if not path.is_file()]
-    if missing:
-        parser.error(f"not in the checkout: {', '.join(missing)}; pass the root of an snnTorch checkout")
-    if args.original:
-        print("snntorch.spikegen: snnTorch's own")
-    else:
+
+    def swap() -> tuple[str, list]:
         from eventcode import spikegen
 
-        patched = swap_spikegen(spikegen)
-        print(f"snntorch.spikegen -> eventcode.spikegen in: {', '.join(sorted(patched))}")
-    counts = Counts()
-    options = ["-q", "-p", "no:cacheprovider", "--import-mode=importlib", f"--rootdir={args.checkout}"]
-    status = pytest.main([*options, *args.pytest_args, *map(str, files)], plugins=[counts])
-    for path, outcome in sorted(counts.outcomes.items()):
-        total = sum(outcome.values())
-        detail = ", ".join(f"{count} {kind}" for kind, count in sorted(outcome.items()))
-        print(f"{path}: {outcome['passed']} of {total} passed ({detail})")
-    return int(status)
+        return f"eventcode.spikegen swapped in: {', '.join(sorted(swap_spikegen(spikegen)))}", []
+
+    return peer_suite.main(argv, __doc__.splitlines()[0], "snnTorch", SUITE, swap)
 
 
 if __name__ == "__main__":

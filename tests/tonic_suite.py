@@ -18,12 +18,11 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
+import peer_suite
 import pytest
 
 SUITE = "test/test_representations.py"
@@ -74,21 +73,19 @@ def voxel_grid_of(events: np.ndarray, sensor_size: tuple[int, ...], n_time_bins:
     return to_voxel_grid(from_tonic(events, sensor_size=sensor_size), n_time_bins, tonic_compat=mode).numpy()
 
 
-def swap_representations() -> list[str]:
-    """Bind Tonic's frame and voxel-grid functions to eventcode's; the names swapped."""
+def swap_representations() -> tuple[str, list]:
+    """Bind Tonic's frame and voxel-grid functions to eventcode's: what was swapped, and the
+    plugin expecting eventcode's error for 3-polarity sensors."""
     import tonic.functional
 
     tonic.functional.to_frame_numpy = frames_of
     tonic.functional.to_voxel_grid_numpy = voxel_grid_of
-    return ["tonic.functional.to_frame_numpy", "tonic.functional.to_voxel_grid_numpy"]
+    names = "tonic.functional.to_frame_numpy, tonic.functional.to_voxel_grid_numpy"
+    return f"swapped for eventcode's: {names}", [ThreePolarities()]
 
 
-class Suite:
-    """A pytest plugin: strict expected failures for sensors of 3+ polarities (swapped), and counts."""
-
-    def __init__(self, swapped: bool) -> None:
-        self.swapped = swapped
-        self.outcomes: dict[str, int] = {}
+class ThreePolarities:
+    """A pytest plugin: strict expected failures, raising PolarityError, for sensors of 3+ polarities."""
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Expect PolarityError where a case's sensor has 3 or more polarities."""
@@ -96,39 +93,16 @@ class Suite:
 
         for item in items:
             size = getattr(item, "callspec", None) and item.callspec.params.get("sensor_size")
-            if self.swapped and size is not None and len(size) == 3 and size[2] >= 3:
+            if size is not None and len(size) == 3 and size[2] >= 3:
                 reason = f"sensor_size {size}: eventcode holds sensors of 1 or 2 polarities"
                 item.add_marker(pytest.mark.xfail(raises=PolarityError, strict=True, reason=reason))
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Count each test once: its call, or the setup that failed or skipped it."""
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
-            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the suite; the exit status is pytest's."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", type=Path, help="the unpacked Tonic 1.7.0 source package")
-    parser.add_argument("--original", action="store_true", help="keep Tonic's own functions")
-    parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
-    args = parser.parse_args(argv)
-    path = args.checkout / SUITE
-    if not path.is_file():
-        parser.error(f"{path} is missing; pass the root of the unpacked tonic-1.7.0 source package")
     sys.modules["utils"] = types.ModuleType("utils")
     sys.modules["utils"].create_random_input = create_random_input  # type: ignore[attr-defined]
-    if args.original:
-        print("tonic.functional: Tonic's own")
-    else:
-        print("swapped for eventcode's:", ", ".join(swap_representations()))
-    suite = Suite(swapped=not args.original)
-    options = ["-q", "-p", "no:cacheprovider", "--import-mode=importlib", f"--rootdir={args.checkout}"]
-    status = pytest.main([*options, *args.pytest_args, str(path)], plugins=[suite])
-    detail = ", ".join(f"{count} {kind}" for kind, count in sorted(suite.outcomes.items()))
-    print(f"{SUITE}: {suite.outcomes.get('passed', 0)} of {sum(suite.outcomes.values())} passed ({detail})")
-    return int(status)
+    return peer_suite.main(argv, __doc__.splitlines()[0], "Tonic", [SUITE], swap_representations)
 
 
 if __name__ == "__main__":
