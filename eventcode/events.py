@@ -41,10 +41,6 @@ from eventcode.errors import (
 TimeUnit = Literal["step", "us"]
 Polarity = Literal["signed", "on", "split"]
 
-TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)])
-"""Tonic's ``events_struct``: the structured dtype :meth:`Events.to_numpy` returns for 2-D samples."""
-
-
 _NOT_DENSE = (
     "Events holds address events, not a dense tensor; where a dense tensor is expected pass "
     "events.dense(), the [T, B, *shape] spikes (events.dense()[:, b].flatten(1) is sample b as "

@@ -197,7 +197,7 @@ def to_frames(
     [2, 2, 1]
     """
     _check_sample(events, "to_frames")
-    method, size = _slicing_argument(time_window, event_count, n_time_bins, n_event_bins, tonic_compat)
+    method, size = _slicing_argument((time_window, event_count, n_time_bins, n_event_bins), tonic_compat)
     if tonic_compat:
         if events.polarities == 0:
             raise EventsError(
@@ -363,9 +363,9 @@ def _check_sample(events: Events, caller: str) -> None:
         )
 
 
-def _slicing_argument(*values: object) -> tuple[str, float]:
-    """The slicing method given and its size (a whole-number float count kept as given for Tonic)."""
-    *values, compat = values
+def _slicing_argument(values: tuple[object, ...], compat: bool) -> tuple[str, float]:
+    """The slicing method given and its size (with ``compat``, a whole-number float count is kept
+    as given, for Tonic's handling of it)."""
     given = [(name, value) for name, value in zip(_METHODS, values, strict=True) if value is not None]
     if len(given) != 1:
         names = [name for name, _ in given] or "none"
