@@ -15,7 +15,7 @@ import torch
 from click.testing import CliRunner, Result
 
 import eventcode
-from eventcode import cli
+from eventcode import Events, cli
 from eventcode.cli import common, demo, encode
 from eventcode.transforms import ENCODERS
 from exporters import aedat4, hdf5
@@ -176,6 +176,24 @@ def test_convert_streams_both_ways_and_reads_back_equal(recording: Path, tmp_pat
     assert run("convert", tmp_path / "s.h5", tmp_path / "back.aedat4").exit_code == 0
     assert aedat4.read(tmp_path / "back.aedat4") == aedat4.read(recording)
     assert hdf5.info(tmp_path / "s.h5")["compression"] == "gzip"
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        Events(t=[5, 9, 12], x=[699, 3, 3], y=[0, 0, 0], p=[1, 1, 1], shape=(700,), polarities=1),  # SHD
+        Events(t=[5, 9], x=[1, 2], y=[0, 1], p=[0, 0], sensor_size=(3, 2, 1)),
+        Events(t=[5, 9], x=[1, 2], y=[0, 1], p=[1, 1], sensor_size=(3, 2), polarities=0),
+        Events(t=[], x=[], y=[], p=[], sensor_size=(3, 2)),
+    ],
+    ids=["audio", "one polarity", "no polarity", "empty"],
+)
+def test_convert_keeps_the_sensor_of_any_kind_both_ways(events: Events, tmp_path: Path) -> None:
+    hdf5.write(tmp_path / "a.h5", events)
+    assert run("convert", tmp_path / "a.h5", tmp_path / "b.aedat4", "--chunk-events", "2").exit_code == 0
+    assert aedat4.read(tmp_path / "b.aedat4") == events
+    assert run("convert", tmp_path / "b.aedat4", tmp_path / "c.h5", "--chunk-events", "2").exit_code == 0
+    assert hdf5.read(tmp_path / "c.h5") == events
 
 
 def test_convert_salvages_a_truncated_file(recording: Path, tmp_path: Path) -> None:

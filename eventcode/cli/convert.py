@@ -89,9 +89,14 @@ def convert(
     written = 0
     with progress(summary["events"], "convert", "event") as bar:
         first = next(chunks, None)
-        if first is None:
-            raise OptionError(f"{source}: holds no events; nothing to convert")
-        options = {"shape": first.shape, "num_steps": first.num_steps, **extra}
+        if first is None:  # an empty file: converted to an empty file of the same sensor
+            first = reader.module.read(source, **salvaging)
+        options = {
+            "shape": first.shape,
+            "num_steps": first.num_steps,
+            "polarities": first.polarities,
+            **extra,
+        }
         if dt_us is not None:
             options["dt_us"] = dt_us
         samples = first.num_samples > 1 or (summary.get("samples") or 1) > 1

@@ -101,6 +101,7 @@ def encode(
                         fmt.module.Writer(
                             target,
                             shape=events.shape,
+                            polarities=events.polarities,
                             batched=True,
                             num_steps=events.num_steps,
                             dt_us=dt_us,
