@@ -42,16 +42,15 @@ def make_events(num_events: int, device: str) -> Events:
     offsets[1:] = torch.bincount(sample, minlength=batch).cumsum(0)
     t = torch.randint(0, NUM_STEPS, (num_events,), generator=gen)
     t = (t + sample * NUM_STEPS).sort().values - sample * NUM_STEPS  # sort t within each sample
-    events = Events._trusted(
+    events = Events.from_columns(
         t,
         torch.randint(0, SHAPE[2], (num_events,), generator=gen, dtype=torch.int16),
         torch.randint(0, SHAPE[1], (num_events,), generator=gen, dtype=torch.int16),
         torch.rand(num_events, generator=gen) < 0.8,
-        None,
-        offsets,
-        SHAPE,
-        NUM_STEPS,
-        "step",
+        offsets=offsets,
+        shape=SHAPE,
+        num_steps=NUM_STEPS,
+        check="none",
     )
     return events.to(device)
 

@@ -86,7 +86,15 @@ def densify(
         start = max(0, t_start or 0)
         stop = events.num_steps if t_end is None else min(t_end, events.num_steps)
         window = events.time_slice(start, stop)
-        events = window._replace(t=window.t - start, num_steps=max(0, stop - start))
+        columns = {**window.columns(), "t": window.t - start}
+        events = Events.from_columns(
+            **columns,
+            offsets=window.offsets,
+            shape=window.shape,
+            num_steps=max(0, stop - start),
+            polarities=window.polarities,
+            check="none",
+        )
     target = torch.device(device) if device is not None else events.device
     num_steps, batch, numel = events.num_steps, events.num_samples, math.prod(events.shape)
     out = torch.zeros(num_steps * batch * planes * numel, dtype=dtype, device=target)  # type: ignore[operator]
@@ -96,7 +104,7 @@ def densify(
         stop = min(start + chunk, len(events))
         counts = events.offsets[1:].clamp(start, stop) - events.offsets[:-1].clamp(start, stop)
         sample = torch.repeat_interleave(samples, counts, output_size=stop - start).to(target)
-        columns = {k: v[start:stop].to(target, non_blocking=True) for k, v in events._columns().items()}
+        columns = {k: v[start:stop].to(target, non_blocking=True) for k, v in events.columns().items()}
         flat = columns["t"] * (batch * planes * numel)
         flat += sample.mul_(planes * numel)
         if planes == 2:
@@ -134,7 +142,7 @@ def to_sparse(
         raise EventsError("to_sparse sums duplicate events and needs a numeric dtype, not torch.bool")
     planes = _planes(events, polarity, dtype)
     signed, only_on = (events.polarities == 2 and polarity == mode for mode in ("signed", "on"))
-    columns = events._columns()
+    columns = events.columns()
     coords = [columns["t"], events.sample_ids()]
     if polarity == "split":
         coords.append(columns["p"].to(torch.int64) if planes == 2 else torch.zeros_like(columns["t"]))

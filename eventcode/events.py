@@ -27,18 +27,19 @@ from typing import Literal
 import numpy as np
 import torch
 
-from eventcode import address
+from eventcode import address, checks
 from eventcode.errors import (
-    AddressError,
     DenseInputError,
     EventsDtypeError,
     EventsError,
-    OffsetsError,
-    PolarityError,
+    OptionError,
     TimeOrderError,
 )
 
 TimeUnit = Literal["step", "us"]
+Check = Literal["full", "cheap", "none"]
+CHECKS = ("full", "cheap", "none")
+"""How much :meth:`Events.from_columns` checks: everything, the metadata only, or nothing."""
 Polarity = Literal["signed", "on", "split"]
 
 _NOT_DENSE = (
@@ -148,13 +149,109 @@ class Events:
         sort: bool = False,
         polarities: int | None = None,
     ) -> None:
+        self._fill(t, x, y, p, c, offsets, shape, sensor_size, num_steps, time_unit, sort, polarities, True)
+
+    @classmethod
+    def from_columns(
+        cls,
+        t: torch.Tensor | np.ndarray | Sequence[int],
+        x: torch.Tensor | np.ndarray | Sequence[int],
+        y: torch.Tensor | np.ndarray | Sequence[int],
+        p: torch.Tensor | np.ndarray | Sequence[int] | Sequence[bool],
+        *,
+        c: torch.Tensor | np.ndarray | Sequence[int] | None = None,
+        offsets: torch.Tensor | np.ndarray | Sequence[int] | None = None,
+        shape: Sequence[int] | None = None,
+        sensor_size: Sequence[int] | None = None,
+        num_steps: int | None = None,
+        time_unit: TimeUnit | None = None,
+        sort: bool = False,
+        polarities: int | None = None,
+        check: Check = "full",
+    ) -> Events:
+        """Events from columns, checked as far as ``check`` says: the one way every part builds them.
+
+        Parameters
+        ----------
+        t, x, y, p, c, offsets, shape, sensor_size, num_steps, time_unit, sort, polarities
+            As for :class:`Events`.
+        check : {"full", "cheap", "none"}
+            ``"full"``: every check of the constructor. ``"cheap"``: the metadata, column lengths,
+            devices and ``offsets`` (O(samples)); the values are converted to the canonical dtypes
+            unchecked, for callers that checked them already, in the dtype they were stored in, with
+            :mod:`eventcode.checks` (the file readers). ``"none"``: the columns are used as given:
+            tensors in the canonical dtypes (t int64, x / y / c of
+            :func:`eventcode.address.column_dtypes`, p bool), on one device, sorted within each
+            sample, with ``offsets`` (the encoders' output).
+
+        Raises
+        ------
+        OptionError
+            An unknown ``check``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> t, p = torch.tensor([0, 4]), torch.tensor([True, False])
+        >>> x, y = torch.tensor([1, 0], dtype=torch.int16), torch.zeros(2, dtype=torch.int16)
+        >>> offsets = torch.tensor([0, 2])
+        >>> ev = Events.from_columns(t, x, y, p, offsets=offsets, shape=(3,), num_steps=5, check="none")
+        >>> ev == Events(t=[0, 4], x=[1, 0], y=[0, 0], p=[1, 0], shape=(3,), num_steps=5)
+        True
+        """
+        if check not in CHECKS:
+            raise OptionError(f"check must be one of {CHECKS}, got {check!r}")
+        events = object.__new__(cls)
+        if check == "none":
+            dims = address.resolve(shape, sensor_size)
+            events._t, events._x, events._y, events._p, events._c = t, x, y, p, c  # type: ignore[assignment]
+            events._offsets = offsets if offsets is not None else torch.tensor([0, len(t)], device=t.device)  # type: ignore[union-attr,arg-type,assignment]
+            events._shape, events._num_steps = dims, num_steps
+            events._time_unit = _resolve_time_unit(time_unit, num_steps)
+            events._polarities = address.resolve_polarities(polarities, sensor_size)
+            return events
+        events._fill(
+            t,
+            x,
+            y,
+            p,
+            c,
+            offsets,
+            shape,
+            sensor_size,
+            num_steps,
+            time_unit,
+            sort,
+            polarities,
+            check == "full",
+        )
+        return events
+
+    def _fill(
+        self,
+        t: object,
+        x: object,
+        y: object,
+        p: object,
+        c: object,
+        offsets: object,
+        shape: Sequence[int] | None,
+        sensor_size: Sequence[int] | None,
+        num_steps: int | None,
+        time_unit: TimeUnit | None,
+        sort: bool,
+        polarities: int | None,
+        values: bool,
+    ) -> None:
+        """Set the fields from columns, checking the metadata and, with ``values``, every value."""
         dims = address.resolve(shape, sensor_size)
         kinds = address.resolve_polarities(polarities, sensor_size)
         unit = _resolve_time_unit(time_unit, num_steps)
-        columns = {"t": t, "x": x, "y": y, "p": p}
+        given = {"t": t, "x": x, "y": y, "p": p}
         if c is not None:
-            columns["c"] = c
-        tensors = {name: _as_column(name, value) for name, value in columns.items()}
+            given["c"] = c
+        tensors = {name: _as_column(name, value) for name, value in given.items()}
         device = tensors["t"].device
         n = len(tensors["t"])
         for name, tensor in tensors.items():
@@ -168,6 +265,13 @@ class Events:
                     f"column {name} has {len(tensor)} values but t has {n}; "
                     "every column needs one value per event"
                 )
+            if name != "p" and (
+                tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool
+            ):
+                raise EventsDtypeError(
+                    f"column {name} has dtype {tensor.dtype}; it must be an integer tensor; round or "
+                    "cast it explicitly first"
+                )
         if (c is None) != (address.channels(dims) == 1):
             raise EventsError(
                 f"shape {dims} has {address.channels(dims)} channel(s): "
@@ -177,52 +281,44 @@ class Events:
                     else "drop c=, it is only for shapes with several channels"
                 )
             )
-        bounds = _check_offsets(offsets, n, device)
-        time = _integer_column("t", tensors["t"], torch.int64)
-        if sort:
-            order = _sort_order(time, bounds)
-            time = time[order]
-            tensors = {name: tensor[order] for name, tensor in tensors.items() if name != "t"}
-        _check_time(time, bounds, unit, num_steps)
-        self._t = time
-        columns = zip("xyc", address.extents(dims), address.column_dtypes(dims), strict=True)
-        self._x, self._y, self._c = (
-            _address_column(k, tensors[k], extent, dtype, bounds, dims) if dtype is not None else None
-            for k, extent, dtype in columns
+        bounds = (
+            torch.tensor([0, n], dtype=torch.int64, device=device)
+            if offsets is None
+            else _as_column("offsets", offsets).to(device=device, dtype=torch.int64)
         )
-        self._p = _polarity_column(tensors["p"], bounds, kinds)
+        checks.offsets(bounds, n)
+        if sort:
+            order = _sort_order(tensors["t"].to(torch.int64), bounds)
+            tensors = {name: tensor[order] for name, tensor in tensors.items()}
+        if values:
+            if unit == "step":
+                checks.steps(tensors["t"], bounds, num_steps)  # type: ignore[arg-type]
+            checks.time_order(tensors["t"], bounds)
+            for name, extent in zip("xyc", address.extents(dims), strict=True):
+                if name in tensors:
+                    checks.addresses(name, tensors[name], extent, bounds, dims)
+            if tensors["p"].is_floating_point() or tensors["p"].is_complex():
+                raise EventsDtypeError(
+                    f"column p has dtype {tensors['p'].dtype}; it must be bool or 0/1 integers"
+                )
+            checks.polarity(tensors["p"], bounds, kinds)
+        self._t = tensors["t"].to(torch.int64)
+        self._x, self._y, self._c = (
+            None if dtype is None else tensors[name].to(dtype)
+            for name, dtype in zip("xyc", address.column_dtypes(dims), strict=True)
+        )
+        self._p = tensors["p"] if tensors["p"].dtype == torch.bool else tensors["p"] != 0
         self._polarities = kinds
         self._offsets = bounds
         self._shape = dims
         self._num_steps = None if num_steps is None else int(num_steps)
         self._time_unit = unit
 
-    @classmethod
-    def _trusted(
-        cls,
-        t: torch.Tensor,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        p: torch.Tensor,
-        c: torch.Tensor | None,
-        offsets: torch.Tensor,
-        shape: tuple[int, ...],
-        num_steps: int | None,
-        time_unit: TimeUnit,
-        polarities: int = 2,
-    ) -> Events:
-        """Build from columns already in canonical dtypes and order, skipping validation."""
-        events = object.__new__(cls)
-        events._t, events._x, events._y, events._p, events._c = t, x, y, p, c
-        events._offsets, events._shape = offsets, shape
-        events._num_steps, events._time_unit, events._polarities = num_steps, time_unit, polarities
-        return events
-
     def _replace(self, **changes: object) -> Events:
         """A copy with some fields replaced (trusted: callers keep the invariants)."""
         fields = {slot[1:]: getattr(self, slot) for slot in self.__slots__}
         fields.update(changes)
-        return Events._trusted(**fields)  # type: ignore[arg-type]
+        return Events.from_columns(**fields, check="none")  # type: ignore[arg-type]
 
     def _with_columns(self, columns: dict[str, torch.Tensor], **changes: object) -> Events:
         """A copy whose event columns are ``columns`` (as :meth:`_columns` gives them)."""
@@ -306,7 +402,15 @@ class Events:
         """
         return _sample_ids(self._offsets, len(self))
 
-    def _columns(self) -> dict[str, torch.Tensor]:
+    def columns(self) -> dict[str, torch.Tensor]:
+        """The event columns by name: ``t, x, y, p`` and ``c`` when the samples have channels.
+
+        Examples
+        --------
+        >>> from eventcode import Events
+        >>> list(Events(t=[3], x=[1], y=[0], p=[1], shape=(2,)).columns())
+        ['t', 'x', 'y', 'p']
+        """
         columns = {"t": self._t, "x": self._x, "y": self._y, "p": self._p}
         if self._c is not None:
             columns["c"] = self._c
@@ -323,8 +427,8 @@ class Events:
             return NotImplemented
         if self._metadata() != other._metadata():
             return False
-        mine = {"offsets": self._offsets, **self._columns()}
-        theirs = {"offsets": other._offsets, **other._columns()}
+        mine = {"offsets": self._offsets, **self.columns()}
+        theirs = {"offsets": other._offsets, **other.columns()}
         if mine.keys() != theirs.keys():
             return False
         return all(
@@ -397,7 +501,7 @@ class Events:
         else:
             raise TypeError(f"Events indices are ints or slices of samples, got {type(index).__name__}")
         lo, hi = (int(v) for v in self._offsets[[start, stop]].tolist()) if count else (0, 0)
-        columns = {k: v[lo:hi] for k, v in self._columns().items()}
+        columns = {k: v[lo:hi] for k, v in self.columns().items()}
         return self._with_columns(columns, offsets=self._offsets[start : stop + 1] - lo)
 
     @staticmethod
@@ -433,7 +537,7 @@ class Events:
             if (other._c is None) != (first._c is None):
                 raise EventsError(f"batch {i} and batch 0 differ in having a channel column")
         device = first.device
-        columns = {k: torch.cat([b._columns()[k].to(device) for b in batches]) for k in first._columns()}
+        columns = {k: torch.cat([b.columns()[k].to(device) for b in batches]) for k in first.columns()}
         starts = np.cumsum([0] + [len(b) for b in batches[:-1]])
         offsets = torch.cat(
             [first._offsets[:1].to(device)]
@@ -466,7 +570,7 @@ class Events:
         if t_end is not None:
             keep &= self._t < t_end
         kept_before = offsets_of(keep)
-        columns = {k: v[keep] for k, v in self._columns().items()}
+        columns = {k: v[keep] for k, v in self.columns().items()}
         return self._with_columns(columns, offsets=kept_before[self._offsets])
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Events:
@@ -480,7 +584,7 @@ class Events:
         >>> ev.to("cpu") == ev
         True
         """
-        columns = {k: v.to(device, non_blocking=non_blocking) for k, v in self._columns().items()}
+        columns = {k: v.to(device, non_blocking=non_blocking) for k, v in self.columns().items()}
         return self._with_columns(columns, offsets=self._offsets.to(device, non_blocking=non_blocking))
 
     def pin_memory(self) -> Events:
@@ -488,7 +592,7 @@ class Events:
 
         DataLoader calls it on every batch when ``pin_memory=True``.
         """
-        columns = {k: v.pin_memory() for k, v in self._columns().items()}
+        columns = {k: v.pin_memory() for k, v in self.columns().items()}
         return self._with_columns(columns, offsets=self._offsets.pin_memory())
 
     # ------------------------------------------------------------------ time units
@@ -525,19 +629,19 @@ class Events:
         dt_us, t0_us = _positive_int("dt_us", dt_us), int(t0_us)
         steps = torch.div(self._t - t0_us, dt_us, rounding_mode="floor")
         if len(steps) and int(steps.min()) < 0:
-            i = _first(steps < 0)
+            i = checks.first(steps < 0)
             raise TimeOrderError(
-                f"t[{i}] = {int(self._t[i])} us is before t0_us = {t0_us} ({_where(i, self._offsets)}); "
-                "pass a t0_us at or before the first event"
+                f"t[{i}] = {int(self._t[i])} us is before t0_us = {t0_us} "
+                f"({checks.where(i, self._offsets)}); pass a t0_us at or before the first event"
             )
         last = int(steps.max()) + 1 if len(steps) else 0
         if num_steps is None:
             num_steps = last
         elif last > num_steps:
-            i = _first(steps >= num_steps)
+            i = checks.first(steps >= num_steps)
             raise TimeOrderError(
                 f"t[{i}] = {int(self._t[i])} us falls in step {int(steps[i])}, beyond num_steps = "
-                f"{num_steps} ({_where(i, self._offsets)}); raise num_steps or time_slice first"
+                f"{num_steps} ({checks.where(i, self._offsets)}); raise num_steps or time_slice first"
             )
         return self._replace(t=steps, num_steps=int(num_steps), time_unit="step")
 
@@ -590,10 +694,10 @@ class Events:
             sample, time, flat, polarity = (
                 torch.repeat_interleave(v, counts) for v in (sample, time, flat, polarity)
             )
-        return cls._from_flat(torch.bincount(sample, minlength=batch), time, flat, polarity, shape, num_steps)
+        return cls.from_flat(torch.bincount(sample, minlength=batch), time, flat, polarity, shape, num_steps)
 
     @classmethod
-    def _from_flat(
+    def from_flat(
         cls,
         counts: torch.Tensor,
         time: torch.Tensor,
@@ -602,10 +706,31 @@ class Events:
         shape: tuple[int, ...],
         num_steps: int,
     ) -> Events:
-        """Step-time events from ``counts`` per sample and columns already sorted by (sample, t, address)."""
+        """Step-time events from ``counts`` per sample and columns already sorted by (sample, t, address).
+
+        ``flat`` holds row-major flat addresses (:func:`eventcode.address.flat`); nothing is
+        checked (the encoders' and :meth:`from_dense`'s output, correct by construction).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from eventcode import Events
+        >>> ev = Events.from_flat(torch.tensor([1, 1]), torch.tensor([0, 2]), torch.tensor([5, 0]),
+        ...                       torch.tensor([True, True]), (2, 3), num_steps=3)
+        >>> ev.x.tolist(), ev.y.tolist(), ev.offsets.tolist()
+        ([2, 0], [1, 0], [0, 1, 2])
+        """
         x, y, c = address.split(flat, shape)
-        return cls._trusted(
-            time.to(torch.int64), x, y, polarity, c, offsets_of(counts), shape, num_steps, "step"
+        return cls.from_columns(
+            time.to(torch.int64),
+            x,
+            y,
+            polarity,
+            c=c,
+            offsets=offsets_of(counts),
+            shape=shape,
+            num_steps=num_steps,
+            check="none",
         )
 
     def dense(
@@ -690,7 +815,7 @@ class Events:
                 )
             sample = 0
         one = self[sample]
-        columns = one._columns()
+        columns = one.columns()
         names = [k for k in ("x", "y", "t", "p", "c") if k in columns and k not in self._absent_fields()]
         dtype = np.dtype([(k, str(columns[k].dtype).removeprefix("torch.")) for k in names])  # same names
         array = np.empty(len(one), dtype=dtype)
@@ -854,33 +979,6 @@ def _as_column(name: str, value: object) -> torch.Tensor:
     return tensor
 
 
-def _integer_column(name: str, tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
-        raise EventsDtypeError(
-            f"column {name} has dtype {tensor.dtype}; it must be an integer tensor "
-            f"(stored as {dtype}); round or cast it explicitly first"
-        )
-    return tensor.to(dtype)
-
-
-def _check_offsets(offsets: object, n: int, device: torch.device) -> torch.Tensor:
-    if offsets is None:
-        return torch.tensor([0, n], dtype=torch.int64, device=device)
-    bounds = _integer_column("offsets", _as_column("offsets", offsets), torch.int64).to(device)
-    if len(bounds) == 0 or int(bounds[0]) != 0 or int(bounds[-1]) != n:
-        raise OffsetsError(
-            f"offsets must run from 0 to the number of events ({n}), got {bounds.tolist()[:4]}...; "
-            "offsets[b]:offsets[b + 1] are the events of sample b"
-        )
-    if len(bounds) > 1 and bool((bounds[1:] < bounds[:-1]).any()):
-        i = _first(bounds[1:] < bounds[:-1]) + 1
-        raise OffsetsError(
-            f"offsets[{i}] = {int(bounds[i])} is below offsets[{i - 1}] = {int(bounds[i - 1])}; "
-            "offsets must be non-decreasing"
-        )
-    return bounds
-
-
 def _sample_ids(offsets: torch.Tensor, n: int) -> torch.Tensor:
     counts = offsets.diff()
     return torch.repeat_interleave(torch.arange(len(counts), device=offsets.device), counts, output_size=n)
@@ -891,95 +989,10 @@ def _sort_order(t: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     return by_time[torch.argsort(_sample_ids(offsets, len(t))[by_time], stable=True)]
 
 
-def _check_time(t: torch.Tensor, offsets: torch.Tensor, unit: TimeUnit, num_steps: int | None) -> None:
-    if unit == "step" and len(t):
-        outside = (t < 0) | (t >= num_steps)
-        if bool(outside.any()):
-            i = _first(outside)
-            raise TimeOrderError(
-                f"t[{i}] = {int(t[i])} is outside the steps [0, {num_steps}) ({_where(i, offsets)}); "
-                "raise num_steps or drop the event"
-            )
-    decreasing = t[1:] < t[:-1]
-    starts = offsets[1:-1]
-    decreasing[starts[(starts > 0) & (starts < len(t))] - 1] = False
-    if bool(decreasing.any()):
-        i = _first(decreasing) + 1
-        raise TimeOrderError(
-            f"t[{i}] = {int(t[i])} comes after t[{i - 1}] = {int(t[i - 1])} ({_where(i, offsets)}); "
-            "events must be sorted by time within each sample: pass sort=True to sort them"
-        )
-
-
-def _address_column(
-    name: str,
-    tensor: torch.Tensor,
-    extent: int,
-    dtype: torch.dtype,
-    offsets: torch.Tensor,
-    shape: tuple[int, ...],
-) -> torch.Tensor:
-    values = _integer_column(name, tensor, tensor.dtype)
-    outside = (values < 0) | (values >= extent)
-    if bool(outside.any()):
-        i = _first(outside)
-        raise AddressError(
-            f"{name}[{i}] = {int(values[i])} is outside [0, {extent}) for sample shape {shape} "
-            f"({_where(i, offsets)}); check shape/sensor_size, or drop such events first"
-        )
-    return values.to(dtype)
-
-
-def _polarity_column(tensor: torch.Tensor, offsets: torch.Tensor, kinds: int) -> torch.Tensor:
-    if tensor.dtype == torch.bool:
-        values = tensor
-    else:
-        numbers = _integer_column("p", tensor, tensor.dtype)
-        bad = (numbers != 0) & (numbers != 1)
-        if bool(bad.any()):
-            i = _first(bad)
-            raise EventsError(
-                f"p[{i}] = {int(numbers[i])} is not a polarity ({_where(i, offsets)}); p must be bool or "
-                "0/1 (1 = ON, 0 = OFF): map -1/+1 polarities with p > 0 first"
-            )
-        values = numbers.to(torch.bool)
-    check_polarities(values, offsets, kinds)
-    return values
-
-
-def check_polarities(p: torch.Tensor, offsets: torch.Tensor, kinds: int) -> None:
-    """Raise :class:`PolarityError` unless bool ``p`` suits the sensor: events without polarity
-    (``kinds == 0``) are all ON, and each sample of a 1-polarity sensor holds one polarity."""
-    if kinds == 0 and not bool(p.all()):
-        i = _first(~p)
-        raise PolarityError(
-            f"p[{i}] is OFF ({_where(i, offsets)}), but events without polarity (polarities=0) are all "
-            "True; pass polarities=1 for a 1-polarity sensor or 2 for OFF and ON"
-        )
-    if kinds == 1 and len(p):
-        on = torch.cat([torch.zeros(1, dtype=torch.int64, device=p.device), p.cumsum(0)])[offsets].diff()
-        mixed = (on > 0) & (on < offsets.diff())
-        if bool(mixed.any()):
-            raise PolarityError(
-                f"sample {_first(mixed)} holds both polarities, but the sensor has 1 (sensor_size P = 1, "
-                "as Tonic's ToFrame refuses too); give sensor_size (W, H, 2) for an OFF/ON sensor"
-            )
-
-
 def _positive_int(name: str, value: int) -> int:
     if isinstance(value, bool) or int(value) != value or value < 1:
         raise EventsError(f"{name} must be a positive integer number of microseconds, got {value!r}")
     return int(value)
-
-
-def _first(mask: torch.Tensor) -> int:
-    """Index of the first True of a 1-D bool mask known to hold one."""
-    return int(torch.nonzero(mask)[0, 0])
-
-
-def _where(i: int, offsets: torch.Tensor) -> str:
-    b = int(torch.searchsorted(offsets, torch.tensor(i, device=offsets.device), right=True)) - 1
-    return f"sample {b}, event {i - int(offsets[b])} within it"
 
 
 # ---------------------------------------------------------------------- from_dense helpers

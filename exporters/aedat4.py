@@ -56,7 +56,7 @@ import lz4.frame
 import numpy as np
 import zstandard
 
-from eventcode import address
+from eventcode import address, checks
 from eventcode.errors import DataLossWarning, ExportError, FileFormatError, PolarityError, TimeOrderError
 from exporters.atomic import AtomicWriter, atomic_path
 from exporters.batches import per_sample
@@ -1471,7 +1471,7 @@ def _events(columns: dict[str, np.ndarray], layout: _Layout) -> Events:
     """One chunk of :func:`read_columns` as one-sample :class:`~eventcode.Events`."""
     import torch
 
-    from eventcode.events import Events, check_polarities
+    from eventcode.events import Events
 
     tensors = {name: torch.from_numpy(column) for name, column in columns.items()}
     for name, dtype in zip("xyc", address.column_dtypes(layout.shape), strict=True):
@@ -1480,20 +1480,21 @@ def _events(columns: dict[str, np.ndarray], layout: _Layout) -> Events:
     offsets = torch.tensor([0, len(columns["t"])], dtype=torch.int64)
     unit = "us" if layout.dt_us is None else "step"
     try:
-        check_polarities(tensors["p"], offsets, layout.polarities)
+        checks.polarity(tensors["p"], offsets, layout.polarities)
     except PolarityError as err:
         raise FileFormatError(f"{layout.path}: events unlike the recorded polarities: {err}") from None
-    return Events._trusted(
+    return Events.from_columns(
         tensors["t"],
         tensors["x"],
         tensors["y"],
         tensors["p"],
-        tensors.get("c"),
-        offsets,
-        layout.shape,
-        layout.num_steps,
-        unit,
-        layout.polarities,
+        c=tensors.get("c"),
+        offsets=offsets,
+        shape=layout.shape,
+        num_steps=layout.num_steps,
+        time_unit=unit,
+        polarities=layout.polarities,
+        check="none",
     )
 
 

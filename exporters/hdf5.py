@@ -74,7 +74,7 @@ import h5py
 import numpy as np
 
 import eventcode
-from eventcode import address
+from eventcode import address, checks
 from eventcode.errors import ExportError, FileFormatError, PolarityError, TimeOrderError
 from exporters.atomic import AtomicWriter
 from exporters.compression import canonical
@@ -1044,22 +1044,23 @@ class _Reader:
         """``Events`` of checked columns (sharing their memory)."""
         import torch
 
-        from eventcode.events import Events, check_polarities
+        from eventcode.events import Events
 
         tensors = {name: torch.from_numpy(column) for name, column in columns.items()}
         try:
-            check_polarities(tensors["p"], tensors["offsets"], self.polarities)
+            checks.polarity(tensors["p"], tensors["offsets"], self.polarities)
         except PolarityError as err:
             self.fail("events/p", str(err))
-        return Events._trusted(
+        return Events.from_columns(
             tensors["t"],
             tensors["x"],
             tensors["y"],
             tensors["p"],
-            tensors.get("c"),
-            tensors["offsets"],
-            self.shape,
-            self.num_steps if self.unit == "step" else None,
-            self.unit,
-            self.polarities,
+            c=tensors.get("c"),
+            offsets=tensors["offsets"],
+            shape=self.shape,
+            num_steps=self.num_steps if self.unit == "step" else None,
+            time_unit=self.unit,
+            polarities=self.polarities,
+            check="none",
         )

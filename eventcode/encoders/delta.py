@@ -118,7 +118,7 @@ def delta(
         parts["t"].append(row.remainder_(steps))
         parts["p"].append(polarity)
     columns = {k: torch.cat(v) for k, v in parts.items()}
-    return Events._from_flat(torch.cat(counts), columns["t"], columns["n"], columns["p"], shape, steps)
+    return Events.from_flat(torch.cat(counts), columns["t"], columns["n"], columns["p"], shape, steps)
 
 
 def _changes(

@@ -167,7 +167,7 @@ def latency(
     time = (key >> bits).to(torch.int64)
     flat = key & ((1 << bits) - 1)
     polarity = torch.ones(len(key), dtype=torch.bool, device=x.device)
-    return Events._from_flat(counts, time, flat, polarity, shape, steps)
+    return Events.from_flat(counts, time, flat, polarity, shape, steps)
 
 
 def latency_input(data: object) -> torch.Tensor:

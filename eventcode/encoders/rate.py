@@ -173,7 +173,7 @@ def rate(
             return _sparse_steps(probability, steps, first_spike_time, Uniform(generator, x.device), shape)
         total_steps = steps
     polarity = torch.ones(len(columns["t"]), dtype=torch.bool, device=x.device)
-    return Events._from_flat(counts, columns["t"], columns["n"], polarity, shape, total_steps)
+    return Events.from_flat(counts, columns["t"], columns["n"], polarity, shape, total_steps)
 
 
 def _probability(x: torch.Tensor, gain: float, offset: float) -> torch.Tensor:
@@ -305,7 +305,10 @@ def _sparse_steps(
     x, y = _join(columns["x"], x_dtype, device), _join(columns["y"], y_dtype, device)
     c = None if c_dtype is None else _join(columns["c"], c_dtype, device)
     polarity = torch.ones(len(t), dtype=torch.bool, device=device)
-    return Events._trusted(t, x, y, polarity, c, offsets_of(counts), shape, num_steps, "step")
+    offsets = offsets_of(counts)
+    return Events.from_columns(
+        t, x, y, polarity, c=c, offsets=offsets, shape=shape, num_steps=num_steps, check="none"
+    )
 
 
 def _join(pieces: list[torch.Tensor], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
