@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 _ATTRIBUTES = {
     "Events": "eventcode.events",
     "collate": "eventcode.collate",
-    "densify": "eventcode.densify",
+    "densify": "eventcode.dense",
     "delta": "eventcode.encoders",
     "latency": "eventcode.encoders",
     "rate": "eventcode.encoders",
@@ -53,7 +53,7 @@ __all__ = [
 if TYPE_CHECKING:
     from eventcode import datasets, errors, spikegen, transforms
     from eventcode.collate import collate
-    from eventcode.densify import densify
+    from eventcode.dense import densify
     from eventcode.encoders import delta, latency, rate
     from eventcode.events import Events
     from eventcode.frames import to_frames, to_voxel_grid

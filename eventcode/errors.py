@@ -75,3 +75,16 @@ class DataLossWarning(EventcodeWarning):
 
 class OptionError(EventcodeError, ValueError):
     """An argument or command-line option with a value the function cannot take."""
+
+
+class OptionTypeError(OptionError, TypeError):
+    """An argument of a type the function cannot take (also a ``TypeError``)."""
+
+
+class SampleIndexError(EventcodeError, IndexError):
+    """A sample index outside the batch (also an ``IndexError``, so iteration stops at the end)."""
+
+
+class DependencyError(EventcodeError, ImportError):
+    """An optional dependency the call needs is missing: a package extra, or a program such as
+    ffmpeg; the message names what to install."""

@@ -20,21 +20,22 @@ True
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import torch
 
-from eventcode import address, checks
+from eventcode import address, checks, dense
 from eventcode.errors import (
-    DenseInputError,
     EventsDtypeError,
     EventsError,
     OptionError,
+    OptionTypeError,
+    SampleIndexError,
     TimeOrderError,
 )
+from eventcode.options import positive_int
 
 TimeUnit = Literal["step", "us"]
 Check = Literal["full", "cheap", "none"]
@@ -496,10 +497,10 @@ class Events:
         elif isinstance(index, (int, np.integer)):
             start = int(index) + count if index < 0 else int(index)
             if not 0 <= start < count:
-                raise IndexError(f"sample {index} out of range for {count} sample(s)")
+                raise SampleIndexError(f"sample {index} out of range for {count} sample(s)")
             stop = start + 1
         else:
-            raise TypeError(f"Events indices are ints or slices of samples, got {type(index).__name__}")
+            raise OptionTypeError(f"Events indices are ints or slices of samples, got {type(index).__name__}")
         lo, hi = (int(v) for v in self._offsets[[start, stop]].tolist()) if count else (0, 0)
         columns = {k: v[lo:hi] for k, v in self.columns().items()}
         return self._with_columns(columns, offsets=self._offsets[start : stop + 1] - lo)
@@ -608,7 +609,7 @@ class Events:
         ([50, 1050, 2050], 'us')
         """
         self._require_unit("step", "to_us")
-        dt_us, t0_us = _positive_int("dt_us", dt_us), int(t0_us)
+        dt_us, t0_us = positive_int("dt_us", dt_us, "microseconds per step"), int(t0_us)
         return self._replace(t=self._t * dt_us + t0_us, num_steps=None, time_unit="us")
 
     def to_steps(self, dt_us: int, t0_us: int = 0, num_steps: int | None = None) -> Events:
@@ -626,7 +627,7 @@ class Events:
         ([0, 0, 2], 4)
         """
         self._require_unit("us", "to_steps")
-        dt_us, t0_us = _positive_int("dt_us", dt_us), int(t0_us)
+        dt_us, t0_us = positive_int("dt_us", dt_us, "microseconds per step"), int(t0_us)
         steps = torch.div(self._t - t0_us, dt_us, rounding_mode="floor")
         if len(steps) and int(steps.min()) < 0:
             i = checks.first(steps < 0)
@@ -678,23 +679,7 @@ class Events:
         >>> ev.t.tolist(), ev.x.tolist(), ev.p.tolist()
         ([0, 1, 1], [1, 0, 0], [True, False, False])
         """
-        tensor = spikes if isinstance(spikes, torch.Tensor) else torch.from_numpy(np.asarray(spikes))
-        if tensor.is_complex():
-            raise DenseInputError(f"spikes have complex dtype {tensor.dtype}; pass real spike counts")
-        tensor, shape = batch_first(tensor, batched, "from_dense", DenseInputError, time_major=True)
-        num_steps, batch = tensor.shape[:2]
-        if tensor.is_sparse:
-            time, sample, flat, values = _sparse_coordinates(tensor, shape)
-        else:
-            table = tensor.reshape(num_steps, batch, math.prod(shape))
-            sample, time, flat = torch.nonzero(table.transpose(0, 1)).unbind(1)
-            values = table[time, sample, flat]
-        counts, polarity = _counts(values, time, sample, flat, tensor.shape, batched)
-        if counts is not None:
-            sample, time, flat, polarity = (
-                torch.repeat_interleave(v, counts) for v in (sample, time, flat, polarity)
-            )
-        return cls.from_flat(torch.bincount(sample, minlength=batch), time, flat, polarity, shape, num_steps)
+        return cls.from_flat(*dense.spike_events(spikes, batched))
 
     @classmethod
     def from_flat(
@@ -741,7 +726,7 @@ class Events:
         t_start: int | None = None,
         t_end: int | None = None,
     ) -> torch.Tensor:
-        """The dense tensor ``[T, B, *shape]`` (or of steps ``t_start:t_end``); see :func:`eventcode.densify`.
+        """The dense tensor ``[T, B, *shape]`` (or of steps ``t_start:t_end``): :func:`eventcode.densify`.
 
         ``dtype`` is the output's dtype whatever the events came from (``float32`` by default;
         :mod:`eventcode.spikegen` picks snnTorch's dtype per encoder). Values are event counts
@@ -763,9 +748,9 @@ class Events:
         >>> ev.dense(dtype=torch.float16).dtype, ev.dense(dtype=torch.bool, polarity="on").tolist()
         (torch.float16, [[[False, False, True]], [[False, False, False]]])
         """
-        from eventcode.densify import densify
-
-        return densify(self, device=device, dtype=dtype, polarity=polarity, t_start=t_start, t_end=t_end)
+        return dense.densify(
+            self, device=device, dtype=dtype, polarity=polarity, t_start=t_start, t_end=t_end
+        )
 
     def to_sparse(self, dtype: torch.dtype = torch.float32, polarity: Polarity = "signed") -> torch.Tensor:
         """A coalesced sparse COO tensor ``[T, B, *shape]``, the values of :meth:`dense`.
@@ -778,9 +763,7 @@ class Events:
         >>> ev.to_sparse()._nnz(), torch.equal(ev.to_sparse().to_dense(), ev.dense())
         (3, True)
         """
-        from eventcode.densify import to_sparse
-
-        return to_sparse(self, dtype=dtype, polarity=polarity)
+        return dense.to_sparse(self, dtype=dtype, polarity=polarity)
 
     # ------------------------------------------------------------------ Tonic structured arrays
     def to_numpy(self, sample: int | None = None) -> np.ndarray:
@@ -911,39 +894,6 @@ def offsets_of(counts: torch.Tensor) -> torch.Tensor:
     return offsets
 
 
-def batch_first(
-    tensor: torch.Tensor, batched: bool, reader: str, error: type[Exception], *, time_major: bool = False
-) -> tuple[torch.Tensor, tuple[int, ...]]:
-    """``tensor`` as ``[B, ...]`` (``[T, B, ...]`` with ``time_major``) and its checked sample shape.
-
-    The batch contract of everything that reads dense input (the encoders, :meth:`Events.from_dense`):
-    the first dim after the time dim, if any, is the batch, and ``batched=False`` puts in a batch
-    dim of 1 for one sample. So a flattened image ``img.flatten()`` is 784 samples of shape ``()``,
-    while ``img.flatten()[None]`` is one sample of shape ``(784,)``.
-
-    Raises
-    ------
-    error
-        The time dim (``time_major``) or the batch dim (``batched``) is missing: the message names
-        the layout and how to add the dim.
-    EventsError
-        The sample shape has an empty dim or one beyond the int16 address columns.
-    """
-    if tensor.dim() < int(time_major) + int(batched):
-        layout = ("[T, " if time_major else "[") + ("B, ...]" if batched else "...]")
-        given = f"{reader}: input of shape {list(tensor.shape)} lacks the"
-        if batched and tensor.dim() == int(time_major):
-            index, unit = ("data[:, None]", "sequence [T, ...]") if time_major else ("data[None]", "sample")
-            raise error(
-                f"{given} batch dim of {layout} (dim {int(time_major)} is the batch); add it with "
-                f"{index}, or pass batched=False for a single {unit}"
-            )
-        raise error(f"{given} time dim of {layout}; {reader} reads a sequence of steps along dim 0")
-    if not batched:
-        tensor = tensor.unsqueeze(int(time_major))
-    return tensor, address.check_shape(tensor.shape[1 + int(time_major) :])
-
-
 # ---------------------------------------------------------------------- construction helpers
 def _resolve_time_unit(time_unit: str | None, num_steps: int | None) -> TimeUnit:
     unit = time_unit if time_unit is not None else ("step" if num_steps is not None else "us")
@@ -987,52 +937,3 @@ def _sample_ids(offsets: torch.Tensor, n: int) -> torch.Tensor:
 def _sort_order(t: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     by_time = torch.argsort(t, stable=True)
     return by_time[torch.argsort(_sample_ids(offsets, len(t))[by_time], stable=True)]
-
-
-def _positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise EventsError(f"{name} must be a positive integer number of microseconds, got {value!r}")
-    return int(value)
-
-
-# ---------------------------------------------------------------------- from_dense helpers
-def _sparse_coordinates(
-    tensor: torch.Tensor, shape: tuple[int, ...]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    sparse = tensor.coalesce()
-    indices, values = sparse.indices(), sparse.values()
-    nonzero = values != 0
-    indices, values = indices[:, nonzero], values[nonzero]
-    flat = torch.zeros_like(indices[0])
-    for dim, size in zip(indices[2:], shape, strict=True):
-        flat = flat * size + dim
-    by_sample = torch.argsort(indices[1], stable=True)
-    return indices[0, by_sample], indices[1, by_sample], flat[by_sample], values[by_sample]
-
-
-def _counts(
-    values: torch.Tensor,
-    time: torch.Tensor,
-    sample: torch.Tensor,
-    flat: torch.Tensor,
-    dense_shape: torch.Size,
-    batched: bool,
-) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """Events per entry (None when all are 1) and the polarity of each entry."""
-    if values.dtype == torch.bool:
-        return None, values
-    if values.is_floating_point():
-        bad = ~torch.isfinite(values) | (values != torch.trunc(values))
-        if bool(bad.any()):
-            batch, sample_numel = dense_shape[1], math.prod(dense_shape[2:])
-            order = (time[bad] * batch + sample[bad]) * sample_numel + flat[bad]
-            j = int(torch.argmin(order))
-            where = [int(time[bad][j])] + ([int(sample[bad][j])] if batched else [])
-            where += [int(v) for v in np.unravel_index(int(flat[bad][j]), dense_shape[2:])]
-            raise DenseInputError(
-                f"spikes[{', '.join(map(str, where))}] = {float(values[bad][j])} is not a finite integer; "
-                "from_dense turns each integral value v into |v| events: threshold or round the tensor first"
-            )
-    polarity = values > 0
-    counts = values.to(torch.int64, copy=True).abs_()
-    return (counts if bool((counts > 1).any()) else None), polarity

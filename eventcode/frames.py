@@ -40,10 +40,11 @@ import numpy as np
 import torch
 
 from eventcode import address
-from eventcode.errors import EventsDtypeError, EventsError
+from eventcode.errors import EventsDtypeError, EventsError, OptionError
 from eventcode.events import Events
+from eventcode.options import positive_int
 
-CHUNK_EVENTS = {"cpu": 1 << 20, "cuda": 1 << 24}
+SCATTER_EVENTS = {"cpu": 1 << 20, "cuda": 1 << 24}
 """Events handled per step, by device type: the temporary memory is about 50 bytes x this at most.
 Few large steps also keep the CPU's thread pool from waiting on a busy core, and amortize GPU kernel
 launches."""
@@ -62,8 +63,8 @@ def to_frames(
     n_event_bins: int | None = None,
     overlap: float = 0,
     include_incomplete: bool | None = None,
-    start_time: float | None = None,
-    end_time: float | None = None,
+    t_start: float | None = None,
+    t_end: float | None = None,
     tonic_compat: bool = False,
     dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
@@ -79,11 +80,11 @@ def to_frames(
     ----------
     events : Events
         One sample (``events.num_samples == 1``) without a channel column, in microseconds or in
-        steps; times, windows and ``start_time``/``end_time`` are all in ``events.time_unit``.
+        steps; times, windows and ``t_start``/``t_end`` are all in ``events.time_unit``.
     time_window : int or float, optional
         Window length. Windows start at ``start + i * (time_window - overlap)``. By default there
         are as many as needed to reach the last event (the end of the recording): for microsecond
-        time the smallest number whose last window holds ``t[-1]``; with ``end_time`` (or, for step
+        time the smallest number whose last window holds ``t[-1]``; with ``t_end`` (or, for step
         time, ``num_steps``) Tonic's ``ceil((end - start - time_window) / stride) + 1``.
     event_count : int, optional
         Events per frame; frame ``i`` holds events ``[i * stride, i * stride + event_count)`` with
@@ -92,7 +93,7 @@ def to_frames(
         Number of frames spanning the recording in time. Without overlap event ``t`` goes to bin
         ``floor((t - start) * n_time_bins / (end - start))``, where the recording is
         ``[start, end) = [t[0], t[-1] + 1)`` for microseconds and ``[0, num_steps)`` for steps
-        (``start_time``/``end_time`` override either bound): every event lands in exactly one bin.
+        (``t_start``/``t_end`` override either bound): every event lands in exactly one bin.
     n_event_bins : int, optional
         Number of frames spanning the events by index: without overlap event ``j`` of ``N`` goes
         to bin ``floor(j * n_event_bins / N)``, so the bins hold ``N // n_event_bins`` or one more.
@@ -106,9 +107,9 @@ def to_frames(
         Keep the last window of ``time_window`` / ``event_count`` slicing when it reaches past the
         end of the recording (events in it are otherwise dropped). Default True, or False with
         ``tonic_compat`` (Tonic's default). The bin methods ignore it, as Tonic does.
-    start_time, end_time : int or float, optional
-        Range of ``time_window`` and ``n_time_bins`` slicing, ``end_time`` exclusive. Events
-        before ``start_time`` are not counted, nor are events at or after ``end_time`` unless the
+    t_start, t_end : int or float, optional
+        Range of ``time_window`` and ``n_time_bins`` slicing, ``t_end`` exclusive. Events
+        before ``t_start`` are not counted, nor are events at or after ``t_end`` unless the
         last window reaches past it. Defaults: the first and the last event (included) for
         microseconds, ``0`` and ``num_steps`` for steps. Not valid with the event-count methods.
     tonic_compat : bool, default False
@@ -124,18 +125,18 @@ def to_frames(
         ``(n_frames, P, H, W)`` (``(n_frames, P, W)`` for 1-D samples) on the events' device.
         ``n_frames`` is the number of windows, or ``n_time_bins`` / ``n_event_bins``. Empty input
         gives zero frames of the same shape: one frame for ``time_window`` (as many as the range
-        needs when it is known: ``start_time`` and ``end_time`` given, or step time) and
+        needs when it is known: ``t_start`` and ``t_end`` given, or step time) and
         ``event_count``, ``n`` for the bin methods.
 
     Raises
     ------
     EventsError
-        Several samples, a channel column, not exactly one slicing argument, a non-positive or
-        non-finite size, an overlap out of range, ``end_time`` before ``start_time``, or
-        ``start_time``/``end_time`` with event-count slicing.
-    EventsError
-        With ``tonic_compat``, events without polarity (their Tonic array has no ``p`` field, on
-        which Tonic fails).
+        Several samples, a channel column, or with ``tonic_compat`` events without polarity (their
+        Tonic array has no ``p`` field, on which Tonic fails).
+    OptionError
+        Not exactly one slicing argument, a non-positive or non-finite size, an overlap out of
+        range, ``t_end`` before ``t_start``, ``t_start``/``t_end`` with event-count slicing, or a
+        complex ``dtype``.
     EventsDtypeError
         With ``tonic_compat``, where Tonic raises ``TypeError``: a float ``event_count`` or
         ``n_event_bins`` for non-empty input, a float ``n_time_bins`` or ``n_event_bins`` for empty
@@ -173,7 +174,7 @@ def to_frames(
     With ``tonic_compat=True`` the values, dtype (int16, wrapping) and shape are Tonic's for
     ``ToFrame(events.sensor_size, ..., include_incomplete=False)`` called on
     ``events.to_numpy()``, including the float64 ``(n, P, W, H)`` zeros of empty input, the
-    ``start_time``/``end_time`` being ignored by the bin methods, and whole-number float counts
+    ``t_start``/``t_end`` being ignored by the bin methods, and whole-number float counts
     where Tonic takes them (``event_count=1e3`` on empty input, ``n_time_bins=5.0`` on non-empty
     input); the result is a torch tensor.
     Window boundaries that are not integers are compared with the integer timestamps exactly as
@@ -206,10 +207,10 @@ def to_frames(
             )
         size = _tonic_count(method, size, len(events))
     incomplete = (not tonic_compat) if include_incomplete is None else bool(include_incomplete)
-    ranged = start_time is not None or end_time is not None
+    ranged = t_start is not None or t_end is not None
     if ranged and not tonic_compat and method in ("event_count", "n_event_bins"):
-        raise EventsError(
-            f"start_time and end_time apply to time_window and n_time_bins slicing, not {method}; "
+        raise OptionError(
+            f"t_start and t_end apply to time_window and n_time_bins slicing, not {method}; "
             "crop the events first with events.time_slice(start, end)"
         )
     if tonic_compat:
@@ -217,9 +218,9 @@ def to_frames(
             n = int(size) if method in ("n_time_bins", "n_event_bins") else 1
             width, height, planes = events.sensor_size
             return torch.zeros((n, planes, width, height), dtype=dtype or torch.float64, device=events.device)
-        starts, ends = _tonic_windows(events, method, size, overlap, incomplete, start_time, end_time)
+        starts, ends = _tonic_windows(events, method, size, overlap, incomplete, t_start, t_end)
     else:
-        starts, ends = _windows(events, method, size, overlap, incomplete, start_time, end_time)
+        starts, ends = _windows(events, method, size, overlap, incomplete, t_start, t_end)
     out_dtype = dtype or (torch.int16 if tonic_compat else torch.int32)
     return _count(events, starts, ends, out_dtype)
 
@@ -264,9 +265,11 @@ def to_voxel_grid(
     Raises
     ------
     EventsError
-        Several samples, a channel column, ``n_time_bins`` not a positive int, a non-floating
-        dtype, or with ``tonic_compat`` where Tonic fails: empty input (IndexError), a sensor
-        without two polarities (AssertionError) or a 1-D sample (its array has no ``y``: KeyError).
+        Several samples, a channel column, or with ``tonic_compat`` where Tonic fails: empty input
+        (IndexError), a sensor without two polarities (AssertionError) or a 1-D sample (its array
+        has no ``y``: KeyError).
+    OptionError
+        ``n_time_bins`` not a positive int, a non-floating ``dtype`` or an unknown ``tonic_compat``.
 
     Notes
     -----
@@ -291,12 +294,12 @@ def to_voxel_grid(
     [[1.0, 0.0], [0.0, 0.5], [0.0, 0.5]]
     """
     _check_sample(events, "to_voxel_grid")
-    bins = _positive_int("n_time_bins", n_time_bins)
+    bins = positive_int("n_time_bins", n_time_bins)
     if tonic_compat not in (False, True, "bool", "int"):
-        raise EventsError(f"tonic_compat must be False, True, 'bool' or 'int', got {tonic_compat!r}")
+        raise OptionError(f"tonic_compat must be False, True, 'bool' or 'int', got {tonic_compat!r}")
     out_dtype = dtype or (torch.float64 if tonic_compat else torch.float32)
     if not out_dtype.is_floating_point:
-        raise EventsError(f"a voxel grid holds fractions: dtype must be floating, got {out_dtype}")
+        raise OptionError(f"a voxel grid holds fractions: dtype must be floating, got {out_dtype}")
     if tonic_compat and (events.polarities != 2 or len(events.shape) < 2):
         raise EventsError(
             f"to_voxel_grid(tonic_compat=...) got events of shape {events.shape} on a sensor "
@@ -318,7 +321,7 @@ def to_voxel_grid(
     t = events.t
     t0, duration = int(t[0]), int(t[-1]) - int(t[0])
     signed = tonic_compat in (False, "int") and events.polarities == 2
-    chunk = CHUNK_EVENTS.get(events.device.type, CHUNK_EVENTS["cuda"])
+    chunk = SCATTER_EVENTS.get(events.device.type, SCATTER_EVENTS["cuda"])
     if tonic_compat and duration == 0:  # 0 / 0: NaN, which Tonic's int cast sends to bins 0 and 1
         pixels = address.flat(events.x, events.y, None, events.shape)
         grid[pixels] = math.nan
@@ -369,17 +372,17 @@ def _slicing_argument(values: tuple[object, ...], compat: bool) -> tuple[str, fl
     given = [(name, value) for name, value in zip(_METHODS, values, strict=True) if value is not None]
     if len(given) != 1:
         names = [name for name, _ in given] or "none"
-        raise EventsError(
+        raise OptionError(
             f"give exactly one of time_window, event_count, n_time_bins or n_event_bins; got {names}"
         )
     name, value = given[0]
     if name == "time_window":
         if not _is_real(value) or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type]
-            raise EventsError(f"time_window must be a positive, finite number, got {value!r}")
+            raise OptionError(f"time_window must be a positive, finite number, got {value!r}")
         return name, value  # type: ignore[return-value]
     if compat and isinstance(value, float) and value.is_integer() and value >= 1:
         return name, value
-    return name, _positive_int(name, value)
+    return name, positive_int(name, value)
 
 
 def _tonic_count(method: str, size: float, n: int) -> float:
@@ -403,34 +406,28 @@ def _tonic_count(method: str, size: float, n: int) -> float:
     return int(size) if method != "n_time_bins" else size
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise EventsError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _check_overlap(method: str, size: float, overlap: object, compat: bool) -> None:
     if not _is_real(overlap) or not math.isfinite(overlap):  # type: ignore[arg-type]
-        raise EventsError(f"overlap must be a finite number, got {overlap!r}")
+        raise OptionError(f"overlap must be a finite number, got {overlap!r}")
     if method in ("n_time_bins", "n_event_bins"):
         if compat:
             if method == "n_time_bins" and not overlap < 1:  # type: ignore[operator]
-                raise EventsError(f"overlap must be below 1 (a fraction of a bin), got {overlap!r}")
+                raise OptionError(f"overlap must be below 1 (a fraction of a bin), got {overlap!r}")
         elif not 0 <= overlap < 1:  # type: ignore[operator]
-            raise EventsError(f"overlap for {method} is a fraction of a window in [0, 1), got {overlap!r}")
+            raise OptionError(f"overlap for {method} is a fraction of a window in [0, 1), got {overlap!r}")
         return
     if compat:
         if not size - overlap > 0:  # type: ignore[operator]
-            raise EventsError(f"{method} - overlap must be positive (the stride), got {size} - {overlap}")
+            raise OptionError(f"{method} - overlap must be positive (the stride), got {size} - {overlap}")
         return
     if method == "event_count" and not isinstance(overlap, numbers.Integral):
-        raise EventsError(f"overlap for event_count is a number of events, an int; got {overlap!r}")
+        raise OptionError(f"overlap for event_count is a number of events, an int; got {overlap!r}")
     if not 0 <= overlap < size:  # type: ignore[operator]
-        raise EventsError(f"overlap must lie in [0, {method} = {size}), got {overlap!r}")
+        raise OptionError(f"overlap must lie in [0, {method} = {size}), got {overlap!r}")
 
 
 # ---------------------------------------------------------------------- windows, default mode
@@ -440,8 +437,8 @@ def _windows(
     size: float,
     overlap: float,
     incomplete: bool,
-    start_time: float | None,
-    end_time: float | None,
+    t_start: float | None,
+    t_end: float | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """First and one-past-last event index of every frame (CPU int64), eventcode's rules."""
     _check_overlap(method, size, overlap, compat=False)
@@ -455,20 +452,20 @@ def _windows(
     if method == "n_event_bins":
         return _spread(0, n, int(size), overlap)
     step = events.time_unit == "step"
-    for name, value in (("start_time", start_time), ("end_time", end_time)):
+    for name, value in (("t_start", t_start), ("t_end", t_end)):
         if value is not None and (not _is_real(value) or not math.isfinite(value)):
-            raise EventsError(f"{name} must be a finite number, got {value!r}")
-    if start_time is not None:
-        start = start_time
+            raise OptionError(f"{name} must be a finite number, got {value!r}")
+    if t_start is not None:
+        start = t_start
     elif step:
         start = 0
     else:
         start = int(events.t[0]) if n else None
-    if end_time is not None and start is not None and end_time < start:
-        raise EventsError(f"end_time = {end_time} comes before the start {start}")
+    if t_end is not None and start is not None and t_end < start:
+        raise OptionError(f"t_end = {t_end} comes before the start {start}")
     if method == "n_time_bins":
-        if end_time is not None:
-            stop = end_time
+        if t_end is not None:
+            stop = t_end
         elif step:
             stop = events.num_steps
         else:
@@ -478,7 +475,7 @@ def _windows(
             return zeros, zeros
         bounds = _spread(start, Fraction(stop) - Fraction(start), int(size), overlap)
         return _event_index(events.t, bounds[0]), _event_index(events.t, bounds[1])
-    return _time_windows(events, size, overlap, incomplete, start, end_time)
+    return _time_windows(events, size, overlap, incomplete, start, t_end)
 
 
 def _time_windows(
@@ -487,14 +484,14 @@ def _time_windows(
     overlap: float,
     incomplete: bool,
     start: float | None,
-    end_time: float | None,
+    t_end: float | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     n = len(events)
     w, stride = Fraction(window), Fraction(window) - Fraction(overlap)
-    if end_time is not None or events.time_unit == "step":
-        if start is None:  # microseconds, no events, no start_time: one empty frame
+    if t_end is not None or events.time_unit == "step":
+        if start is None:  # microseconds, no events, no t_start: one empty frame
             return torch.zeros(1, dtype=torch.int64), torch.zeros(1, dtype=torch.int64)
-        end = Fraction(end_time if end_time is not None else events.num_steps)
+        end = Fraction(t_end if t_end is not None else events.num_steps)
         spare = (end - Fraction(start) - w) / stride
         frames = (math.ceil(spare) if incomplete else math.floor(spare)) + 1
     elif n == 0:
@@ -518,7 +515,7 @@ def _time_windows(
             last_end = np.append(first[1:], last_end[-1])
         starts, ends = _ceil(first), _ceil(last_end)
     first_event, end_event = _event_index(events.t, starts), _event_index(events.t, ends)
-    if incomplete and end_time is None and n:
+    if incomplete and t_end is None and n:
         end_event[-1] = n  # exact arithmetic above put t[-1] in the last window
     return first_event, end_event
 
@@ -555,8 +552,8 @@ def _tonic_windows(
     size: float,
     overlap: float,
     incomplete: bool,
-    start_time: float | None,
-    end_time: float | None,
+    t_start: float | None,
+    t_end: float | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Tonic's slicers (tonic/slicers.py), the same numpy expressions on the same scalar types."""
     _check_overlap(method, size, overlap, compat=True)
@@ -564,8 +561,8 @@ def _tonic_windows(
     t_first, t_last = np.int64(int(events.t[0])), np.int64(int(events.t[-1]))
     if method == "time_window":  # SliceByTime
         stride = size - overlap
-        start = t_first if start_time is None else start_time
-        end = t_last if end_time is None else end_time
+        start = t_first if t_start is None else t_start
+        end = t_last if t_end is None else t_end
         duration = end - start
         rounding = np.ceil if incomplete else np.floor
         frames = max(int(rounding((duration - size) / stride) + 1), 1)
@@ -618,7 +615,7 @@ def _event_index(t: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
 def _count(events: Events, starts: torch.Tensor, ends: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Frames ``(len(starts), P, *spatial)``: frame ``i`` counts events ``starts[i]:ends[i]``."""
     if dtype.is_complex:
-        raise EventsError(
+        raise OptionError(
             f"frames hold counts: dtype must be an integer, floating or bool dtype, got {dtype}"
         )
     height, width = address.height(events.shape), address.width(events.shape)
@@ -643,7 +640,7 @@ def _count(events: Events, starts: torch.Tensor, ends: torch.Tensor, dtype: torc
     if dtype == torch.int16 and events.device.type != "cpu":
         count_dtype = torch.int32  # count wider on GPUs and wrap at the end: same numbers
     out = _zeros((frames + trash) * frame, count_dtype, events.device)
-    device, chunk = events.device, CHUNK_EVENTS.get(events.device.type, CHUNK_EVENTS["cuda"])
+    device, chunk = events.device, SCATTER_EVENTS.get(events.device.type, SCATTER_EVENTS["cuda"])
     one = torch.ones((), dtype=count_dtype, device=device)
     for begin, ids, counts in groups:
         offsets = torch.stack([torch.full_like(ids, frames), ids], 1).flatten().mul_(frame).to(device)

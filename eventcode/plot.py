@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from eventcode import address
-from eventcode.errors import EventsError
+from eventcode.errors import DependencyError, EventsError
 from eventcode.events import Events
 from eventcode.frames import to_frames
 
@@ -377,7 +377,7 @@ class _Inks:
 def histogram(
     events: Events,
     sample: int | None = None,
-    bins: int = 100,
+    n_time_bins: int = 100,
     ax: Any = None,
     figsize: tuple[float, float] = (8, 3.5),
     title: str | None = None,
@@ -391,8 +391,8 @@ def histogram(
         first event) or in steps (bins of whole steps over ``0 .. num_steps``).
     sample : int, optional
         One sample; default all of them together.
-    bins : int, default 100
-        Number of bins; for step time at most one per step, each ``ceil(num_steps / bins)``
+    n_time_bins : int, default 100
+        Number of bins; for step time at most one per step, each ``ceil(num_steps / n_time_bins)``
         steps wide.
     ax : matplotlib Axes, optional
         Where to draw; default a new figure of ``figsize`` inches.
@@ -411,12 +411,12 @@ def histogram(
     >>> matplotlib.use("Agg")
     >>> import torch
     >>> from eventcode import Events, plot
-    >>> figure, ax = plot.histogram(Events.from_dense(torch.ones(10, 1, 4)), bins=5)
+    >>> figure, ax = plot.histogram(Events.from_dense(torch.ones(10, 1, 4)), n_time_bins=5)
     >>> on = ax.patches[0].get_data()
     >>> on.values.tolist(), on.edges.tolist()  # two steps a bin
     ([8, 8, 8, 8, 8], [0.0, 2.0, 4.0, 6.0, 8.0, 10.0])
     >>> stream = Events(t=[10**15, 10**15 + 3000], x=[0, 1], y=[0, 0], p=[1, 0], sensor_size=(2, 1))
-    >>> figure, ax = plot.histogram(stream, bins=3)
+    >>> figure, ax = plot.histogram(stream, n_time_bins=3)
     >>> ax.get_xlabel(), ax.patches[1].get_data().edges.tolist()  # OFF, ms since the first event
     ('time since first event (ms)', [0.0, 1.0, 2.0, 3.0])
     """
@@ -424,11 +424,11 @@ def histogram(
     clock = _Clock(chosen)
     t, on = clock(chosen.t), chosen.p.cpu().numpy()
     if clock.steps:
-        width = math.ceil(clock.end / bins)
+        width = math.ceil(clock.end / n_time_bins)
         edges = width * np.arange(math.ceil(clock.end / width) + 1, dtype=np.float64)
         per = "step" if width == 1 else f"{width} steps"
     else:
-        edges = np.linspace(0, clock.end, bins + 1)
+        edges = np.linspace(0, clock.end, n_time_bins + 1)
         per = f"{edges[1]:.3g} {clock.unit}"
     figure, ax = _axes(ax, figsize)
     for mask, colour, name in ((on, ON, "ON"), (~on, OFF, "OFF")):
@@ -445,14 +445,14 @@ def histogram(
 def animate(
     events: Events,
     sample: int = 0,
-    frames: int | None = None,
+    n_time_bins: int | None = None,
     interval: int = 40,
     percentile: float = 99.0,
     ax: Any = None,
     figsize: tuple[float, float] = (5.5, 4.5),
     title: str | None = None,
 ) -> Any:
-    """One count image per time step (or per ``frames`` equal time bins of a microsecond stream).
+    """One count image per time step (or per ``n_time_bins`` equal time bins of a microsecond stream).
 
     snnTorch's ``spikeplot.animator`` from events. The images are those of :func:`frame` in
     ``"count"`` mode, with one colour scale for all of them (each ink saturating at the
@@ -466,7 +466,7 @@ def animate(
         Events without a channel column.
     sample : int, default 0
         Which sample to animate.
-    frames : int, optional
+    n_time_bins : int, optional
         Number of equal time bins of a microsecond stream (default 100); step time always gets
         one frame per step.
     interval : int, default 40
@@ -499,7 +499,7 @@ def animate(
     """
     one = events[sample]
     clock = _Clock(one)
-    bins = frames or 100
+    bins = n_time_bins or 100
     counts = _images(to_frames(one, time_window=1) if clock.steps else to_frames(one, n_time_bins=bins), one)
     inks = _Inks(counts, percentile)
     images = inks.colour(counts)
@@ -592,7 +592,7 @@ def save(animation: Any, path: str | os.PathLike[str], fps: int = 25) -> None:
         animation.save(path, writer=animation_module.PillowWriter(fps=fps))
     elif suffix == "mp4":
         if not animation_module.FFMpegWriter.isAvailable():
-            raise OSError("writing MP4 needs ffmpeg on the PATH; install it, or save a .gif instead")
+            raise DependencyError("writing MP4 needs ffmpeg on the PATH; install it, or save a .gif instead")
         animation.save(path, writer=animation_module.FFMpegWriter(fps=fps))
     else:
         raise EventsError(f"animations are saved as .gif or .mp4, not .{suffix}")

@@ -18,6 +18,7 @@ b'data'
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import secrets
@@ -150,7 +151,7 @@ def _raise_terminated(signum: int, frame: object) -> None:
 _SIGTERM_CLEANS_UP = _SigtermCleansUp()
 
 
-class AtomicWriter:
+class AtomicWriter(abc.ABC):
     """Base of the chunk-by-chunk writers: one atomic file, open while a ``with`` block runs.
 
     A subclass opens its file format on the temporary path (:meth:`_open`) and completes it
@@ -176,13 +177,13 @@ class AtomicWriter:
         self._file: Closable | None = None
         self._cleanup = contextlib.ExitStack()
 
+    @abc.abstractmethod
     def _open(self, temporary: Path) -> Closable:
         """Open the format on ``temporary`` and return the file object (it has ``close``)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _finish(self) -> None:
         """Write what completes the file (remaining data, indexes) before it is closed."""
-        raise NotImplementedError
 
     def __enter__(self: WriterT) -> WriterT:
         with contextlib.ExitStack() as stack:

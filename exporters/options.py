@@ -9,9 +9,7 @@ Examples
 
 from __future__ import annotations
 
-import numbers
-
-from eventcode.errors import ExportError
+from eventcode.options import positive_int
 
 
 def step_us(dt_us: object) -> int | None:
@@ -19,11 +17,7 @@ def step_us(dt_us: object) -> int | None:
 
     Raises
     ------
-    ExportError
+    OptionError
         Anything but a positive whole number of microseconds (0, negative, fractional, a bool).
     """
-    if dt_us is None:
-        return None
-    if isinstance(dt_us, bool) or not isinstance(dt_us, numbers.Real) or dt_us != int(dt_us) or dt_us < 1:
-        raise ExportError(f"dt_us must be a positive whole number of microseconds per step, got {dt_us!r}")
-    return int(dt_us)
+    return None if dt_us is None else positive_int("dt_us", dt_us, "microseconds per step")

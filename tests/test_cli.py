@@ -424,7 +424,7 @@ def test_view_of_a_real_recording_shows_the_scene(recording: Path, tmp_path: Pat
     distance = np.min([np.abs(pixels - colour).sum(axis=-1) for colour in backgrounds], axis=0)
     assert (distance > 60).mean() > 0.08  # was 0.0001: a few dim pixels on a black image
     assert run("view", recording, "--out", tmp_path / "h.png", "--kind", "histogram").exit_code == 0
-    assert run("view", recording, "--out", tmp_path / "r.gif", "--frames", "5").exit_code == 0
+    assert run("view", recording, "--out", tmp_path / "r.gif", "--n-time-bins", "5").exit_code == 0
     with Image.open(tmp_path / "r.gif") as gif:
         assert gif.n_frames == 5
     one_line_error(run("view", recording, "--out", tmp_path / "x.png", "--sample", "2"), "--sample")

@@ -17,6 +17,7 @@ from eventcode.errors import (
     EventsDtypeError,
     EventsError,
     OffsetsError,
+    OptionError,
     PolarityError,
     TimeOrderError,
 )
@@ -414,7 +415,7 @@ def test_to_steps_errors() -> None:
         events.to_steps(10, t0_us=1)
     with pytest.raises(TimeOrderError, match="beyond num_steps = 1"):
         events.to_steps(2, num_steps=1)
-    with pytest.raises(EventsError, match="positive integer"):
+    with pytest.raises(OptionError, match="dt_us must be a positive whole number of microseconds"):
         events.to_steps(0)
     with pytest.raises(EventsError, match="to_us"):
         events.to_steps(1).to_steps(1)

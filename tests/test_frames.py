@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventcode import Events
-from eventcode.errors import EventsDtypeError, EventsError, PolarityError
+from eventcode.errors import EventsDtypeError, EventsError, OptionError, PolarityError
 from eventcode.frames import to_frames, to_voxel_grid
 from eventcode.tonic import from_tonic
 
@@ -54,9 +54,17 @@ def frame_cases() -> list[str]:
     return [e["key"] for e in json.loads(index.read_text())["index"] if e["key"].startswith("toframe/")]
 
 
+def ours(tonic_kwargs: dict) -> dict:
+    """Tonic's ToFrame keyword arguments in eventcode's spelling (``start_time`` -> ``t_start``)."""
+    spelling = {"start_time": "t_start", "end_time": "t_end"}
+    return {spelling.get(name, name): value for name, value in tonic_kwargs.items()}
+
+
 def tonic_frames(tonic: ModuleType, events: Events, **kwargs: object) -> np.ndarray:
     """The real ``tonic.transforms.ToFrame`` on a copy of our events (Tonic may write into its input)."""
-    return tonic.transforms.ToFrame(sensor_size=events.sensor_size, **kwargs)(events.to_numpy().copy())
+    spelling = {"t_start": "start_time", "t_end": "end_time"}  # Tonic's names of the window
+    options = {spelling.get(name, name): value for name, value in kwargs.items()}
+    return tonic.transforms.ToFrame(sensor_size=events.sensor_size, **options)(events.to_numpy().copy())
 
 
 def tonic_covers_every_event(tonic: ModuleType, array: np.ndarray, kwargs: dict) -> bool:
@@ -65,7 +73,7 @@ def tonic_covers_every_event(tonic: ModuleType, array: np.ndarray, kwargs: dict)
     overlap, incomplete = kw.pop("overlap", 0), kw.pop("include_incomplete", False)
     if "time_window" in kw:
         slicer = slicers.SliceByTime(
-            kw["time_window"], overlap, incomplete, kw.get("start_time"), kw.get("end_time")
+            kw["time_window"], overlap, incomplete, kw.get("t_start"), kw.get("t_end")
         )
     elif "event_count" in kw:
         slicer = slicers.SliceByEventCount(kw["event_count"], overlap, incomplete)
@@ -122,8 +130,8 @@ def tonic_arguments(draw: st.DrawFn, events: Events, default_mode: bool) -> dict
         if draw(st.booleans()) and len(events):
             first = int(events.t[0])
             start = draw(st.integers(first - 50, first + span // 2 + 1))
-            kwargs["start_time"] = start
-            kwargs["end_time"] = draw(st.integers(start, start + 2 * span + 10))
+            kwargs["t_start"] = start
+            kwargs["t_end"] = draw(st.integers(start, start + 2 * span + 10))
     elif method == "event_count":
         count = draw(st.integers(1, max(1, len(events) + 3)))
         low = 0 if default_mode else -count
@@ -151,7 +159,7 @@ def numpy_frames(frame: np.ndarray, events: Events, n_frames: int) -> np.ndarray
 def test_tonic_compat_reproduces_every_toframe_vector(tonic_vectors: TonicVectors, key: str) -> None:
     entry = tonic_vectors.index[key]
     events = tonic_vectors.events(entry["input"], entry["sensor_size"])
-    frames = to_frames(events, tonic_compat=True, **entry["kwargs"])
+    frames = to_frames(events, tonic_compat=True, **ours(entry["kwargs"]))
     expected = tonic_vectors.arrays[key]
     assert frames.dtype == torch.int16
     assert tuple(frames.shape) == expected.shape == tuple(entry["out_shape"])
@@ -164,13 +172,13 @@ def test_default_mode_equals_the_vectors_where_tonic_loses_nothing(
 ) -> None:
     entry = tonic_vectors.index[key]
     events = tonic_vectors.events(entry["input"], entry["sensor_size"])
-    kwargs = {"include_incomplete": False, **entry["kwargs"]}  # Tonic's default, explicitly
+    kwargs = {"include_incomplete": False, **ours(entry["kwargs"])}  # Tonic's default, explicitly
     frames = to_frames(events, **kwargs)
     assert frames.dtype == torch.int32
     if kwargs.get("overlap", 0) == 0 and entry["events_counted"] == entry["events_in"]:
         np.testing.assert_array_equal(frames.numpy(), tonic_vectors.arrays[key])
     elif (
-        "start_time" not in kwargs
+        "t_start" not in kwargs
         and kwargs.get("overlap", 0) == 0
         and (kwargs["include_incomplete"] or "n_time_bins" in kwargs or "n_event_bins" in kwargs)
     ):
@@ -396,12 +404,12 @@ def test_n_time_bins_on_a_short_recording_loses_nothing() -> None:
 
 def test_start_and_end_time_set_the_range() -> None:
     events = Events(t=[5, 15, 25, 35], x=[0, 0, 0, 0], y=[0, 0, 0, 0], p=[1, 1, 1, 1], sensor_size=(1, 1))
-    frames = to_frames(events, time_window=10, start_time=0, end_time=60)
+    frames = to_frames(events, time_window=10, t_start=0, t_end=60)
     assert frames.sum((1, 2, 3)).tolist() == [1, 1, 1, 1, 0, 0]
-    assert to_frames(events, n_time_bins=2, start_time=0, end_time=20).sum((1, 2, 3)).tolist() == [1, 1]
-    assert to_frames(events, n_time_bins=4, start_time=0, end_time=40).sum((1, 2, 3)).tolist() == [1, 1, 1, 1]
+    assert to_frames(events, n_time_bins=2, t_start=0, t_end=20).sum((1, 2, 3)).tolist() == [1, 1]
+    assert to_frames(events, n_time_bins=4, t_start=0, t_end=40).sum((1, 2, 3)).tolist() == [1, 1, 1, 1]
     empty = Events(t=[], x=[], y=[], p=[], sensor_size=(1, 1))
-    assert to_frames(empty, time_window=10, start_time=0, end_time=60).shape == (6, 2, 1, 1)
+    assert to_frames(empty, time_window=10, t_start=0, t_end=60).shape == (6, 2, 1, 1)
 
 
 def test_step_time_uses_the_whole_stream() -> None:
@@ -442,14 +450,14 @@ def test_chunks_give_the_same_frames(
     whole = to_frames(events, **{method: size}, overlap=overlap)
     compat = to_frames(events, **{method: size}, overlap=overlap, tonic_compat=True)
     grid = to_voxel_grid(events, size)
-    original = frames_module.CHUNK_EVENTS
-    frames_module.CHUNK_EVENTS = {"cpu": chunk, "cuda": chunk}
+    original = frames_module.SCATTER_EVENTS
+    frames_module.SCATTER_EVENTS = {"cpu": chunk, "cuda": chunk}
     try:
         assert torch.equal(to_frames(events, **{method: size}, overlap=overlap), whole)
         assert torch.equal(to_frames(events, **{method: size}, overlap=overlap, tonic_compat=True), compat)
         torch.testing.assert_close(to_voxel_grid(events, size), grid)
     finally:
-        frames_module.CHUNK_EVENTS = original
+        frames_module.SCATTER_EVENTS = original
 
 
 # ---------------------------------------------------------------------- voxel grid, default mode
@@ -511,8 +519,8 @@ def test_errors() -> None:
         (lambda: to_frames(one, event_count=2, overlap=0.5), "int"),
         (lambda: to_frames(one, n_time_bins=2, overlap=1), "fraction"),
         (lambda: to_frames(one, n_time_bins=2, overlap=1, tonic_compat=True), "below 1"),
-        (lambda: to_frames(one, time_window=5, start_time=10, end_time=3), "before"),
-        (lambda: to_frames(one, event_count=2, start_time=0), "time_slice"),
+        (lambda: to_frames(one, time_window=5, t_start=10, t_end=3), "before"),
+        (lambda: to_frames(one, event_count=2, t_start=0), "time_slice"),
         (lambda: to_frames(one, time_window=5, dtype=torch.complex64), "dtype"),
         (lambda: to_voxel_grid(one, 0), "positive int"),
         (lambda: to_voxel_grid(one, 2, dtype=torch.int32), "floating"),
@@ -522,8 +530,9 @@ def test_errors() -> None:
             "empty",
         ),
     ]
+    data_mistakes = {"one sample", "channel", "empty"}  # the events; the rest are argument mistakes
     for call, message in cases:
-        with pytest.raises(EventsError, match=message):
+        with pytest.raises(EventsError if message in data_mistakes else OptionError, match=message):
             call()
     with pytest.raises(ValueError, match="exactly one"):  # what Tonic users catch
         to_frames(one)

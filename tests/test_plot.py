@@ -164,7 +164,7 @@ def test_frame_mode_auto_counts_where_pixels_fire_again(digits: Events, recordin
 
 # ---------------------------------------------------------------------- histogram
 def test_histogram_of_the_real_recording_starts_at_its_first_event(recording: Events, truth: dict) -> None:
-    _, ax = plot.histogram(recording, bins=50)
+    _, ax = plot.histogram(recording, n_time_bins=50)
     on, off = (patch.get_data() for patch in ax.patches)
     assert on.edges[0] == 0
     assert np.array_equal(on.edges, off.edges)
@@ -179,7 +179,7 @@ def test_histogram_of_the_real_recording_starts_at_its_first_event(recording: Ev
 
 
 def test_step_histogram_bins_whole_steps(digits: Events) -> None:
-    _, ax = plot.histogram(digits, bins=10)
+    _, ax = plot.histogram(digits, n_time_bins=10)
     on, off = (patch.get_data() for patch in ax.patches)
     assert on.edges.tolist() == list(range(0, 31, 3))
     assert np.array_equal(on.values, np.bincount(digits.t.numpy() // 3, minlength=10))
@@ -261,7 +261,7 @@ def test_animation_saves_a_gif_with_the_time_of_each_frame(tmp_path: Path, movin
             titles.add(np.asarray(gif.convert("RGB"))[: int(top)].tobytes())
     assert len(titles) == 8  # each frame writes its own time above the image
     stream = Events(t=[0, 400, 999], x=[0, 1, 2], y=[0, 1, 2], p=[1, 0, 1], sensor_size=(3, 3))
-    movie = plot.animate(stream, frames=4)
+    movie = plot.animate(stream, n_time_bins=4)
     assert len(list(movie.new_frame_seq())) == 4  # microsecond bins
     with pytest.raises(EventsError, match=r"\.gif or \.mp4"):
         plot.save(movie, tmp_path / "digit.avi")
@@ -269,7 +269,7 @@ def test_animation_saves_a_gif_with_the_time_of_each_frame(tmp_path: Path, movin
 
 
 def test_animation_of_the_real_recording_keeps_one_robust_scale(tmp_path: Path, recording: Events) -> None:
-    frames = recorded(recording, tmp_path, frames=5)
+    frames = recorded(recording, tmp_path, n_time_bins=5)
     t = recording.t.numpy() - int(recording.t[0])
     span = int(t[-1]) + 1  # five equal bins of [first event, last event + 1 µs)
     counts = np.stack([pixel_counts(recording, t * 5 // span == i) for i in range(5)])
@@ -315,7 +315,7 @@ def test_audio_samples_and_one_polarity_sensors_draw_in_the_on_ink() -> None:
         red = (image[..., 0] > 0.5) & (image[..., 2] < 0.9)  # ON ink where the events fell
         assert int(red.sum()) == len(torch.unique(events.y * size[1] + events.x))
         assert ax.get_title().endswith(f"{len(events)} events in {9} µs")
-        animation = plot.animate(events, frames=3)
+        animation = plot.animate(events, n_time_bins=3)
         assert len(list(animation.rgba_frames())) == 3
         assert plot.pyplot().gca().get_images()[0].get_array().shape[:2] == size
         plot.pyplot().close("all")

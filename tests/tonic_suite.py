@@ -61,7 +61,8 @@ def frames_of(events: np.ndarray, sensor_size: tuple[int, ...] | None, **options
     from eventcode.tonic import from_tonic
 
     sample = from_tonic(events, sensor_size=sensor_size or None)
-    return to_frames(sample, tonic_compat=True, **options).numpy()  # type: ignore[arg-type]
+    window = {"t_start": options.pop("start_time", None), "t_end": options.pop("end_time", None)}
+    return to_frames(sample, tonic_compat=True, **window, **options).numpy()  # type: ignore[arg-type]
 
 
 def voxel_grid_of(events: np.ndarray, sensor_size: tuple[int, ...], n_time_bins: int = 10) -> np.ndarray:

@@ -25,13 +25,13 @@ if TYPE_CHECKING:
     "--sample", type=click.IntRange(min=0), default=0, show_default=True, help="Sample of a batched file."
 )
 @click.option(
-    "--frames",
+    "--n-time-bins",
     type=click.IntRange(min=1),
     default=100,
     show_default=True,
-    help="Animation frames of a microsecond stream.",
+    help="Animation frames (equal time bins) of a microsecond stream.",
 )
-def view(path: Path, target: Path, kind: str | None, sample: int, frames: int) -> None:
+def view(path: Path, target: Path, kind: str | None, sample: int, n_time_bins: int) -> None:
     """Draw an event file: an accumulated frame, a raster, a rate histogram or an animation."""
     import exporters
     from eventcode import plot
@@ -43,7 +43,7 @@ def view(path: Path, target: Path, kind: str | None, sample: int, frames: int) -
     events = fmt.module.read(path, sample=sample) if fmt.batched else fmt.module.read(path)
     kind = kind or ("animation" if target.suffix.lower() in (".gif", ".mp4") else "frame")
     if kind == "animation":
-        plot.save(plot.animate(events, frames=frames), target)
+        plot.save(plot.animate(events, n_time_bins=n_time_bins), target)
     else:
         figure, _ = getattr(plot, kind)(events)
         figure.savefig(target, dpi=100)

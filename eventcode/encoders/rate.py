@@ -39,13 +39,14 @@ from eventcode.encoders.common import (
     CHUNK_ELEMENTS,
     MASK_ELEMENTS,
     as_input,
+    batch_first,
     check_steps,
     flat_nonzero,
     index_bits,
     interleave,
 )
 from eventcode.errors import EncodingError
-from eventcode.events import Events, batch_first, offsets_of
+from eventcode.events import Events, offsets_of
 
 DENSE_P = 1 / 8
 """Neurons at least this likely to fire draw once per step; sparser ones once per spike."""

@@ -67,6 +67,6 @@ def test_every_writer_refuses_a_step_that_is_not_a_positive_whole_microsecond(
     dt_us: object, suffix: str, tmp_path: Path
 ) -> None:
     steps = Events(t=[0, 1], x=[0, 1], y=[0, 0], p=[1, 0], shape=(1, 2), num_steps=2)
-    with pytest.raises(ExportError, match="dt_us must be a positive whole number"):
+    with pytest.raises(OptionError, match="dt_us must be a positive whole number"):
         exporters.write(tmp_path / f"a{suffix}", steps, dt_us=dt_us)
     assert list(tmp_path.iterdir()) == []

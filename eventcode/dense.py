@@ -19,14 +19,19 @@ torch.Size([2, 1, 2, 2])
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from eventcode import address
-from eventcode.errors import EventsError
-from eventcode.events import Events, Polarity
+from eventcode.encoders.common import batch_first
+from eventcode.errors import DenseInputError, EventsError
 
-CHUNK_EVENTS = {"cpu": 1 << 20, "cuda": 1 << 24}
+if TYPE_CHECKING:
+    from eventcode.events import Events, Polarity
+
+SCATTER_EVENTS = {"cpu": 1 << 20, "cuda": 1 << 24}
 """Events scattered per step, by device type: the temporary memory is about 40 bytes x this.
 Small chunks keep the CPU's index arithmetic in cache; large ones amortize GPU kernel launches."""
 
@@ -87,7 +92,7 @@ def densify(
         stop = events.num_steps if t_end is None else min(t_end, events.num_steps)
         window = events.time_slice(start, stop)
         columns = {**window.columns(), "t": window.t - start}
-        events = Events.from_columns(
+        events = type(window).from_columns(
             **columns,
             offsets=window.offsets,
             shape=window.shape,
@@ -99,7 +104,7 @@ def densify(
     num_steps, batch, numel = events.num_steps, events.num_samples, math.prod(events.shape)
     out = torch.zeros(num_steps * batch * planes * numel, dtype=dtype, device=target)  # type: ignore[operator]
     samples = torch.arange(batch, device=events.device)
-    chunk = CHUNK_EVENTS.get(target.type, CHUNK_EVENTS["cuda"])
+    chunk = SCATTER_EVENTS.get(target.type, SCATTER_EVENTS["cuda"])
     for start in range(0, len(events), chunk):
         stop = min(start + chunk, len(events))
         counts = events.offsets[1:].clamp(start, stop) - events.offsets[:-1].clamp(start, stop)
@@ -132,7 +137,7 @@ def to_sparse(
     --------
     >>> import torch
     >>> from eventcode import Events
-    >>> from eventcode.densify import to_sparse
+    >>> from eventcode.dense import to_sparse
     >>> ev = Events(t=[0, 1], x=[2, 0], y=[1, 0], p=[1, 0], shape=(1, 2, 3), num_steps=2)
     >>> sp = to_sparse(ev)
     >>> sp.indices().tolist(), sp.values().tolist()
@@ -180,3 +185,82 @@ def _values(p: torch.Tensor, signed: bool, dtype: torch.dtype, n: int) -> torch.
         one = torch.ones((), dtype=dtype, device=p.device)
         return torch.where(p, one, -one)
     return torch.ones((), dtype=dtype, device=p.device).expand(n)
+
+
+def spike_events(
+    spikes: torch.Tensor | np.ndarray, batched: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, tuple[int, ...], int]:
+    """The events of a dense spike tensor, the inverse of :func:`densify`, as the arguments of
+    :meth:`Events.from_flat <eventcode.Events.from_flat>`: events per sample, steps, flat addresses,
+    polarities (sorted by sample, step, address), the sample shape and the number of steps.
+
+    :meth:`Events.from_dense <eventcode.Events.from_dense>` documents the semantics and errors.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from eventcode.dense import spike_events
+    >>> spikes = torch.tensor([[0.0, 1.0], [-1.0, 0.0]])  # [T = 2, N = 2], one sample
+    >>> counts, t, flat, p, shape, steps = spike_events(spikes, batched=False)
+    >>> counts.tolist(), t.tolist(), flat.tolist(), p.tolist(), shape, steps
+    ([2], [0, 1], [1, 0], [True, False], (2,), 2)
+    """
+    tensor = spikes if isinstance(spikes, torch.Tensor) else torch.from_numpy(np.asarray(spikes))
+    if tensor.is_complex():
+        raise DenseInputError(f"spikes have complex dtype {tensor.dtype}; pass real spike counts")
+    tensor, shape = batch_first(tensor, batched, "from_dense", DenseInputError, time_major=True)
+    num_steps, batch = tensor.shape[:2]
+    if tensor.is_sparse:
+        time, sample, flat, values = _sparse_coordinates(tensor, shape)
+    else:
+        table = tensor.reshape(num_steps, batch, math.prod(shape))
+        sample, time, flat = torch.nonzero(table.transpose(0, 1)).unbind(1)
+        values = table[time, sample, flat]
+    counts, polarity = _counts(values, time, sample, flat, tensor.shape, batched)
+    if counts is not None:
+        sample, time, flat, polarity = (
+            torch.repeat_interleave(v, counts) for v in (sample, time, flat, polarity)
+        )
+    return torch.bincount(sample, minlength=batch), time, flat, polarity, shape, num_steps
+
+
+def _sparse_coordinates(
+    tensor: torch.Tensor, shape: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    sparse = tensor.coalesce()
+    indices, values = sparse.indices(), sparse.values()
+    nonzero = values != 0
+    indices, values = indices[:, nonzero], values[nonzero]
+    flat = torch.zeros_like(indices[0])
+    for dim, size in zip(indices[2:], shape, strict=True):
+        flat = flat * size + dim
+    by_sample = torch.argsort(indices[1], stable=True)
+    return indices[0, by_sample], indices[1, by_sample], flat[by_sample], values[by_sample]
+
+
+def _counts(
+    values: torch.Tensor,
+    time: torch.Tensor,
+    sample: torch.Tensor,
+    flat: torch.Tensor,
+    dense_shape: torch.Size,
+    batched: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Events per entry (None when all are 1) and the polarity of each entry."""
+    if values.dtype == torch.bool:
+        return None, values
+    if values.is_floating_point():
+        bad = ~torch.isfinite(values) | (values != torch.trunc(values))
+        if bool(bad.any()):
+            batch, sample_numel = dense_shape[1], math.prod(dense_shape[2:])
+            order = (time[bad] * batch + sample[bad]) * sample_numel + flat[bad]
+            j = int(torch.argmin(order))
+            where = [int(time[bad][j])] + ([int(sample[bad][j])] if batched else [])
+            where += [int(v) for v in np.unravel_index(int(flat[bad][j]), dense_shape[2:])]
+            raise DenseInputError(
+                f"spikes[{', '.join(map(str, where))}] = {float(values[bad][j])} is not a finite integer; "
+                "from_dense turns each integral value v into |v| events: threshold or round the tensor first"
+            )
+    polarity = values > 0
+    counts = values.to(torch.int64, copy=True).abs_()
+    return (counts if bool((counts > 1).any()) else None), polarity

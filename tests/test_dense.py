@@ -1,4 +1,4 @@
-"""Tests of eventcode/densify.py: events back to dense and sparse tensors, against snnTorch."""
+"""Tests of eventcode/dense.py: events to dense and sparse tensors and back, against snnTorch."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from eventcode import Events, densify
 from eventcode.errors import EventsError
 
 spikegen = pytest.importorskip("snntorch.spikegen", reason="snntorch is in the test extra")
-densify_module = importlib.import_module("eventcode.densify")  # the package binds the function's name
+dense_module = importlib.import_module("eventcode.dense")
 
 
 @st.composite
@@ -34,12 +34,12 @@ def test_chunks_that_cut_through_samples_give_the_same_tensor(
 ) -> None:
     events = Events.from_dense(spikes)
     whole = densify(events, polarity=polarity)  # type: ignore[arg-type]
-    original = densify_module.CHUNK_EVENTS
-    densify_module.CHUNK_EVENTS = {"cpu": chunk, "cuda": chunk}
+    original = dense_module.SCATTER_EVENTS
+    dense_module.SCATTER_EVENTS = {"cpu": chunk, "cuda": chunk}
     try:
         assert torch.equal(densify(events, polarity=polarity), whole)  # type: ignore[arg-type]
     finally:
-        densify_module.CHUNK_EVENTS = original
+        dense_module.SCATTER_EVENTS = original
 
 
 def test_signed_on_and_split_values() -> None:
@@ -212,3 +212,11 @@ def test_cuda_densify_equals_cpu(polarity: str) -> None:
 def test_cuda_package_level_densify_round_trip() -> None:
     spikes = (torch.rand(50, 64, 1, 28, 28, device="cuda") < 0.1).float()
     assert torch.equal(eventcode.densify(Events.from_dense(spikes)), spikes)
+
+
+def test_the_package_name_densify_stays_the_function_after_the_module_loads() -> None:
+    import eventcode.dense
+    from eventcode import densify as function
+
+    assert callable(function)
+    assert eventcode.densify is function  # was: the module eventcode.densify, once a dense() ran
