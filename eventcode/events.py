@@ -772,7 +772,8 @@ class Events:
         Dtypes are those of Tonic's ``events_struct``: x, y int16, t int64, p bool (c int16); an
         address column over 32,768 wide is int32. As in Tonic's audio datasets (SHD, SSC), 1-D
         (and 0-D) samples have no ``y`` field, and events without polarity (``polarities=0``) no
-        ``p`` field, so a Tonic array read with :meth:`from_numpy` comes back with its fields.
+        ``p`` field, so a Tonic array read with :func:`eventcode.tonic.from_tonic` comes back with
+        its fields.
 
         Raises
         ------
@@ -810,81 +811,6 @@ class Events:
         """The Tonic fields these events have no column for: ``y`` of 0-D and 1-D samples, ``p`` of
         events without polarity."""
         return ("y",) * (len(self._shape) < 2) + ("p",) * (self._polarities == 0)
-
-    @classmethod
-    def from_numpy(
-        cls,
-        array: np.ndarray,
-        sensor_size: Sequence[int] | None = None,
-        *,
-        shape: Sequence[int] | None = None,
-        num_steps: int | None = None,
-        time_unit: TimeUnit | None = None,
-        sort: bool = False,
-    ) -> Events:
-        """One sample from a structured event array such as Tonic's, fields read by name.
-
-        ``x`` and ``t`` are required. Without ``y`` (Tonic's audio datasets: SHD, SSC, NTIDIGITS)
-        the sample is 1-D, of shape ``(W,)``; without ``p`` the events have no polarity
-        (``polarities=0``). ``c`` is read when present. Field order and integer widths do not
-        matter. :meth:`to_numpy` gives back the same fields.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from eventcode import Events
-        >>> arr = np.zeros(2, dtype=[("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("p", "?")])
-        >>> arr["t"], arr["x"], arr["p"] = [10, 20], [3, 1], [True, False]
-        >>> ev = Events.from_numpy(arr, sensor_size=(4, 4, 2))
-        >>> ev.t.tolist(), ev.x.tolist(), ev.p.tolist()
-        ([10, 20], [3, 1], [True, False])
-        >>> shd = np.zeros(2, dtype=[("t", "<i8"), ("x", "<i8"), ("p", "<i8")])  # Tonic's SHD layout
-        >>> Events.from_numpy(shd, sensor_size=(700, 1, 1)).shape
-        (700,)
-        """
-        names = array.dtype.names or ()
-        fields = {k: array[k] for k in ("t", "x", "y", "p", "c") if k in names}
-        return cls._from_fields(
-            fields, sensor_size, shape=shape, num_steps=num_steps, time_unit=time_unit, sort=sort
-        )
-
-    @classmethod
-    def _from_fields(
-        cls,
-        fields: dict[str, np.ndarray],
-        sensor_size: Sequence[int] | None,
-        **options: object,
-    ) -> Events:
-        """One sample from the columns of a Tonic array (``y`` and ``p`` optional), as :meth:`from_numpy`."""
-        missing = [k for k in "xt" if k not in fields]
-        if missing:
-            raise EventsError(
-                f"the array has fields {tuple(fields)} but lacks {missing}; a Tonic event array has "
-                "named fields x, t and usually y and p"
-            )
-        zeros = np.zeros(len(fields["t"]), dtype=np.int16)
-        if "y" not in fields and options.get("shape") is None and sensor_size is not None:
-            options["shape"] = _audio_shape(sensor_size)
-        return cls(
-            fields["t"],
-            fields["x"],
-            fields.get("y", zeros),
-            fields.get("p", ~zeros.astype(bool)),
-            c=fields.get("c"),
-            sensor_size=sensor_size,
-            polarities=None if "p" in fields else 0,
-            **options,  # type: ignore[arg-type]
-        )
-
-
-def _audio_shape(sensor_size: Sequence[int]) -> tuple[int]:
-    """The 1-D sample shape ``(W,)`` of events without a ``y`` field on a sensor ``(W, 1[, P])``."""
-    if len(sensor_size) < 2 or int(sensor_size[1]) != 1:
-        raise EventsError(
-            f"the array has no y field, so its samples are 1-D, but sensor_size {tuple(sensor_size)} has "
-            "a height above 1; add the y field, or give sensor_size (W, 1, P)"
-        )
-    return (int(sensor_size[0]),)
 
 
 def offsets_of(counts: torch.Tensor) -> torch.Tensor:

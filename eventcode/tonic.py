@@ -124,12 +124,40 @@ def from_tonic(
         fields["t"] = _integral_time(fields["t"], time_scale)
     if "p" in fields:
         fields["p"] = _polarity(fields["p"])
-    if sensor_size is None and shape is None and "x" in fields:
-        extents = [int(fields[k].max(initial=0)) + 1 if k in fields else 1 for k in "xy"]
-        sensor_size = tuple(extents)
-    return Events._from_fields(
-        fields, sensor_size, shape=shape, num_steps=num_steps, time_unit=time_unit, sort=sort
+    missing = [k for k in "xt" if k not in fields]
+    if missing:
+        raise EventsError(
+            f"the array has fields {array.dtype.names} but lacks {missing}; a Tonic event array has "
+            "named fields x, t and usually y and p"
+        )
+    if sensor_size is None and shape is None:
+        sensor_size = tuple(int(fields[k].max(initial=0)) + 1 if k in fields else 1 for k in "xy")
+    if "y" not in fields and shape is None:
+        shape = _audio_shape(sensor_size)  # type: ignore[arg-type]
+    zeros = np.zeros(len(fields["t"]), dtype=np.int16)
+    return Events(
+        fields["t"],
+        fields["x"],
+        fields.get("y", zeros),
+        fields.get("p", ~zeros.astype(bool)),
+        c=fields.get("c"),
+        shape=shape,
+        sensor_size=sensor_size,
+        num_steps=num_steps,
+        time_unit=time_unit,
+        sort=sort,
+        polarities=None if "p" in fields else 0,
     )
+
+
+def _audio_shape(sensor_size: Sequence[int]) -> tuple[int]:
+    """The 1-D sample shape ``(W,)`` of events without a ``y`` field on a sensor ``(W, 1[, P])``."""
+    if len(sensor_size) < 2 or int(sensor_size[1]) != 1:
+        raise EventsError(
+            f"the array has no y field, so its samples are 1-D, but sensor_size {tuple(sensor_size)} has "
+            "a height above 1; add the y field, or give sensor_size (W, 1, P)"
+        )
+    return (int(sensor_size[0]),)
 
 
 def _integral_time(t: np.ndarray, time_scale: float | None) -> np.ndarray:

@@ -21,6 +21,7 @@ from eventcode.errors import (
     PolarityError,
     TimeOrderError,
 )
+from eventcode.tonic import from_tonic
 
 SAMPLE_SHAPES = st.lists(st.integers(1, 5), min_size=0, max_size=4).map(tuple)
 DTYPES = {
@@ -189,7 +190,7 @@ def event_streams(draw: st.DrawFn) -> Events:
 def test_numpy_round_trip(events: Events) -> None:
     array = events.to_numpy()
     assert array.dtype == np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "?")])
-    assert Events.from_numpy(array, sensor_size=events.sensor_size) == events
+    assert from_tonic(array, sensor_size=events.sensor_size) == events
 
 
 def test_numpy_round_trip_with_channels_and_steps() -> None:
@@ -199,20 +200,7 @@ def test_numpy_round_trip_with_channels_and_steps() -> None:
     events = Events.from_dense(spikes)
     array = events.to_numpy(sample=1)
     assert array.dtype.names == ("x", "y", "t", "p", "c")
-    assert Events.from_numpy(array, shape=(2, 4, 5), num_steps=3) == events[1]
-
-
-def test_from_numpy_reads_fields_by_name_in_any_order_and_width() -> None:
-    dtype = [("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("p", "<i8")]  # CIFAR10-DVS-like order
-    array = np.array([(5, 2, 1, 1), (9, 0, 0, 0)], dtype=dtype)
-    events = Events.from_numpy(array, sensor_size=(3, 2, 2))
-    assert events.t.tolist() == [5, 9]
-    assert events.x.tolist() == [2, 0]
-    assert events.p.tolist() == [True, False]
-    audio = np.array([(3, 700 - 1, 1)], dtype=[("t", "<i8"), ("x", "<i8"), ("p", "<i8")])
-    assert Events.from_numpy(audio, shape=(700,)).y.tolist() == [0]
-    with pytest.raises(EventsError, match=r"lacks \['t'\]"):
-        Events.from_numpy(np.zeros(1, dtype=[("x", "<i2"), ("p", "?")]), sensor_size=(1, 1))
+    assert from_tonic(array, shape=(2, 4, 5), num_steps=3) == events[1]
 
 
 def test_to_numpy_of_several_samples_needs_a_sample() -> None:

@@ -119,7 +119,7 @@ def test_every_kind_of_tonic_array_round_trips_with_its_fields(case: tuple) -> N
     for name in array.dtype.names:
         expected = array[name] != 0 if name == "p" else array[name]
         np.testing.assert_array_equal(back[name], expected)
-    assert Events.from_numpy(back, sensor_size=sensor_size) == events
+    assert from_tonic(back, sensor_size=sensor_size) == events
     assert from_tonic(to_tonic(events, dtype=array.dtype), sensor_size=sensor_size) == events
 
 
@@ -129,7 +129,7 @@ def test_sensors_of_three_or_more_polarities_raise_our_error_everywhere(case: tu
     sensor_size = (width, height, planes)
     for build in (
         lambda: from_tonic(array, sensor_size=sensor_size),
-        lambda: Events.from_numpy(array, sensor_size=sensor_size),
+        lambda: from_tonic(array, sensor_size=sensor_size),
         lambda: Events(t=[], x=[], y=[], p=[], sensor_size=sensor_size),
     ):
         with pytest.raises(PolarityError, match=f"P = {planes} polarities"):
@@ -149,3 +149,16 @@ def test_a_one_polarity_sensor_refuses_both_polarities_as_tonic_does(case: tuple
             tonic.transforms.ToFrame(sensor_size=sensor_size, event_count=len(mixed))(mixed.copy())
     with pytest.raises(PolarityError, match="holds both polarities"):
         from_tonic(mixed, sensor_size=sensor_size)
+
+
+def test_fields_are_read_by_name_in_any_order_and_width() -> None:
+    dtype = [("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("p", "<i8")]  # CIFAR10-DVS-like order
+    array = np.array([(5, 2, 1, 1), (9, 0, 0, 0)], dtype=dtype)
+    events = from_tonic(array, sensor_size=(3, 2, 2))
+    assert events.t.tolist() == [5, 9]
+    assert events.x.tolist() == [2, 0]
+    assert events.p.tolist() == [True, False]
+    audio = np.array([(3, 700 - 1, 1)], dtype=[("t", "<i8"), ("x", "<i8"), ("p", "<i8")])
+    assert from_tonic(audio, shape=(700,)).y.tolist() == [0]
+    with pytest.raises(EventsError, match=r"lacks \['t'\]"):
+        from_tonic(np.zeros(1, dtype=[("x", "<i2"), ("p", "?")]), sensor_size=(1, 1))
