@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 _ATTRIBUTES = {
     "Events": "eventcode.events",
-    "collate": "eventcode.collate",
+    "collate": "eventcode.batching",
     "densify": "eventcode.dense",
     "delta": "eventcode.encoders",
     "latency": "eventcode.encoders",
@@ -52,7 +52,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from eventcode import datasets, errors, spikegen, transforms
-    from eventcode.collate import collate
+    from eventcode.batching import collate
     from eventcode.dense import densify
     from eventcode.encoders import delta, latency, rate
     from eventcode.events import Events

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -30,6 +30,9 @@ import torch.utils.data
 from eventcode.errors import FileFormatError, OptionError, OptionTypeError
 from eventcode.events import Events
 from eventcode.transforms import check_seed, sample_generator
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 _IDX_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(np.uint8),
@@ -60,7 +63,7 @@ class Labelled(Protocol):
 LabelledT = TypeVar("LabelledT", bound=Labelled)
 
 
-def read_idx(path: str | os.PathLike[str] | resources.abc.Traversable) -> np.ndarray[Any, np.dtype[Any]]:
+def read_idx(path: str | os.PathLike[str] | Traversable) -> np.ndarray[Any, np.dtype[Any]]:
     """Read an IDX file (the MNIST format), plain or gzip-compressed.
 
     Raises
@@ -285,7 +288,8 @@ def data_subset(dataset: LabelledT, subset: int, idx: int = 0) -> LabelledT:
     (100, True)
     """
     _check_torchvision_like(dataset, "data_subset")
-    for name, value in (("subset", subset), ("idx", idx)):
+    given: tuple[tuple[str, object], ...] = (("subset", subset), ("idx", idx))  # any object, as passed
+    for name, value in given:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise OptionTypeError(f"data_subset: {name} must be an integer, got {value!r}")
     if subset > 1 and not 0 <= idx < subset:
@@ -322,9 +326,10 @@ def valid_split(
     """
     for dataset in (ds_train, ds_val):
         _check_torchvision_like(dataset, "valid_split")
-    if isinstance(split, bool) or not isinstance(split, numbers.Real):
+    share: object = split  # checked as any object: callers pass what they have
+    if isinstance(share, bool) or not isinstance(share, int | float | np.integer | np.floating):
         raise OptionTypeError(f"valid_split: split must be a number in [0, 1], got {split!r}")
-    if not 0 <= split <= 1:
+    if not 0 <= share <= 1:
         raise OptionError(f"valid_split: split is the share moved to validation, in [0, 1]; got {split}")
     n = len(ds_train.data)
     keep = np.random.default_rng(check_seed(seed)).choice(n, n - int(n * split), replace=False)

@@ -84,8 +84,10 @@ def checked_options(code: str, options: Mapping[str, object]) -> dict[str, objec
     Raises
     ------
     OptionError
-        An unknown code, an unknown option (the message lists the valid ones), or a value of
-        the wrong type or below its least value.
+        An unknown code, an unknown option (the message lists the valid ones), a value below
+        its least value or a float that is not finite.
+    OptionTypeError
+        A value of the wrong type (the message says which types the option takes).
 
     Examples
     --------
@@ -163,8 +165,10 @@ def check_seed(seed: object, name: str = "seed") -> int | None:
 
     Raises
     ------
+    OptionTypeError
+        Not an integer (a bool, a float, a string...), named ``name`` in the message.
     OptionError
-        Anything else (a bool, a float, a negative number...), named ``name`` in the message.
+        A negative integer.
 
     Examples
     --------
@@ -195,7 +199,7 @@ def sample_generator(
     Raises
     ------
     OptionError
-        ``seed`` or ``index`` is not a non-negative integer.
+        ``seed`` or ``index`` is not a non-negative integer (see :func:`check_seed`).
 
     Examples
     --------
@@ -221,9 +225,9 @@ class Encode:
     code : {"rate", "latency", "delta"}
         The encoder (the one positional argument).
     num_steps : int, optional
-        Steps ``T`` (rate, latency); at least 1.
+        Steps ``T`` (rate, latency); at least 1. ``None`` (the encoders' default) leaves it out.
     threshold : float, optional
-        Threshold (latency, delta); at least 0.
+        Threshold (latency, delta); at least 0. ``None`` leaves it out: the encoder's default.
     options : mapping or tuple of (name, value) pairs
         Any other keyword argument of the encoder (``{"normalize": True}``, ``{"gain": 0.5}``...),
         checked and typed as :func:`checked_options` does. ``num_steps`` and ``threshold`` may
@@ -244,7 +248,10 @@ class Encode:
     ------
     OptionError
         An unknown code, an option the encoder does not take (the message lists the valid
-        ones), a value of the wrong type or out of range, or a seed for a deterministic code.
+        ones), an option given both as a field and in ``options``, a value out of range, or a
+        seed for a deterministic code.
+    OptionTypeError
+        A value of the wrong type, or ``options`` that are not a mapping of names to values.
 
     Examples
     --------
@@ -338,8 +345,10 @@ class Densify:
 
     Raises
     ------
+    OptionTypeError
+        A dtype that is not a ``torch.dtype``; calling it on anything but ``Events``.
     OptionError
-        A dtype that is not a real ``torch.dtype``, an unknown layout or device.
+        A complex dtype, an unknown layout or device; calling it on several samples.
 
     Examples
     --------
@@ -400,7 +409,7 @@ def as_values(data: object, scale: float | None = None) -> torch.Tensor:
         Values that are not bools, integers or floats; integer pixels beyond 255 in a dtype
         other than uint16, without ``scale``.
     OptionError
-        A scale that is not a positive finite number.
+        A scale that is not a positive finite number (``OptionTypeError``: not a number).
 
     Examples
     --------
@@ -424,14 +433,15 @@ def as_values(data: object, scale: float | None = None) -> torch.Tensor:
         raise EncodingError(
             f"cannot encode values of dtype {array.dtype}; pass bool, integer or float pixels"
         )
-    if scale is not None:
-        if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
-            raise OptionTypeError(f"scale must be a number (the value of full intensity), got {scale!r}")
-        if not 0 < scale < math.inf:
+    full: object = scale  # checked as any object: callers pass what they have
+    if full is not None:
+        if isinstance(full, bool) or not isinstance(full, int | float | np.integer | np.floating):
+            raise OptionTypeError(f"scale must be a number (the value of full intensity), got {full!r}")
+        if not 0 < full < math.inf:
             raise OptionError(
-                f"scale must be a positive finite number (the value of full intensity), got {scale}"
+                f"scale must be a positive finite number (the value of full intensity), got {full}"
             )
-        return array.float() / float(scale)
+        return array.float() / float(full)
     if array.dtype == torch.bool:
         return array.float()
     if array.is_floating_point():

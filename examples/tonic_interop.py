@@ -47,7 +47,8 @@ def main() -> None:
     ours = eventcode.to_frames(events, n_time_bins=5)
     print(f"  to_frames(tonic_compat=True) equals it: {same}; to_frames: {int(ours.sum())} events in frames")
 
-    pipeline = tonic.transforms.Compose([Encode("latency", num_steps=20, normalize=True), Densify()])
+    latency = Encode("latency", num_steps=20, options={"normalize": True})
+    pipeline = tonic.transforms.Compose([latency, Densify()])
     print(f"Compose([Encode, Densify]) on an image: {list(pipeline(MNIST()[1][0]).shape)}")
 
     if args.recording.exists():

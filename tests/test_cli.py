@@ -248,7 +248,7 @@ def test_the_cli_encoder_option_names_match_the_signatures() -> None:
         with pytest.raises(eventcode.errors.OptionError, match="valid keys") as error:
             encode.encoder_options(code, ("nothing=1",), {})
         for name in hints:
-            if name not in encode.NOT_SETTABLE:
+            if name not in eventcode.transforms.NOT_SETTABLE:
                 assert name in str(error.value)
 
 

@@ -11,10 +11,11 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from torch.utils.data import DataLoader
 
 import eventcode
 from eventcode.datasets import MNIST, EncodedDataset, data_subset, load_mnist, read_idx, valid_split
-from eventcode.errors import FileFormatError
+from eventcode.errors import EventcodeError, FileFormatError, OptionError, OptionTypeError
 from eventcode.transforms import Encode
 
 BUNDLED_LABELS = (resources.files("eventcode") / "data" / "mnist-test-1000-labels-idx1-ubyte.gz").read_bytes()
@@ -81,11 +82,37 @@ def test_corrupted_bytes_give_our_error_or_an_array(
     assert array.shape == tuple(np.frombuffer(content, ">u4", count=rank, offset=4))
 
 
-def test_split_arguments() -> None:
-    with pytest.raises(ValueError, match="test digits only"):
-        load_mnist(split="train")
-    with pytest.raises(ValueError, match="split must be"):
-        load_mnist(split="valid")  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: load_mnist(split="train"), OptionError, "test digits only; pass root="),
+        (lambda: load_mnist(split="valid"), OptionError, "split must be 'test' or 'train', got 'valid'"),
+        (lambda: MNIST(transform=5), OptionTypeError, "transform must be callable"),
+        (lambda: EncodedDataset(MNIST(), 5), OptionTypeError, "encoder must be callable"),
+        (lambda: EncodedDataset(MNIST(), Encode("rate", num_steps=2), seed=-1), OptionError, "seed must be"),
+        (
+            lambda: EncodedDataset(MNIST(), Encode("rate", num_steps=2), seed="0"),
+            OptionTypeError,
+            "seed must",
+        ),
+        (lambda: data_subset(MNIST(), 10, idx=10), OptionError, "idx must be one of the 10 parts, 0 to 9"),
+        (lambda: data_subset(MNIST(), 10, idx=-1), OptionError, "idx must be one of the 10 parts"),
+        (lambda: data_subset(MNIST(), "10"), OptionTypeError, "subset must be an integer"),
+        (lambda: data_subset([1, 2], 2), OptionTypeError, "data_subset takes a dataset with torchvision's"),
+        (
+            lambda: valid_split(MNIST(), MNIST(), 1.5),
+            OptionError,
+            r"split is the share .* in \[0, 1\]; got 1.5",
+        ),
+        (lambda: valid_split(MNIST(), MNIST(), "0.1"), OptionTypeError, "split must be a number"),
+        (lambda: valid_split(MNIST(), MNIST(), 0.1, seed=-3), OptionError, "seed must be"),
+        (lambda: valid_split(MNIST(), [], 0.1), OptionTypeError, "valid_split takes a dataset"),
+    ],
+)
+def test_bad_arguments_raise_our_errors(call: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match) as raised:
+        call()  # type: ignore[operator]
+    assert isinstance(raised.value, EventcodeError)
 
 
 def test_mnist_dataset_and_encoded_dataset() -> None:
@@ -94,7 +121,7 @@ def test_mnist_dataset_and_encoded_dataset() -> None:
     assert image.dtype == torch.float32
     assert float(image.max()) <= 1.0
     assert label == int(digits.targets[5])
-    encoded = EncodedDataset(digits, Encode("latency", num_steps=10, normalize=True))
+    encoded = EncodedDataset(digits, Encode("latency", num_steps=10, options={"normalize": True}))
     events, target = encoded[5]
     assert target == label
     assert encoded.sensor_size == (28, 28, 2)
@@ -118,3 +145,48 @@ def test_valid_split_matches_snntorch(split: float, seed: int) -> None:
     for mine, reference in zip(ours, theirs, strict=True):
         assert torch.equal(mine.data, reference.data)
         assert torch.equal(mine.targets, reference.targets)
+
+
+class SameImage(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
+    """Twelve copies of one image, labelled by index: encodings differ only by their random stream."""
+
+    def __len__(self) -> int:
+        return 12
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return torch.full((1, 5, 5), 0.4), index
+
+
+def documented_stream(seed: int, index: int) -> torch.Generator:
+    """Sample ``index``'s generator as EncodedDataset documents it: numpy's SeedSequence child."""
+    state = np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+@pytest.mark.parametrize("seeded", ["dataset", "encoder"])
+def test_events_are_the_same_for_any_worker_count_and_order(workers: int, seeded: str) -> None:
+    image = SameImage()[0][0]
+    expected = [
+        eventcode.rate(image[None], num_steps=20, generator=documented_stream(7, i)) for i in range(12)
+    ]
+    assert len({len(events) for events in expected}) > 1  # the samples' streams differ
+    encode = Encode("rate", num_steps=20, seed=7 if seeded == "encoder" else None)
+    dataset = EncodedDataset(SameImage(), encode, seed=7 if seeded == "dataset" else None)
+    for order in (range(12), [5, 11, 0, 3, 3, 10, 1, 2, 4, 6, 7, 8, 9]):
+        loader = DataLoader(dataset, batch_size=None, sampler=order, num_workers=workers)
+        loaded = list(loader)
+        assert [index for _, index in loaded] == list(order)
+        assert all(events == expected[index] for events, index in loaded)
+
+
+def test_negative_indexes_and_deterministic_codes_in_a_seeded_dataset() -> None:
+    digits = EncodedDataset(MNIST(), Encode("rate", num_steps=10), seed=3)
+    assert digits[-1][0] == digits[999][0]
+    assert digits[-1][0] != digits[998][0]
+    with pytest.raises(IndexError):
+        digits[1000]
+    image = MNIST()[4][0]
+    latency = Encode("latency", num_steps=10, options={"normalize": True})
+    seeded = EncodedDataset(MNIST(), latency, seed=3)  # the seed goes unused
+    assert seeded[4][0] == eventcode.latency(image[None], num_steps=10, normalize=True)

@@ -96,6 +96,18 @@ def test_a_seeded_encode_replays_its_seed_at_every_call() -> None:
     assert set(spikes.unique().tolist()) <= {0.0, 1.0}
 
 
+@pytest.mark.cuda
+def test_a_seeded_encode_draws_on_the_datas_device() -> None:
+    image = torch.rand(1, 6, 6, device="cuda")
+    encode = Encode("rate", num_steps=8, seed=2)
+    events = encode(image)
+    assert events.device.type == "cuda"
+    assert events.to("cpu") == encode(image).to("cpu")
+    spikes = Densify(device="cuda")(events.to("cpu"))
+    assert spikes.device.type == "cuda"
+    assert torch.equal(spikes.cpu(), Densify()(events.to("cpu")))
+
+
 def test_an_unseeded_encode_draws_from_torchs_global_generator() -> None:
     image, encode = torch.rand(1, 10, 10), Encode("rate", num_steps=30)
     torch.manual_seed(11)

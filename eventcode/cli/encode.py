@@ -26,11 +26,6 @@ BATCH = 256
 """Images encoded at a time by ``eventcode encode``."""
 CODES = ("delta", "latency", "rate")
 """The codes of :data:`eventcode.transforms.ENCODERS` (named here so that ``--help`` needs no torch)."""
-NOT_SETTABLE = ("data", "batched", "generator", "return")
-"""Encoder parameters that ``--option`` cannot set."""
-LEAST = {"num_steps": 1, "threshold": 0}
-"""The smallest value the command line takes for these options, however they are given (snnTorch's
-``delta`` fires every pixel below a threshold of 0, and 0 steps encode nothing)."""
 
 
 @click.command()
@@ -84,7 +79,7 @@ def encode(
 
     explicit = {k: v for k, v in (("num_steps", num_steps), ("threshold", threshold)) if v is not None}
     settings = encoder_options(code, options, explicit)
-    fmt = exporters.detect(target, sniff=False)
+    fmt = exporters.for_writing(target)
     refuse_same(source, target)
     images = _images(source, scale)[:limit]
     if not fmt.batched and len(images) > 1 and "{" not in str(target):
@@ -126,7 +121,8 @@ def _encoded(code: str, batch: torch.Tensor, settings: dict[str, Any], seed: int
     from eventcode.transforms import ENCODERS, Encode
 
     if code == "delta":
-        return Events.cat([Encode("delta", **settings)(sequence) for sequence in batch])
+        encode = Encode("delta", options=settings)
+        return Events.cat([encode(sequence) for sequence in batch])
     extra = {"generator": torch.Generator().manual_seed(seed)} if code == "rate" else {}
     return ENCODERS[code](batch, **extra, **settings)
 
@@ -149,10 +145,9 @@ def encoder_options(code: str, texts: tuple[str, ...], explicit: Mapping[str, An
     >>> encoder_options("latency", ("clip=False", "normalize=true", "tau=5"), {"num_steps": 8})
     {'clip': False, 'normalize': True, 'tau': 5.0, 'num_steps': 8}
     """
-    from eventcode.transforms import ENCODERS
+    from eventcode.transforms import checked_options, option_types
 
-    hints = typing.get_type_hints(ENCODERS[code])
-    valid = {name: kind for name, kind in hints.items() if name not in NOT_SETTABLE}
+    valid = option_types(code)
     settings: dict[str, Any] = {}
     for text in texts:
         key, equals, value = text.partition("=")
@@ -168,10 +163,7 @@ def encoder_options(code: str, texts: tuple[str, ...], explicit: Mapping[str, An
         if key not in valid:
             raise OptionError(f"--{key.replace('_', '-')} is not an option of {code}")
         settings[key] = value
-    for key, least in LEAST.items():
-        if settings.get(key) is not None and settings[key] < least:
-            raise OptionError(f"{key} must be at least {least}, got {settings[key]}")
-    return settings
+    return checked_options(code, settings)
 
 
 _TRUE, _FALSE, _NONE = ("true", "1", "yes"), ("false", "0", "no"), ("none", "null")

@@ -11,7 +11,8 @@ Examples
 >>> from torch.utils.data import DataLoader
 >>> import eventcode
 >>> from eventcode.datasets import MNIST, EncodedDataset
->>> digits = EncodedDataset(MNIST(), eventcode.transforms.Encode("latency", num_steps=25, normalize=True))
+>>> latency = eventcode.transforms.Encode("latency", num_steps=25, options={"normalize": True})
+>>> digits = EncodedDataset(MNIST(), latency)
 >>> events, targets = next(iter(DataLoader(digits, batch_size=8, collate_fn=eventcode.collate)))
 >>> events.num_samples, events.dense().shape, targets.tolist()
 (8, torch.Size([25, 8, 1, 28, 28]), [7, 2, 1, 0, 4, 1, 4, 9])
@@ -20,6 +21,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from torch.utils.data import default_collate
 
@@ -43,7 +45,8 @@ def collate(batch: Sequence[object]) -> object:
     """
     first = batch[0]
     if isinstance(first, Events):
-        return Events.cat(list(batch))
+        return Events.cat(cast(list[Events], list(batch)))
     if isinstance(first, tuple | list):
-        return type(first)(collate([sample[i] for sample in batch]) for i in range(len(first)))
+        samples = cast(Sequence[Sequence[object]], batch)
+        return type(first)(collate([sample[i] for sample in samples]) for i in range(len(first)))
     return default_collate(list(batch))
