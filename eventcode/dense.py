@@ -19,7 +19,8 @@ torch.Size([2, 1, 2, 2])
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+import typing
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -29,20 +30,24 @@ from eventcode.encoders.common import batch_first
 from eventcode.errors import DenseInputError, EventsError
 
 if TYPE_CHECKING:
-    from eventcode.events import Events, Polarity
+    from eventcode.events import Events
 
 SCATTER_EVENTS = {"cpu": 1 << 20, "cuda": 1 << 24}
 """Events scattered per step, by device type: the temporary memory is about 40 bytes x this.
 Small chunks keep the CPU's index arithmetic in cache; large ones amortize GPU kernel launches."""
 
-_POLARITIES = ("signed", "on", "split")
+DenseLayout = Literal["signed", "on", "split"]
+"""How polarity shows in a dense tensor: ``"signed"`` (ON = +1, OFF = -1), ``"on"`` (ON events
+only) or ``"split"`` (a polarity axis: index 0 = OFF, 1 = ON)."""
+
+_LAYOUTS = typing.get_args(DenseLayout)
 
 
 def densify(
     events: Events,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
-    polarity: Polarity = "signed",
+    polarity: DenseLayout = "signed",
     t_start: int | None = None,
     t_end: int | None = None,
 ) -> torch.Tensor:
@@ -126,7 +131,7 @@ def densify(
 
 
 def to_sparse(
-    events: Events, dtype: torch.dtype = torch.float32, polarity: Polarity = "signed"
+    events: Events, dtype: torch.dtype = torch.float32, polarity: DenseLayout = "signed"
 ) -> torch.Tensor:
     """The coalesced sparse COO tensor ``[T, B, *shape]`` (``[T, B, 2, *shape]`` for ``"split"``).
 
@@ -168,8 +173,8 @@ def _planes(events: Events, polarity: str, dtype: torch.dtype) -> int:
             "densify needs step time but these events count microseconds; bin them first with "
             "events.to_steps(dt_us=...)"
         )
-    if polarity not in _POLARITIES:
-        raise EventsError(f"polarity must be one of {_POLARITIES}, got {polarity!r}")
+    if polarity not in _LAYOUTS:
+        raise EventsError(f"polarity must be one of {_LAYOUTS}, got {polarity!r}")
     signed = polarity == "signed" and events.polarities == 2
     if dtype.is_complex or (signed and not (dtype.is_floating_point or dtype.is_signed)):
         raise EventsError(

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from eventcode import address, checks, dense
+from eventcode.dense import DenseLayout
 from eventcode.errors import (
     EventsDtypeError,
     EventsError,
@@ -41,7 +42,6 @@ TimeUnit = Literal["step", "us"]
 Check = Literal["full", "cheap", "none"]
 CHECKS = ("full", "cheap", "none")
 """How much :meth:`Events.from_columns` checks: everything, the metadata only, or nothing."""
-Polarity = Literal["signed", "on", "split"]
 
 _NOT_DENSE = (
     "Events holds address events, not a dense tensor; where a dense tensor is expected pass "
@@ -722,7 +722,7 @@ class Events:
         self,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
-        polarity: Polarity = "signed",
+        polarity: DenseLayout = "signed",
         t_start: int | None = None,
         t_end: int | None = None,
     ) -> torch.Tensor:
@@ -752,7 +752,7 @@ class Events:
             self, device=device, dtype=dtype, polarity=polarity, t_start=t_start, t_end=t_end
         )
 
-    def to_sparse(self, dtype: torch.dtype = torch.float32, polarity: Polarity = "signed") -> torch.Tensor:
+    def to_sparse(self, dtype: torch.dtype = torch.float32, polarity: DenseLayout = "signed") -> torch.Tensor:
         """A coalesced sparse COO tensor ``[T, B, *shape]``, the values of :meth:`dense`.
 
         Examples

@@ -35,9 +35,10 @@ from typing import Literal
 import numpy as np
 import torch
 
+from eventcode.dense import DenseLayout
 from eventcode.encoders import delta, latency, rate
 from eventcode.errors import EncodingError, OptionError, OptionTypeError
-from eventcode.events import Events, Polarity
+from eventcode.events import Events
 
 Code = Literal["rate", "latency", "delta"]
 """The names of the encoders :class:`Encode` runs."""
@@ -363,7 +364,7 @@ class Densify:
     """
 
     dtype: torch.dtype = torch.float32
-    polarity: Polarity = "signed"
+    polarity: DenseLayout = "signed"
     device: torch.device | str | None = None
 
     def __post_init__(self) -> None:
@@ -374,7 +375,7 @@ class Densify:
             )
         if self.dtype.is_complex:
             raise OptionError(f"Densify: dtype must be real (a count per step and address), got {self.dtype}")
-        layouts = typing.get_args(Polarity)
+        layouts = typing.get_args(DenseLayout)
         if self.polarity not in layouts:
             raise OptionError(f"Densify: polarity must be one of {layouts}, got {self.polarity!r}")
         if self.device is not None:
