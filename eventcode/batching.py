@@ -25,6 +25,7 @@ from typing import cast
 
 from torch.utils.data import default_collate
 
+from eventcode.errors import OptionError, OptionTypeError
 from eventcode.events import Events
 
 
@@ -43,10 +44,15 @@ def collate(batch: Sequence[object]) -> object:
     >>> events.num_samples, labels.tolist()
     (2, [3, 5])
     """
+    if not isinstance(batch, Sequence) or not batch:
+        raise OptionError(f"collate takes a non-empty list of samples, got {batch!r:.60}")
     first = batch[0]
     if isinstance(first, Events):
         return Events.cat(cast(list[Events], list(batch)))
     if isinstance(first, tuple | list):
         samples = cast(Sequence[Sequence[object]], batch)
         return type(first)(collate([sample[i] for sample in samples]) for i in range(len(first)))
-    return default_collate(list(batch))
+    try:
+        return default_collate(list(batch))
+    except TypeError as err:  # torch's message names what it cannot batch
+        raise OptionTypeError(f"collate: {err}") from None

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import torch
 
-from eventcode import address
-from eventcode.encoders.common import batch_first
-from eventcode.errors import DenseInputError, EventsError
+from eventcode import address, options
+from eventcode.errors import DenseInputError, EventsError, OptionError
+from eventcode.layout import batch_first
+from eventcode.options import events_argument, torch_dtype
 
 if TYPE_CHECKING:
     from eventcode.events import Events
@@ -105,7 +106,7 @@ def densify(
             polarities=window.polarities,
             check="none",
         )
-    target = torch.device(device) if device is not None else events.device
+    target = options.device("device", device) if device is not None else events.device
     num_steps, batch, numel = events.num_steps, events.num_samples, math.prod(events.shape)
     out = torch.zeros(num_steps * batch * planes * numel, dtype=dtype, device=target)  # type: ignore[operator]
     samples = torch.arange(batch, device=events.device)
@@ -168,16 +169,18 @@ def to_sparse(
 
 def _planes(events: Events, polarity: str, dtype: torch.dtype) -> int:
     """Validate the arguments shared by densify and to_sparse; polarity planes in the output."""
+    events_argument("densify", events)
+    torch_dtype("dtype", dtype)
     if events.time_unit != "step":
         raise EventsError(
             "densify needs step time but these events count microseconds; bin them first with "
             "events.to_steps(dt_us=...)"
         )
     if polarity not in _LAYOUTS:
-        raise EventsError(f"polarity must be one of {_LAYOUTS}, got {polarity!r}")
+        raise OptionError(f"polarity must be one of {_LAYOUTS}, got {polarity!r}")
     signed = polarity == "signed" and events.polarities == 2
     if dtype.is_complex or (signed and not (dtype.is_floating_point or dtype.is_signed)):
-        raise EventsError(
+        raise OptionError(
             f"dtype {dtype} cannot hold OFF = -1 of polarity='signed'; use a signed dtype or "
             "polarity='on' / 'split'"
         )

@@ -42,7 +42,7 @@ import torch
 from eventcode import address
 from eventcode.errors import EventsDtypeError, EventsError, OptionError
 from eventcode.events import Events
-from eventcode.options import positive_int
+from eventcode.options import events_argument, positive_int, torch_dtype
 
 SCATTER_EVENTS = {"cpu": 1 << 20, "cuda": 1 << 24}
 """Events handled per step, by device type: the temporary memory is about 50 bytes x this at most.
@@ -221,7 +221,7 @@ def to_frames(
         starts, ends = _tonic_windows(events, method, size, overlap, incomplete, t_start, t_end)
     else:
         starts, ends = _windows(events, method, size, overlap, incomplete, t_start, t_end)
-    out_dtype = dtype or (torch.int16 if tonic_compat else torch.int32)
+    out_dtype = torch_dtype("dtype", dtype or (torch.int16 if tonic_compat else torch.int32))
     return _count(events, starts, ends, out_dtype)
 
 
@@ -297,7 +297,7 @@ def to_voxel_grid(
     bins = positive_int("n_time_bins", n_time_bins)
     if tonic_compat not in (False, True, "bool", "int"):
         raise OptionError(f"tonic_compat must be False, True, 'bool' or 'int', got {tonic_compat!r}")
-    out_dtype = dtype or (torch.float64 if tonic_compat else torch.float32)
+    out_dtype = torch_dtype("dtype", dtype or (torch.float64 if tonic_compat else torch.float32))
     if not out_dtype.is_floating_point:
         raise OptionError(f"a voxel grid holds fractions: dtype must be floating, got {out_dtype}")
     if tonic_compat and (events.polarities != 2 or len(events.shape) < 2):
@@ -353,8 +353,7 @@ def to_voxel_grid(
 
 # ---------------------------------------------------------------------- argument checks
 def _check_sample(events: Events, caller: str) -> None:
-    if not isinstance(events, Events):
-        raise EventsError(f"{caller} takes an eventcode.Events, got {type(events).__name__}")
+    events_argument(caller, events)
     if events.num_samples != 1:
         raise EventsError(
             f"{caller} takes one sample, these events hold {events.num_samples}; pass events[b] for sample b"

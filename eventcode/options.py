@@ -14,8 +14,55 @@ eventcode.errors.OptionError: num_steps must be a positive int, got 0
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
-from eventcode.errors import OptionError
+from eventcode.errors import OptionError, OptionTypeError
+
+if TYPE_CHECKING:
+    import torch
+
+
+def torch_dtype(name: str, value: object) -> torch.dtype:
+    """``value`` when it is a ``torch.dtype``.
+
+    Raises
+    ------
+    OptionTypeError
+        Anything else (a string such as ``"float32"`` included).
+    """
+    import torch
+
+    if not isinstance(value, torch.dtype):
+        raise OptionTypeError(f"{name} must be a torch.dtype such as torch.float32, got {value!r}")
+    return value
+
+
+def device(name: str, value: object) -> torch.device:
+    """``value`` (a ``torch.device`` or a string such as ``"cuda:0"``) as a ``torch.device``.
+
+    Raises
+    ------
+    OptionError
+        A string torch does not read as a device; :class:`OptionTypeError` for another type.
+    """
+    import torch
+
+    if isinstance(value, torch.device):
+        return value
+    if not isinstance(value, str):
+        raise OptionTypeError(f"{name} must be a torch.device or a string such as 'cuda', got {value!r}")
+    try:
+        return torch.device(value)
+    except RuntimeError as err:
+        raise OptionError(f"{name} = {value!r} is not a device: {err}") from None
+
+
+def events_argument(caller: str, value: object) -> None:
+    """Raise :class:`OptionTypeError` unless ``value`` is an :class:`eventcode.Events`."""
+    from eventcode.events import Events
+
+    if not isinstance(value, Events):
+        raise OptionTypeError(f"{caller} takes an eventcode.Events, got {type(value).__name__}")
 
 
 def positive_int(name: str, value: object, unit: str = "") -> int:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import eventcode
 from eventcode import Events, densify
-from eventcode.errors import EventsError
+from eventcode.errors import EventsError, OptionError, OptionTypeError
 
 spikegen = pytest.importorskip("snntorch.spikegen", reason="snntorch is in the test extra")
 dense_module = importlib.import_module("eventcode.dense")
@@ -110,12 +110,16 @@ def test_output_dtypes() -> None:
         ({"dtype": torch.uint8}, "cannot hold OFF"),
         ({"dtype": torch.bool}, "cannot hold OFF"),
         ({"dtype": torch.complex64}, "cannot hold"),
+        ({"dtype": "float32"}, "must be a torch.dtype"),
+        ({"device": "nowhere"}, "is not a device"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
     events = Events.from_dense(torch.ones(2, 1, 3))
-    with pytest.raises(EventsError, match=match):
+    with pytest.raises(OptionError, match=match):
         densify(events, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(OptionTypeError, match=r"densify takes an eventcode\.Events, got Tensor"):
+        densify(torch.ones(3))  # type: ignore[arg-type]
 
 
 def test_microsecond_events_must_be_binned_first() -> None:

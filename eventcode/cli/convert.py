@@ -56,23 +56,23 @@ def convert(
     """
     import exporters
 
-    reader, writer_format = exporters.detect(source), exporters.detect(target, sniff=False)
+    reader, writer_format = exporters.for_reading(source), exporters.for_writing(target)
     refuse_same(source, target)
     if salvage and "salvage" not in _parameters(reader.module.read_chunks):
         raise OptionError(f"--salvage reads AEDAT 4.0 files; {source} is {reader.name}")
     salvaging = {"salvage": True} if salvage else {}
     extra = compression_option(writer_format, compression)
-    if reader.name == writer_format.name == "aedat4":
+    if reader.name == writer_format.name and hasattr(reader.module, "transcode"):
         total = stream_summary(reader, source, salvage)["events"]
         with progress(total, "convert", "event") as bar:
-            exporters.aedat4.transcode(
+            reader.module.transcode(  # a format that keeps every stream copies itself
                 source,
                 target,
                 extra.get("compression"),
                 progress=lambda done: bar.update(done - bar.n),
                 **salvaging,
             )
-        click.echo(f"converted {source} (aedat4) to {target} (aedat4, every stream)")
+        click.echo(f"converted {source} ({reader.name}) to {target} ({reader.name}, every stream)")
         return
     summary = stream_summary(reader, source, salvage)
     dropped = [s for s in summary["streams"] if s["id"] != summary["event_stream"] and s["records"]]

@@ -23,8 +23,8 @@ def info(path: Path, as_json: bool) -> None:
     """Summarize an event file: streams, events, time range, rate, polarity balance, encoding."""
     import exporters
 
-    fmt = exporters.detect(path)
-    summary = {"path": str(path), "format": fmt.name, **stream_summary(fmt, path)}
+    fmt = exporters.for_reading(path)
+    summary = {"path": str(path), **stream_summary(fmt, path)}
     summary |= _statistics(fmt.module.read_columns(path), summary)
     if as_json:
         click.echo(json.dumps(summary, indent=1, default=str))
@@ -34,7 +34,7 @@ def info(path: Path, as_json: bool) -> None:
 
 
 def stream_summary(fmt: Any, path: Path, salvage: bool = False) -> dict[str, Any]:
-    """What the format's ``info`` says: compression, geometry, time, samples, every stream.
+    """What the format's ``info`` says (:class:`exporters.contract.FileInfo`), as plain values.
 
     With ``salvage``, a damaged file's complete packets are described without a warning (the
     read that follows gives it).
@@ -45,22 +45,7 @@ def stream_summary(fmt: Any, path: Path, salvage: bool = False) -> dict[str, Any
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataLossWarning)
             meta = fmt.module.info(path, salvage=True)
-    if isinstance(meta, dict):  # HDF5: one event stream, with samples and the encoding
-        return {
-            "compression": meta["compression"],
-            "sensor_size": list(meta["sensor_size"]),
-            "shape": list(meta["shape"]),
-            "time_unit": meta["time_unit"],
-            "num_steps": meta["num_steps"],
-            "dt_us": meta["dt_us"],
-            "samples": meta["samples"],
-            "events": meta["events"],
-            "encoding": meta["encoding"],
-            "event_stream": 0,
-            "streams": [
-                {"id": 0, "type": "events", "kind": "events", "records": meta["events"], "unit": "events"}
-            ],
-        }
+    events = next((s.id for s in meta.streams if s.type == "EVTS"), None)
     streams = [
         {
             "id": stream.id,
@@ -69,20 +54,23 @@ def stream_summary(fmt: Any, path: Path, salvage: bool = False) -> dict[str, Any
             "records": stream.records,
             "unit": _UNITS.get(stream.type, "records"),
         }
-        for stream in meta.streams.values()
+        for stream in meta.streams
     ]
-    events = sum(s["records"] or 0 for s in streams if s["id"] == meta.event_stream)
+    shown = {k: v for k, v in meta.extras.items() if isinstance(v, (str, int, float, bool, dict))}
     return {
+        "format": meta.format,
         "compression": meta.compression,
         "sensor_size": list(meta.sensor_size) if meta.sensor_size else None,
         "shape": list(meta.shape) if meta.shape else None,
-        "time_unit": "step" if meta.dt_us is not None else "us",
+        "time_unit": meta.time_unit,
         "num_steps": meta.num_steps,
         "dt_us": meta.dt_us,
-        "samples": 1,
-        "events": events,
-        "event_stream": meta.event_stream,
+        "polarities": meta.polarities,
+        "samples": meta.samples,
+        "events": meta.events,
+        "event_stream": events,
         "streams": streams,
+        "extras": shown,
     }
 
 
@@ -135,7 +123,10 @@ def _readable(summary: Mapping[str, Any]) -> dict[str, str]:
     }
     if summary["sensor_size"]:
         width, height, _ = summary["sensor_size"]
-        lines["sensor"] = f"{width} x {height} pixels (W x H), sample shape {tuple(summary['shape'])}"
+        kinds = {2: "ON/OFF", 1: "1 polarity", 0: "no polarity"}[summary["polarities"]]
+        lines["sensor"] = (
+            f"{width} x {height} pixels (W x H), {kinds}, sample shape {tuple(summary['shape'])}"
+        )
     if summary["time_unit"] == "step":
         step = f", {summary['dt_us']:,} us per step" if summary["dt_us"] else ""
         lines["time"] = f"{summary['num_steps']} steps{step}"
@@ -161,6 +152,8 @@ def _readable(summary: Mapping[str, Any]) -> dict[str, str]:
         + f" {s['unit']}"
         for s in summary["streams"]
     )
-    if summary.get("encoding"):
-        lines["encoding"] = ", ".join(f"{k}={v}" for k, v in summary["encoding"].items())
+    for key, value in summary["extras"].items():  # what else the format records: encoder options...
+        text = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
+        if text:
+            lines[key.replace("_", " ")] = text
     return lines

@@ -37,10 +37,10 @@ def view(path: Path, target: Path, kind: str | None, sample: int, n_time_bins: i
     from eventcode import plot
 
     plot.pyplot().switch_backend("Agg")
-    fmt = exporters.detect(path)
+    fmt = exporters.for_reading(path)
     if not fmt.batched and sample:
         raise OptionError(f"{path} holds one stream ({fmt.name}); --sample must be 0")
-    events = fmt.module.read(path, sample=sample) if fmt.batched else fmt.module.read(path)
+    events = fmt.module.read(path, sample=sample)
     kind = kind or ("animation" if target.suffix.lower() in (".gif", ".mp4") else "frame")
     if kind == "animation":
         plot.save(plot.animate(events, n_time_bins=n_time_bins), target)

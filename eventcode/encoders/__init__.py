@@ -25,24 +25,8 @@ Examples
 (784, (784,), (784,))
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+from eventcode.encoders.delta import delta
+from eventcode.encoders.latency import latency
+from eventcode.encoders.rate import rate
 
 __all__ = ["delta", "latency", "rate"]
-
-if TYPE_CHECKING:
-    from eventcode.encoders.delta import delta
-    from eventcode.encoders.latency import latency
-    from eventcode.encoders.rate import rate
-
-
-def __getattr__(name: str) -> Any:
-    """Each encoder on first use: ``eventcode.encoders.common`` (used by :mod:`eventcode.dense`)
-    then imports without the encoders, which import :mod:`eventcode.events`."""
-    if name not in __all__:
-        raise AttributeError(f"module 'eventcode.encoders' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"eventcode.encoders.{name}"), name)
-    globals()[name] = value
-    return value

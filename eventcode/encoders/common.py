@@ -12,8 +12,7 @@ import math
 import numpy as np
 import torch
 
-from eventcode import address
-from eventcode.errors import EncodingError
+from eventcode.errors import EncodingError, OptionTypeError
 
 CHUNK_ELEMENTS = 1 << 22
 """Dense elements (pixels x steps) an encoder handles at once: bounds its temporary memory."""
@@ -33,11 +32,16 @@ def as_input(
     With ``bounds = (low, high)`` every value must also lie in ``[low, high]``; one pass over
     the data checks both.
     """
-    tensor = (
-        data
-        if isinstance(data, torch.Tensor)
-        else torch.from_numpy(np.require(np.asarray(data), requirements="W"))
-    )
+    if isinstance(data, torch.Tensor):
+        tensor = data
+    else:
+        array = np.require(np.asarray(data), requirements="W")
+        if array.dtype.kind not in "biufc":
+            raise OptionTypeError(
+                f"{encoder}: input of numpy dtype {array.dtype} ({type(data).__name__}) holds no numbers; "
+                "pass a tensor or array of values"
+            )
+        tensor = torch.from_numpy(array)
     if tensor.is_complex():
         raise EncodingError(
             f"{encoder}: complex input ({tensor.dtype}) has no spike encoding; pass real values"
@@ -130,36 +134,3 @@ def interleave(parts: list[dict[str, torch.Tensor]], counts: torch.Tensor) -> di
         moved[name] = torch.empty_like(column)
         moved[name][destination] = column
     return moved
-
-
-def batch_first(
-    tensor: torch.Tensor, batched: bool, reader: str, error: type[Exception], *, time_major: bool = False
-) -> tuple[torch.Tensor, tuple[int, ...]]:
-    """``tensor`` as ``[B, ...]`` (``[T, B, ...]`` with ``time_major``) and its checked sample shape.
-
-    The batch contract of everything that reads dense input (the encoders, :meth:`Events.from_dense`):
-    the first dim after the time dim, if any, is the batch, and ``batched=False`` puts in a batch
-    dim of 1 for one sample. So a flattened image ``img.flatten()`` is 784 samples of shape ``()``,
-    while ``img.flatten()[None]`` is one sample of shape ``(784,)``.
-
-    Raises
-    ------
-    error
-        The time dim (``time_major``) or the batch dim (``batched``) is missing: the message names
-        the layout and how to add the dim.
-    EventsError
-        The sample shape has an empty dim or one beyond the int16 address columns.
-    """
-    if tensor.dim() < int(time_major) + int(batched):
-        layout = ("[T, " if time_major else "[") + ("B, ...]" if batched else "...]")
-        given = f"{reader}: input of shape {list(tensor.shape)} lacks the"
-        if batched and tensor.dim() == int(time_major):
-            index, unit = ("data[:, None]", "sequence [T, ...]") if time_major else ("data[None]", "sample")
-            raise error(
-                f"{given} batch dim of {layout} (dim {int(time_major)} is the batch); add it with "
-                f"{index}, or pass batched=False for a single {unit}"
-            )
-        raise error(f"{given} time dim of {layout}; {reader} reads a sequence of steps along dim 0")
-    if not batched:
-        tensor = tensor.unsqueeze(int(time_major))
-    return tensor, address.check_shape(tensor.shape[1 + int(time_major) :])

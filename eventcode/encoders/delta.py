@@ -23,9 +23,10 @@ import math
 
 import torch
 
-from eventcode.encoders.common import CHUNK_ELEMENTS, as_input, batch_first, flat_nonzero
+from eventcode.encoders.common import CHUNK_ELEMENTS, as_input, flat_nonzero
 from eventcode.errors import EncodingError
 from eventcode.events import Events
+from eventcode.layout import batch_first
 
 
 def delta(

@@ -34,9 +34,10 @@ from typing import Literal
 import numpy as np
 import torch
 
-from eventcode.encoders.common import as_input, batch_first, check_steps, index_bits, masked
+from eventcode.encoders.common import as_input, check_steps, index_bits, masked
 from eventcode.errors import EncodingError
 from eventcode.events import Events
+from eventcode.layout import batch_first
 
 
 def latency(

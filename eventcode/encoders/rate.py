@@ -39,7 +39,6 @@ from eventcode.encoders.common import (
     CHUNK_ELEMENTS,
     MASK_ELEMENTS,
     as_input,
-    batch_first,
     check_steps,
     flat_nonzero,
     index_bits,
@@ -47,6 +46,7 @@ from eventcode.encoders.common import (
 )
 from eventcode.errors import EncodingError
 from eventcode.events import Events, offsets_of
+from eventcode.layout import batch_first
 
 DENSE_P = 1 / 8
 """Neurons at least this likely to fire draw once per step; sparser ones once per spike."""
