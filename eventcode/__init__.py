@@ -54,7 +54,9 @@ if TYPE_CHECKING:
     from eventcode import datasets, errors, spikegen, transforms
     from eventcode.batching import collate
     from eventcode.dense import densify
-    from eventcode.encoders import delta, latency, rate
+    from eventcode.encoders.delta import delta
+    from eventcode.encoders.latency import latency
+    from eventcode.encoders.rate import rate
     from eventcode.events import Events
     from eventcode.frames import to_frames, to_voxel_grid
     from eventcode.spikegen import rate_conv

@@ -93,7 +93,7 @@ def check_shape(shape: object) -> tuple[int, ...]:
         2^31 (the int32 range of the widest columns).
     """
     try:
-        dims = tuple(int(d) for d in shape)  # type: ignore[union-attr]
+        dims = tuple(int(d) for d in shape)  # type: ignore[attr-defined]
     except (TypeError, ValueError) as err:
         raise EventsError(f"shape must be a sequence of ints such as (1, 28, 28), got {shape!r}") from err
     if any(d < 1 for d in dims):

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from eventcode.errors import AddressError, EventsError, OffsetsError, PolarityError, TimeOrderError
 
 if TYPE_CHECKING:  # numpy arrays or torch tensors: both index, compare and reduce alike here
-    import numpy as np
     import torch
 
     Column = np.ndarray | torch.Tensor
@@ -166,8 +167,10 @@ def _outside(values: Column, low: int, high: int) -> Column | None:
     own dtype, with bounds beyond its range left out (never wrapped into it)."""
     if len(values) == 0:
         return None
-    if str(values.dtype) in _TORCH_WIDE_UNSIGNED:  # torch compares these only after widening
-        values = values.long()
+    if not isinstance(values, np.ndarray) and str(values.dtype) in _TORCH_WIDE_UNSIGNED:
+        values = values.long()  # torch compares these only after widening
+    if int(values.min()) >= low and int(values.max()) < high:  # the common case: two reductions, no mask
+        return None
     lowest, highest = _range(values)
     mask = None
     if low > lowest:
@@ -182,12 +185,10 @@ _TORCH_WIDE_UNSIGNED = ("torch.uint16", "torch.uint32", "torch.uint64")
 
 def _range(values: Column) -> tuple[int, int]:
     """The smallest and largest value of the integer dtype of ``values`` (numpy or torch)."""
-    if hasattr(values, "numpy"):
-        import torch
+    if isinstance(values, np.ndarray):
+        bounds = np.iinfo(values.dtype)
+        return int(bounds.min), int(bounds.max)
+    import torch  # a tensor: torch is loaded already
 
-        info = torch.iinfo(values.dtype)
-    else:
-        import numpy as np
-
-        info = np.iinfo(values.dtype)
-    return int(info.min), int(info.max)
+    limits = torch.iinfo(values.dtype)
+    return int(limits.min), int(limits.max)

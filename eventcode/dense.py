@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import typing
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import torch
@@ -94,12 +94,17 @@ def densify(
     planes = _planes(events, polarity, dtype)
     signed, only_on = (events.polarities == 2 and polarity == mode for mode in ("signed", "on"))
     if t_start is not None or t_end is not None:
+        total = cast(int, events.num_steps)  # step time: _planes checked it
         start = max(0, t_start or 0)
-        stop = events.num_steps if t_end is None else min(t_end, events.num_steps)
+        stop = total if t_end is None else min(t_end, total)
         window = events.time_slice(start, stop)
-        columns = {**window.columns(), "t": window.t - start}
+        columns = window.columns()
         events = type(window).from_columns(
-            **columns,
+            columns["t"] - start,
+            columns["x"],
+            columns["y"],
+            columns["p"],
+            c=columns.get("c"),
             offsets=window.offsets,
             shape=window.shape,
             num_steps=max(0, stop - start),

@@ -60,6 +60,11 @@ class EncodingError(EventcodeError, ValueError):
     """Input or options an encoder cannot encode (NaN, out-of-range values, bad num_steps...)."""
 
 
+class EncodingRuntimeError(EncodingError, RuntimeError):
+    """Encoder input that snnTorch refuses with a ``RuntimeError`` (``except RuntimeError`` keeps
+    working with :mod:`eventcode.spikegen`): a ``rate_interpolate`` ramp without a valid step."""
+
+
 class ExportError(EventcodeError, ValueError):
     """Events or options a file format cannot take as given (several samples, channels, step time...)."""
 

@@ -133,6 +133,16 @@ class Events:
         "_x",
         "_y",
     )
+    _t: torch.Tensor
+    _x: torch.Tensor
+    _y: torch.Tensor
+    _p: torch.Tensor
+    _c: torch.Tensor | None
+    _offsets: torch.Tensor
+    _shape: tuple[int, ...]
+    _num_steps: int | None
+    _time_unit: TimeUnit
+    _polarities: int
 
     def __init__(
         self,
@@ -207,7 +217,7 @@ class Events:
         if check == "none":
             dims = address.resolve(shape, sensor_size)
             events._t, events._x, events._y, events._p, events._c = t, x, y, p, c  # type: ignore[assignment]
-            events._offsets = offsets if offsets is not None else torch.tensor([0, len(t)], device=t.device)  # type: ignore[union-attr,arg-type,assignment]
+            events._offsets = offsets if offsets is not None else torch.tensor([0, len(t)], device=t.device)  # type: ignore[union-attr,assignment]
             events._shape, events._num_steps = dims, num_steps
             events._time_unit = _resolve_time_unit(time_unit, num_steps)
             events._polarities = address.resolve_polarities(polarities, sensor_size)
@@ -304,10 +314,9 @@ class Events:
                 )
             checks.polarity(tensors["p"], bounds, kinds)
         self._t = tensors["t"].to(torch.int64)
-        self._x, self._y, self._c = (
-            None if dtype is None else tensors[name].to(dtype)
-            for name, dtype in zip("xyc", address.column_dtypes(dims), strict=True)
-        )
+        x_dtype, y_dtype, c_dtype = address.column_dtypes(dims)
+        self._x, self._y = tensors["x"].to(x_dtype), tensors["y"].to(y_dtype)
+        self._c = None if c_dtype is None else tensors["c"].to(c_dtype)
         self._p = tensors["p"] if tensors["p"].dtype == torch.bool else tensors["p"] != 0
         self._polarities = kinds
         self._offsets = bounds
@@ -319,7 +328,7 @@ class Events:
         """A copy with some fields replaced (trusted: callers keep the invariants)."""
         fields = {slot[1:]: getattr(self, slot) for slot in self.__slots__}
         fields.update(changes)
-        return Events.from_columns(**fields, check="none")  # type: ignore[arg-type]
+        return Events.from_columns(**fields, check="none")
 
     def _with_columns(self, columns: dict[str, torch.Tensor], **changes: object) -> Events:
         """A copy whose event columns are ``columns`` (as :meth:`_columns` gives them)."""
@@ -412,7 +421,7 @@ class Events:
         >>> list(Events(t=[3], x=[1], y=[0], p=[1], shape=(2,)).columns())
         ['t', 'x', 'y', 'p']
         """
-        columns = {"t": self._t, "x": self._x, "y": self._y, "p": self._p}
+        columns: dict[str, torch.Tensor] = {"t": self._t, "x": self._x, "y": self._y, "p": self._p}
         if self._c is not None:
             columns["c"] = self._c
         return columns

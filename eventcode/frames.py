@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import numbers
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -376,9 +376,9 @@ def _slicing_argument(values: tuple[object, ...], compat: bool) -> tuple[str, fl
         )
     name, value = given[0]
     if name == "time_window":
-        if not _is_real(value) or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type]
+        if not _is_real(value) or not math.isfinite(cast(float, value)) or cast(float, value) <= 0:
             raise OptionError(f"time_window must be a positive, finite number, got {value!r}")
-        return name, value  # type: ignore[return-value]
+        return name, cast(float, value)
     if compat and isinstance(value, float) and value.is_integer() and value >= 1:
         return name, value
     return name, positive_int(name, value)
@@ -454,6 +454,7 @@ def _windows(
     for name, value in (("t_start", t_start), ("t_end", t_end)):
         if value is not None and (not _is_real(value) or not math.isfinite(value)):
             raise OptionError(f"{name} must be a finite number, got {value!r}")
+    start: float | None
     if t_start is not None:
         start = t_start
     elif step:
@@ -463,6 +464,7 @@ def _windows(
     if t_end is not None and start is not None and t_end < start:
         raise OptionError(f"t_end = {t_end} comes before the start {start}")
     if method == "n_time_bins":
+        stop: float | None
         if t_end is not None:
             stop = t_end
         elif step:
@@ -487,10 +489,10 @@ def _time_windows(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     n = len(events)
     w, stride = Fraction(window), Fraction(window) - Fraction(overlap)
+    if start is None:  # microseconds, no events, no t_start: one empty frame
+        return torch.zeros(1, dtype=torch.int64), torch.zeros(1, dtype=torch.int64)
     if t_end is not None or events.time_unit == "step":
-        if start is None:  # microseconds, no events, no t_start: one empty frame
-            return torch.zeros(1, dtype=torch.int64), torch.zeros(1, dtype=torch.int64)
-        end = Fraction(t_end if t_end is not None else events.num_steps)
+        end = Fraction(t_end if t_end is not None else cast(int, events.num_steps))
         spare = (end - Fraction(start) - w) / stride
         frames = (math.ceil(spare) if incomplete else math.floor(spare)) + 1
     elif n == 0:

@@ -13,7 +13,7 @@ eventcode.errors.OptionError: num_steps must be a positive int, got 0
 
 from __future__ import annotations
 
-import numbers
+import operator
 from typing import TYPE_CHECKING
 
 from eventcode.errors import OptionError, OptionTypeError
@@ -82,8 +82,15 @@ def positive_int(name: str, value: object, unit: str = "") -> int:
     OptionError
         A bool, a non-number, a fraction, or a value below 1.
     """
-    whole = isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer()
-    if not whole or value < 1:  # type: ignore[operator]
-        what = f"a positive whole number of {unit}" if unit else "a positive int"
-        raise OptionError(f"{name} must be {what}, got {value!r}")
-    return int(value)  # type: ignore[call-overload]
+    if not isinstance(value, bool):
+        try:
+            number = operator.index(value)  # type: ignore[arg-type]  # ints and numpy ints; else TypeError
+        except TypeError:
+            number = int(value) if isinstance(value, float) and value.is_integer() else 0
+        if number >= 1:
+            return number
+    raise OptionError(f"{name} must be {_positive(unit)}, got {value!r}")
+
+
+def _positive(unit: str) -> str:
+    return f"a positive whole number of {unit}" if unit else "a positive int"

@@ -76,7 +76,8 @@ def _animation() -> Any:
 def _axes(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any]:
     if ax is not None:
         return ax.figure, ax
-    return pyplot().subplots(figsize=figsize, layout="constrained")
+    figure, axes = pyplot().subplots(figsize=figsize, layout="constrained")
+    return figure, axes
 
 
 class _Clock:
@@ -210,8 +211,8 @@ def raster(
     else:
         chosen, where = _dense_events(events), f"dense spikes {list(events.shape)}"
     neurons = math.prod(chosen.shape)
-    neuron = address.flat(chosen.x, chosen.y, chosen.c, chosen.shape).cpu()
-    neuron = (neuron + chosen.sample_ids().cpu() * neurons).numpy()
+    flat = address.flat(chosen.x, chosen.y, chosen.c, chosen.shape).cpu()
+    neuron = (flat + chosen.sample_ids().cpu() * neurons).numpy()
     clock = _Clock(chosen)
     t, on = clock(chosen.t), chosen.p.cpu().numpy()
     figure, ax = _axes(ax, figsize)
@@ -355,7 +356,8 @@ class _Inks:
         """``[T, H, W, 3]`` RGB of ``[T, 2, H, W]`` OFF/ON counts: the two inks multiplied."""
         values = counts.cpu().numpy()
         on, off = (cmap(norm(values[:, channel]))[..., :3] for cmap, norm, channel in self._inks())
-        return on * off
+        mixed: np.ndarray = on * off
+        return mixed
 
     def colour_bars(self, figure: Any, ax: Any) -> None:
         from matplotlib.cm import ScalarMappable
@@ -533,7 +535,7 @@ def animate(
 def _movie_type() -> type:
     """:class:`matplotlib.animation.FuncAnimation` that also renders its frames by blitting."""
 
-    class Movie(_animation().FuncAnimation):
+    class Movie(_animation().FuncAnimation):  # type: ignore[misc]
         """An animation whose update function returns every artist that changes between frames.
 
         :meth:`rgba_frames` draws the rest of the figure (axes, ticks, colour bars) once and only

@@ -41,12 +41,13 @@ True
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
 from eventcode import encoders
 from eventcode.encoders.latency import latency_input, linear_times, log_times, spike_times, stretched
-from eventcode.errors import EncodingError
+from eventcode.errors import EncodingError, EncodingRuntimeError
 
 
 def rate(
@@ -87,7 +88,7 @@ def rate(
     sample_shape = x.shape[1:] if time_var_input else x.shape
     padded = time_var_input and first_spike_time > 0  # snnTorch cats float32 zeros in front
     dtype = torch.promote_types(x.dtype, torch.float32) if padded else x.dtype
-    return events.dense(dtype=dtype, polarity="on").reshape(events.num_steps, *sample_shape)
+    return events.dense(dtype=dtype, polarity="on").reshape(int(events.num_steps or 0), *sample_shape)
 
 
 def rate_conv(data: torch.Tensor) -> torch.Tensor:
@@ -135,7 +136,7 @@ def latency(
             [0., 0., 0.],
             [1., 0., 0.]])
     """
-    options = {
+    options: dict[str, Any] = {
         "threshold": threshold,
         "tau": tau,
         "first_spike_time": first_spike_time,
@@ -150,7 +151,7 @@ def latency(
     x = torch.as_tensor(data)
     layout, batched = _layout(x, time_major=False)
     events = encoders.latency(layout, int(num_steps) or None, clip=clip, batched=batched, **options)
-    spikes = events.dense(polarity="on").reshape(events.num_steps, *x.shape)
+    spikes = events.dense(polarity="on").reshape(int(events.num_steps or 0), *x.shape)
     return torch.clamp(spikes * on_target, off_target)
 
 
@@ -363,10 +364,6 @@ def latency_interpolate(
     return ramp
 
 
-class _RampStepError(EncodingError, RuntimeError):
-    """A ``rate_interpolate`` ramp whose step ``torch.arange`` refuses (snnTorch: ``RuntimeError``)."""
-
-
 def rate_interpolate(
     spike_time: torch.Tensor,
     num_steps: int,
@@ -406,7 +403,7 @@ def rate_interpolate(
     step = (on_target - off_target) / gap.to(torch.float64)
     valid = ((step > 0) & (extent >= 0)) | ((step < 0) & (extent <= 0))
     if bool((ramps & ~valid).any()):
-        raise _RampStepError(
+        raise EncodingRuntimeError(
             f"rate_interpolate: a ramp from off_target [{off_target}] to on_target [{on_target}] + "
             f"epsilon [{epsilon}] has no valid step; give on_target above off_target"
         )

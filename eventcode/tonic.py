@@ -57,8 +57,8 @@ def to_tonic(events: Events, sample: int | None = None, dtype: np.dtype | None =
     if dtype is None:
         return array
     out = np.empty(len(array), dtype=dtype)
-    for name in out.dtype.names:
-        if name not in array.dtype.names:
+    for name in out.dtype.names or ():
+        if name not in (array.dtype.names or ()):
             raise EventsError(f"dtype field {name!r} has no eventcode column; fields are {array.dtype.names}")
         out[name] = array[name]
     return out
@@ -117,7 +117,7 @@ def from_tonic(
     ((700,), (700, 1, 1), ('x', 't', 'p'))
     """
     address.resolve_polarities(None, sensor_size)  # a sensor of 3 or more polarities: refused first
-    present = array.dtype.fields or {}
+    present = array.dtype.names or ()
     found = {name: next((a for a in ALIASES[name] if a in present), None) for name in ALIASES}
     fields = {name: array[alias] for name, alias in found.items() if alias is not None}
     if "t" in fields:

@@ -1,9 +1,10 @@
 """File formats for :class:`eventcode.Events`: one module per format, one registry to reach them.
 
-:func:`write` and :func:`read` pick the format from ``format=``, else from the file suffix,
-else (reading) from the file's first bytes; :func:`formats` lists what is registered. Each
-format module (``exporters.aedat4``, ...) has its own ``read``/``write`` with every option.
-This package depends on ``eventcode``, never the reverse.
+:func:`write` picks the format from ``format=``, else from the file's suffix (never from an
+old file at the path); :func:`read` and :func:`info` from ``format=``, else from what each
+format's ``sniff`` makes of the file's first bytes, the suffix breaking ties. Each format is one
+module satisfying the contract of :mod:`exporters.contract`, added with one :func:`register`
+call; :func:`formats` lists them. This package depends on ``eventcode``, never the reverse.
 
 Examples
 --------
@@ -28,32 +29,72 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from eventcode.errors import ExportError
+from eventcode.options import events_argument
 from exporters import aedat4, hdf5
+from exporters.contract import HEAD_BYTES, FileInfo
 
 if TYPE_CHECKING:
     from eventcode import Events
 
 
+__all__ = [
+    "CONTRACT",
+    "NOT_YET",
+    "Format",
+    "for_reading",
+    "for_writing",
+    "formats",
+    "info",
+    "read",
+    "register",
+    "write",
+]
+
+CONTRACT = (
+    "NAME",
+    "DESCRIPTION",
+    "SUFFIXES",
+    "BATCHED",
+    "COMPRESSIONS",
+    "DEFAULT_COMPRESSION",
+    "Writer",
+    "sniff",
+    "read",
+    "read_chunks",
+    "read_columns",
+    "write",
+    "info",
+)
+"""The names every format module defines (:class:`exporters.contract.FormatModule`)."""
+
+
 @dataclass(frozen=True)
 class Format:
-    """A registered file format, as its module declares it.
-
-    The module defines ``read``, ``read_chunks``, ``write``, ``info``, a ``Writer`` and the
-    constants ``NAME``, ``DESCRIPTION``, ``SUFFIXES``, ``MAGIC`` and ``BATCHED`` (whether one file
-    holds several samples; if not, a batch goes to one file per sample).
-    """
+    """A registered file format: its module (the :class:`~exporters.contract.FormatModule`
+    contract) and the constants the registry chooses by."""
 
     name: str
     description: str
     suffixes: tuple[str, ...]
-    magic: bytes
     batched: bool
     module: ModuleType
 
     @classmethod
     def of(cls, module: ModuleType) -> Format:
-        """The format a module implements."""
-        return cls(module.NAME, module.DESCRIPTION, module.SUFFIXES, module.MAGIC, module.BATCHED, module)
+        """The format a module implements.
+
+        Raises
+        ------
+        ExportError
+            The module lacks part of the contract (the message lists what).
+        """
+        missing = [name for name in CONTRACT if not hasattr(module, name)]
+        if missing:
+            raise ExportError(
+                f"{module.__name__} lacks {', '.join(missing)} of the format contract; see exporters.contract"
+            )
+        suffixes = tuple(suffix.lower() for suffix in module.SUFFIXES)
+        return cls(module.NAME, module.DESCRIPTION, suffixes, module.BATCHED, module)
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -71,9 +112,22 @@ NOT_YET = {
 get a one-line "not supported yet" error instead of a guess."""
 
 
-def register(fmt: Format) -> None:
-    """Add a format to the registry (a later registration of the same name replaces it)."""
+def register(module: ModuleType) -> Format:
+    """Add a format module to the registry (a later registration of the same name replaces it).
+
+    After this one call :func:`read`, :func:`write`, :func:`info` and the ``eventcode info /
+    convert / view`` commands handle the format's files.
+
+    Examples
+    --------
+    >>> import exporters
+    >>> from exporters import hdf5
+    >>> exporters.register(hdf5).suffixes
+    ('.h5', '.hdf5')
+    """
+    fmt = Format.of(module)
     _REGISTRY[fmt.name] = fmt
+    return fmt
 
 
 def formats() -> list[Format]:
@@ -81,48 +135,93 @@ def formats() -> list[Format]:
     return list(_REGISTRY.values())
 
 
-def detect(path: str | os.PathLike[str], format: str | None = None, *, sniff: bool = True) -> Format:
-    """The format of ``path``: ``format`` if given, else by suffix, else by the file's magic bytes.
+def for_writing(path: str | os.PathLike[str], format: str | None = None) -> Format:
+    """The format to write ``path`` in: ``format`` if given, else the one of the path's suffix.
 
-    ``sniff=False`` (for a file about to be written) skips the magic bytes: an old file at the
-    path says nothing about the new one.
+    An existing file at ``path`` is never read: its old bytes say nothing about the new file.
 
     Raises
     ------
     ExportError
-        An unknown ``format`` name, or a path no registered format recognizes.
+        An unknown ``format`` name, or a suffix no registered format has.
     """
     if format is not None:
-        if format not in _REGISTRY:
-            raise ExportError(f"unknown format {format!r}; registered: {sorted(_REGISTRY)}")
-        return _REGISTRY[format]
+        return _named(format)
     suffix = Path(path).suffix.lower()
-    head = b""
-    if sniff and Path(path).is_file():
-        with open(path, "rb") as file:
-            head = file.read(64)
-    for matches in (lambda fmt: suffix in fmt.suffixes, lambda fmt: head and head.startswith(fmt.magic)):
-        for fmt in _REGISTRY.values():
-            if matches(fmt):
-                return fmt
-    for name, (suffixes, magic) in NOT_YET.items():
-        if (magic and head.startswith(magic)) or suffix in suffixes:
-            raise ExportError(f"{os.fspath(path)}: {name} is not supported yet")
-    known = ", ".join(f"{f.name} ({' '.join(f.suffixes)})" for f in _REGISTRY.values())
+    for fmt in _REGISTRY.values():
+        if suffix in fmt.suffixes:
+            return fmt
+    _not_yet(path, suffix, b"")
     raise ExportError(
-        f"{os.fspath(path)}: no registered format has suffix {suffix!r} or its magic bytes; known: {known}"
+        f"{os.fspath(path)}: no registered format has suffix {suffix!r}; give format= one of {_known()}"
+    )
+
+
+def for_reading(path: str | os.PathLike[str], format: str | None = None) -> Format:
+    """The format of the file at ``path``: ``format`` if given, else the most confident ``sniff``
+    of its first bytes, the suffix breaking ties; a file no format claims goes to the format of
+    its suffix, whose reader then says what is wrong with it.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ExportError
+        An unknown ``format`` name, or a file no registered format recognizes.
+    """
+    if format is not None:
+        return _named(format)
+    with open(path, "rb") as file:
+        head = file.read(HEAD_BYTES)
+    suffix = Path(path).suffix.lower()
+    scores = [(float(fmt.module.sniff(head)), suffix in fmt.suffixes, fmt) for fmt in _REGISTRY.values()]
+    confident = [score for score in scores if score[0] > 0]
+    if confident:
+        return max(confident, key=lambda score: score[:2])[2]
+    _not_yet(path, suffix, head)
+    for _, named, fmt in scores:
+        if named:
+            return fmt
+    raise ExportError(
+        f"{os.fspath(path)}: no registered format recognizes its first bytes or its suffix {suffix!r}; "
+        f"known: {_known()}"
     )
 
 
 def write(path: str | os.PathLike[str], events: Events, format: str | None = None, **options: object) -> None:
-    """Write ``events`` with the format of ``path``'s suffix (or ``format``); options go to its ``write``."""
-    detect(path, format, sniff=False).module.write(path, events, **options)
+    """Write ``events`` in the format of ``path``'s suffix (or ``format``); options go to its ``write``."""
+    events_argument("exporters.write", events)
+    for_writing(path, format).module.write(path, events, **options)
 
 
 def read(path: str | os.PathLike[str], format: str | None = None, **options: object) -> Events:
-    """Read ``path`` with its format (see :func:`detect`); options go to the format's ``read``."""
-    return detect(path, format).module.read(path, **options)
+    """Read ``path`` in its format (see :func:`for_reading`); options go to the format's ``read``."""
+    events: Events = for_reading(path, format).module.read(path, **options)
+    return events
 
 
-register(Format.of(aedat4))
-register(Format.of(hdf5))
+def info(path: str | os.PathLike[str], format: str | None = None, **options: object) -> FileInfo:
+    """Describe ``path`` (:class:`~exporters.contract.FileInfo`) in its format (see :func:`for_reading`)."""
+    described: FileInfo = for_reading(path, format).module.info(path, **options)
+    return described
+
+
+def _named(format: str) -> Format:
+    if format not in _REGISTRY:
+        raise ExportError(f"unknown format {format!r}; registered: {sorted(_REGISTRY)}")
+    return _REGISTRY[format]
+
+
+def _not_yet(path: str | os.PathLike[str], suffix: str, head: bytes) -> None:
+    """Raise for a format recognized but not supported yet."""
+    for name, (suffixes, magic) in NOT_YET.items():
+        if (magic and head.startswith(magic)) or suffix in suffixes:
+            raise ExportError(f"{os.fspath(path)}: {name} is not supported yet")
+
+
+def _known() -> str:
+    return ", ".join(f"{fmt.name} ({' '.join(fmt.suffixes)})" for fmt in _REGISTRY.values())
+
+
+register(aedat4)
+register(hdf5)

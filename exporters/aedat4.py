@@ -15,8 +15,12 @@ the numpy-only :func:`read_columns` decode an event stream with numpy, lz4 and z
 packet table to read only the packets of a time window, and check every offset, size and field,
 so that a truncated or corrupt file raises :class:`~eventcode.errors.FileFormatError` naming the
 byte offset; with ``salvage=True`` they keep the complete packets before the damage instead and
-warn (:class:`~eventcode.errors.DataLossWarning`) of the bytes left out. :func:`info` describes
-every stream; :func:`transcode` copies a file with all its streams, in a new compression or not.
+warn (:class:`~eventcode.errors.DataLossWarning`) of the bytes left out. The packet table is
+checked against the data it indexes: its entries must list every packet in file order, and each
+packet decoded must hold the records and time range its entry gives (with ``salvage=True`` a
+disagreeing packet's own contents win, with a warning). :func:`info` describes the file and every
+stream as a :class:`~exporters.contract.FileInfo`; :func:`transcode` copies a file with all its
+streams, in a new compression or not; :func:`sniff` recognizes the magic line.
 
 Step-time events need ``dt_us`` (the microseconds per step); the file records ``num_steps``,
 ``dt_us``, ``t0_us`` and the sample shape as extra ``eventcode*`` attributes of the stream's
@@ -40,15 +44,16 @@ True
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import struct
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple, TypeVar, cast
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -57,10 +62,20 @@ import numpy as np
 import zstandard
 
 from eventcode import address, checks
-from eventcode.errors import DataLossWarning, ExportError, FileFormatError, PolarityError, TimeOrderError
+from eventcode.errors import (
+    AddressError,
+    DataLossWarning,
+    EventsError,
+    ExportError,
+    FileFormatError,
+    OptionError,
+    TimeOrderError,
+)
+from eventcode.options import positive_int
 from exporters.atomic import AtomicWriter, atomic_path
 from exporters.batches import per_sample
 from exporters.compression import canonical
+from exporters.contract import FileInfo, Stream
 from exporters.flatbuffers import Buffer
 from exporters.options import step_us
 
@@ -91,6 +106,8 @@ CODES = {"none": 0, "lz4": 1, "lz4_high": 2, "zstd": 3, "zstd_high": 4}
 """IOHeader ``CompressionType`` of each canonical compression name."""
 DV_NAMES = {0: "NONE", 1: "LZ4", 2: "LZ4_HIGH", 3: "ZSTD", 4: "ZSTD_HIGH"}
 """dv-processing's name of each ``CompressionType``, as stream descriptions record it."""
+DEFAULT_COMPRESSION = "lz4"
+"""What :func:`write` and :class:`Writer` use unless told: LZ4 fast, as DV records by default."""
 LEVELS = {1: 0, 2: 9, 3: 3, 4: 22}
 """Compression level per code, as dv-processing 2.0.4 sets them (LZ4F fast, LZ4 HC default,
 zstd default, zstd maximum)."""
@@ -110,6 +127,12 @@ EVENT = np.dtype(
 """One AEDAT 4 event struct: t int64 us, x int16, y int16, polarity bool, 3 bytes of padding."""
 MAX_PAYLOAD = 1 << 31
 """Largest decompressed packet accepted: the FlatBuffers limit, as the ``aedat`` reader sets it."""
+EVENT_PACKET_OVERHEAD = 1024
+"""Bytes an EventPacket FlatBuffer may hold beside its 16-byte event structs (size prefix, root
+offset, identifier, vtable, table, vector length: 32 bytes as every known writer lays it out): a
+packet whose table entry lists ``n`` events decompresses to at most ``16 * n`` + this."""
+INT64 = (-(1 << 63), (1 << 63) - 1)
+"""The range of the file's int64 timestamps (and of eventcode's step-time attributes)."""
 _WORKERS = max(1, os.cpu_count() or 1)
 _NAME_OF_CODE = {code: name for name, code in CODES.items()}
 _SALVAGE = "pass salvage=True to keep the complete packets before it"
@@ -117,18 +140,42 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class _StepTime(NamedTuple):
+    """A step-time stream as eventcode records it: step ``k`` is at ``t0_us + k * dt_us`` us."""
+
+    num_steps: int
+    dt_us: int
+    t0_us: int
+
+
+_Row = tuple[int, int, int, int, int, int]
+"""A packet table entry: payload offset, stream, size, records, first t, last t."""
+
+
 def _code(compression: Compression) -> int:
     """The ``CompressionType`` of a compression name in any accepted spelling."""
     return CODES[canonical(compression, COMPRESSIONS, "AEDAT 4.0")]
+
+
+def sniff(head: bytes) -> float:
+    """How sure it is that a file starting with ``head`` is AEDAT 4.0: 1 for its magic line, else 0.
+
+    Examples
+    --------
+    >>> from exporters import aedat4
+    >>> aedat4.sniff(aedat4.MAGIC + bytes(4)), aedat4.sniff(b"#!AER-DAT3.1"), aedat4.sniff(b"")
+    (1.0, 0.0, 0.0)
+    """
+    return 1.0 if head.startswith(MAGIC) else 0.0
 
 
 # ---------------------------------------------------------------------- writing
 def write(
     path: str | os.PathLike[str],
     events: Events,
-    compression: Compression = "lz4",
-    dt_us: int | None = None,
     *,
+    compression: Compression = DEFAULT_COMPRESSION,
+    dt_us: int | None = None,
     t0_us: int = 0,
     channels: Literal["tile"] | None = None,
     overwrite: bool = True,
@@ -162,7 +209,10 @@ def write(
     ------
     ExportError
         Step time without ``dt_us``, channels without ``channels="tile"``, several samples
-        without a placeholder, an unknown compression, or an existing file without overwrite.
+        without a placeholder, an unknown compression, step times beyond int64 microseconds, or
+        an existing file without overwrite.
+    OptionError
+        A ``dt_us`` that is not a positive whole number.
 
     Examples
     --------
@@ -233,7 +283,7 @@ class Writer(AtomicWriter):
         self,
         path: str | os.PathLike[str],
         sensor_size: Sequence[int] | None = None,
-        compression: Compression = "lz4",
+        compression: Compression = DEFAULT_COMPRESSION,
         *,
         shape: Sequence[int] | None = None,
         dt_us: int | None = None,
@@ -265,11 +315,19 @@ class Writer(AtomicWriter):
                 "whose address columns have any width"
             )
         dt_us = step_us(dt_us)
-        if dt_us is not None and num_steps is None:
-            raise ExportError("a step-time stream needs num_steps with dt_us, to read back as steps")
+        self._steps: _StepTime | None = None
+        if dt_us is not None:
+            if num_steps is None:
+                raise ExportError("a step-time stream needs num_steps with dt_us, to read back as steps")
+            self._steps = _StepTime(int(num_steps), dt_us, int(t0_us))
+            beyond = _beyond_int64(self._steps)
+            if beyond is not None:
+                raise ExportError(
+                    f"step time t0_us + k * dt_us (0 <= k < num_steps) reaches {beyond} us, beyond the "
+                    "int64 microseconds of AEDAT 4; choose a smaller dt_us or t0_us"
+                )
         self._code = code
         self._size = (width * planes, height)
-        self._steps = (num_steps, int(dt_us), int(t0_us)) if dt_us is not None else None
         self._header = _io_header(
             self._code,
             _info_node(self._code, self._size, self._shape, self._steps, source, self._polarities),
@@ -277,7 +335,12 @@ class Writer(AtomicWriter):
         self._pending: list[tuple[np.ndarray, ...]] = []
         self._pending_count = 0
         self._last_t: int | None = None
-        self._table: list[tuple[int, int, int, int, int, int]] = []
+        self._table: list[_Row] = []
+
+    @property
+    def _out(self) -> BinaryIO:
+        """The open file, as :meth:`_open` made it."""
+        return cast(BinaryIO, self._file)
 
     def _open(self, temporary: Path) -> BinaryIO:
         file = open(temporary, "wb")  # noqa: SIM115 - closed by AtomicWriter.__exit__
@@ -286,7 +349,7 @@ class Writer(AtomicWriter):
 
     def _finish(self) -> None:
         self._flush(final=True)
-        _append_table(self._file, self._code, self._table)
+        _append_table(self._out, self._code, self._table)
 
     def write(self, events: Events) -> None:
         """Append one sample's events (microseconds, or steps when ``dt_us`` was given)."""
@@ -317,7 +380,7 @@ class Writer(AtomicWriter):
                     "microseconds (e.g. dt_us=1000); reading the file returns steps again"
                 )
             num_steps, dt_us, t0_us = self._steps
-            if events.num_steps > num_steps:
+            if (events.num_steps or 0) > num_steps:
                 raise ExportError(
                     f"events of {events.num_steps} steps do not fit this file's {num_steps} steps"
                 )
@@ -347,11 +410,11 @@ class Writer(AtomicWriter):
                 lambda r: _compress(self._code, _event_packet(*(c[r[0] : r[1]] for c in columns))), ranges
             )
             for (a, b), payload in zip(ranges, payloads, strict=True):
-                self._file.write(struct.pack("<ii", 0, len(payload)))
+                self._out.write(struct.pack("<ii", 0, len(payload)))
                 self._table.append(
-                    (self._file.tell(), 0, len(payload), b - a, int(columns[0][a]), int(columns[0][b - 1]))
+                    (self._out.tell(), 0, len(payload), b - a, int(columns[0][a]), int(columns[0][b - 1]))
                 )
-                self._file.write(payload)
+                self._out.write(payload)
         rest = tuple(column[cut:] for column in columns)
         self._pending = [rest] if len(rest[0]) else []
         self._pending_count = len(rest[0])
@@ -361,17 +424,17 @@ def _info_node(
     code: int,
     size: tuple[int, int],
     shape: tuple[int, ...],
-    steps: tuple | None,
+    steps: _StepTime | None,
     source: str,
     polarities: int,
 ) -> str:
     """The XML stream description: one event stream, id 0, with the attributes DV writes."""
-    extra = {"eventcodeShape": ("string", ",".join(map(str, shape)))}
+    extra: dict[str, tuple[str, object]] = {"eventcodeShape": ("string", ",".join(map(str, shape)))}
     if polarities != 2:
         extra["eventcodePolarities"] = ("int", polarities)
     if steps is not None:
-        extra |= {"eventcodeDtUs": ("long", steps[1]), "eventcodeNumSteps": ("long", steps[0])}
-        extra["eventcodeT0Us"] = ("long", steps[2])
+        extra |= {"eventcodeDtUs": ("long", steps.dt_us), "eventcodeNumSteps": ("long", steps.num_steps)}
+        extra["eventcodeT0Us"] = ("long", steps.t0_us)
     info = {**extra, "sizeX": ("int", size[0]), "sizeY": ("int", size[1]), "source": ("string", source)}
     stream = {
         "compression": ("string", DV_NAMES[code]),
@@ -381,7 +444,7 @@ def _info_node(
         "typeIdentifier": ("string", "EVTS"),
     }
 
-    def attrs(values: dict, indent: str) -> str:
+    def attrs(values: Mapping[str, tuple[str, object]], indent: str) -> str:
         return "".join(
             f'{indent}<attr key="{key}" type="{kind}">{escape(str(value))}</attr>\n'
             for key, (kind, value) in values.items()
@@ -413,7 +476,7 @@ def _io_header(code: int, info: str) -> bytes:
     return struct.pack("<I", len(body)) + body
 
 
-def _event_packet(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+def _event_packet(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> memoryview:
     """Size-prefixed ``EVTS`` EventPacket: a table whose one field is the vector of event structs."""
     n = len(t)
     packet = np.zeros(32 + 16 * n, np.uint8)  # zeroed: the structs' padding bytes
@@ -422,7 +485,7 @@ def _event_packet(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) ->
     )
     records = packet[32:].view(EVENT)
     records["t"], records["x"], records["y"], records["p"] = t, x, y, p
-    return packet
+    return packet.data
 
 
 _DEFINITION = np.dtype(
@@ -436,7 +499,7 @@ _DEFINITION = np.dtype(
 """A FileDataDefinition table as written: vtable offset, PacketInfo struct, then four int64."""
 
 
-def _data_table(entries: list[tuple[int, int, int, int, int, int]]) -> bytes:
+def _data_table(entries: list[_Row]) -> bytes:
     """Size-prefixed ``FTAB`` FileDataTable: one FileDataDefinition per packet, sharing one vtable.
 
     ``entries`` are ``(payload offset, stream, size, records, first t, last t)``. Layout: root
@@ -462,7 +525,7 @@ def _data_table(entries: list[tuple[int, int, int, int, int, int]]) -> bytes:
     return bytes(blob)
 
 
-def _append_table(file: BinaryIO, code: int, entries: list[tuple[int, int, int, int, int, int]]) -> None:
+def _append_table(file: BinaryIO, code: int, entries: list[_Row]) -> None:
     """Write the packet table at the end of ``file`` and point the header's dataTablePosition to it."""
     position = file.tell()
     file.write(_compress(code, _data_table(entries)))
@@ -470,13 +533,14 @@ def _append_table(file: BinaryIO, code: int, entries: list[tuple[int, int, int, 
     file.write(struct.pack("<q", position))
 
 
-def _compress(code: int, payload: bytes | memoryview | np.ndarray) -> bytes | memoryview | np.ndarray:
+def _compress(code: int, payload: bytes | memoryview) -> bytes | memoryview:
     if code == 0:
         return payload
     if code in (1, 2):
-        return lz4.frame.compress(
+        frame: bytes = lz4.frame.compress(
             payload, compression_level=LEVELS[code], block_size=lz4.frame.BLOCKSIZE_MAX64KB, block_linked=True
         )
+        return frame
     return zstandard.ZstdCompressor(level=LEVELS[code]).compress(payload)
 
 
@@ -512,7 +576,9 @@ def transcode(
     decompressed and compressed again on all cores. The stream description is kept, with its
     ``compression`` attributes updated, and a new packet table is written. Packets are not
     decoded: a copied packet is checked no further than its header (salvage therefore stops at
-    a corrupt payload only where the payload is decompressed).
+    a corrupt payload only where the payload is decompressed). A decompressed packet's records
+    and time range are read from its FlatBuffer and compared with its table entry: a
+    disagreement raises, or with ``salvage`` warns and the new table lists the packet's own.
 
     Parameters
     ----------
@@ -533,7 +599,8 @@ def transcode(
     Raises
     ------
     FileFormatError
-        ``source`` is not an AEDAT 4.0 file, or is truncated or corrupt (without ``salvage``).
+        ``source`` is not an AEDAT 4.0 file, or is truncated or corrupt, or its packet table
+        disagrees with its packets (without ``salvage``).
     ExportError
         An unknown compression, or an existing ``target`` without ``overwrite``.
 
@@ -553,18 +620,18 @@ def transcode(
         layout = _layout(Path(source), descriptor, salvage)
         code = layout.code if compression is None else _code(compression)
 
-        def copy(packet: Packet) -> tuple[bytes | memoryview | np.ndarray, tuple[int | None, ...]]:
-            """The packet's new payload, and its records and time range."""
+        def copy(packet: Packet) -> tuple[bytes | memoryview, _Contents, str | None]:
+            """The packet's new payload, its records and time range, and how they disagree with
+            its table entry (None if they agree or were not read)."""
             stored = _stored(descriptor, layout, packet)
+            listed = (packet.count, packet.first, packet.last)
             if code == layout.code and layout.has_table:
-                return stored, (packet.count, packet.first, packet.last)
-            payload = _decompress(layout.path, layout.code, stored, packet.offset)
-            contents = (
-                (packet.count, packet.first, packet.last)
-                if layout.has_table
-                else _records(layout, packet, payload)
-            )
-            return (stored if code == layout.code else _compress(code, payload)), contents
+                return stored, listed, None
+            payload = _payload(layout, packet, stored)
+            found = _records(layout, packet, payload)
+            contents = listed if found[0] is None else found  # another type: the table's, if any
+            payload = stored if code == layout.code else _compress(code, payload)
+            return payload, contents, _disagreement(layout, packet, found)
 
         damage, done, entries = layout.damage, 0, []
         with atomic_path(target, overwrite) as temporary, open(temporary, "wb") as out:
@@ -573,18 +640,19 @@ def transcode(
                 results, batch, damaged = _salvaged(
                     functools.partial(_each_packet, copy), layout.packets[a:b], salvage
                 )
-                for packet, (payload, contents) in zip(batch, results, strict=True):
+                _disagreements([note for _, _, note in results], salvage)
+                for packet, (payload, contents, _) in zip(batch, results, strict=True):
                     out.write(struct.pack("<ii", packet.stream, len(payload)))
                     entries.append((out.tell(), packet.stream, len(payload), *contents))
                     out.write(payload)
-                    done += contents[0] if layout.declared[packet.stream].type == "EVTS" else 0
+                    done += (contents[0] or 0) if layout.declared[packet.stream].type == "EVTS" else 0
                 if progress is not None:
                     progress(done)
                 if damaged is not None:
                     damage = damaged
                     break
             if all(None not in entry for entry in entries):  # else no table: readers scan the packets
-                _append_table(out, code, entries)
+                _append_table(out, code, cast("list[_Row]", entries))
     if damage is not None:
         _warn(layout, damage)
 
@@ -597,9 +665,11 @@ def _described(description: str, code: int) -> str:
     return ElementTree.tostring(root, encoding="unicode")
 
 
-def _records(
-    layout: _Layout, packet: Packet, payload: bytes | memoryview
-) -> tuple[int | None, int | None, int | None]:
+_Contents = tuple[int | None, int | None, int | None]
+"""A packet's records and the times of its first and last: from its table entry or its FlatBuffer."""
+
+
+def _records(layout: _Layout, packet: Packet, payload: bytes | memoryview) -> _Contents:
     """``(records, first t, last t)`` of a packet, read from its (decompressed) FlatBuffer
     ``payload`` without decoding it.
 
@@ -616,7 +686,8 @@ def _records(
         start, count = _event_vector(path, payload, where)
 
         def time(i: int) -> int:
-            return struct.unpack_from("<q", payload, start + 16 * i)[0]
+            t: int = struct.unpack_from("<q", payload, start + 16 * i)[0]
+            return t
 
     elif kind in ("IMUS", "TRIG"):
         buffer = _buffer(path, payload, kind.encode(), where)
@@ -643,70 +714,13 @@ class Packet:
     last: int | None = None
 
 
-@dataclass(frozen=True)
-class Stream:
-    """One stream of an AEDAT 4.0 file, as :func:`info` describes it.
+class _Attributes(NamedTuple):
+    """eventcode's own attributes of an event stream: the sample shape, the sensor's polarities and
+    the step time (other writers' streams have none: the sensor's shape, 2, microseconds)."""
 
-    Attributes
-    ----------
-    id : int
-        The stream id of its packets.
-    type : str
-        Type identifier: ``"EVTS"`` (events), ``"IMUS"`` (IMU samples), ``"TRIG"`` (triggers),
-        ``"FRME"`` (frames), or another DV type.
-    name : str
-        DV's output name (``"events"``, ``"imu"``, ``"triggers"``, ``"frames"``); ``""`` if none.
-    size : (int, int) or None
-        ``(sizeX, sizeY)`` of an event or frame stream, else None.
-    packets : int
-        Packets of the stream in the file.
-    records : int or None
-        Its events, IMU samples, triggers or frames: the packet table's counts, else counted in
-        each packet's FlatBuffer; None only for another type in a file without a table.
-    first, last : int or None
-        Timestamps (us) of its first and last records; None without records, or when unknown.
-    """
-
-    id: int
-    type: str
-    name: str
-    size: tuple[int, int] | None
-    packets: int
-    records: int | None
-    first: int | None
-    last: int | None
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    """What the header and packets of an AEDAT 4.0 file say, without decoding the events.
-
-    ``compression`` is the canonical name (``"none"``, ``"lz4"``, ``"lz4_high"``, ``"zstd"``,
-    ``"zstd_high"``); ``streams`` maps each stream id to its :class:`Stream`; ``event_stream`` is
-    the lowest event stream id (or None); ``shape``, ``num_steps``, ``dt_us`` and ``t0_us`` come
-    from eventcode's attributes when present; ``has_table`` says whether the file has a packet
-    table; ``packets`` lists every packet in file order, with its records and time range.
-    """
-
-    path: Path
-    compression: str
-    streams: dict[int, Stream]
-    event_stream: int | None
-    shape: tuple[int, ...] | None
-    num_steps: int | None
-    dt_us: int | None
-    t0_us: int
-    has_table: bool
-    packets: list[Packet] = field(repr=False)
+    shape: tuple[int, ...] | None = None
     polarities: int = 2
-
-    @property
-    def sensor_size(self) -> tuple[int, int, int] | None:
-        """``(sizeX, sizeY, P)`` of the event stream (channels side by side), or None without one."""
-        if self.event_stream is None:
-            return None
-        width, height = self.streams[self.event_stream].size
-        return (width, height, max(self.polarities, 1))
+    steps: _StepTime | None = None
 
 
 class _Declared(NamedTuple):
@@ -715,6 +729,19 @@ class _Declared(NamedTuple):
     type: str
     name: str
     size: tuple[int, int] | None
+    attributes: _Attributes
+
+
+class _Target(NamedTuple):
+    """The event stream being read: its file and id, the sensor ``(W, H)``, and what its events
+    read back as (sample shape, step time, polarities)."""
+
+    path: Path
+    id: int
+    size: tuple[int, int]
+    shape: tuple[int, ...]
+    steps: _StepTime | None
+    polarities: int
 
 
 _Damage = tuple[int, str]
@@ -725,8 +752,9 @@ _Damage = tuple[int, str]
 class _Layout:
     """What reading needs: the header, the declared streams, the packets and any damage.
 
-    ``data_end`` is where the packets end (the table's position, else the file's end);
-    ``damage`` is set when salvage stopped before it.
+    ``event_stream`` is the lowest event stream id (None without one); ``data_end`` is where the
+    packets end (the table's position, else the file's end); ``damage`` is set when salvage
+    stopped before it.
     """
 
     path: Path
@@ -734,15 +762,24 @@ class _Layout:
     description: str
     declared: dict[int, _Declared]
     event_stream: int | None
-    shape: tuple[int, ...] | None
-    num_steps: int | None
-    dt_us: int | None
-    t0_us: int
     has_table: bool
     packets: list[Packet]
     data_end: int
     damage: _Damage | None
-    polarities: int
+
+
+def _target(layout: _Layout, stream: int | None) -> _Target:
+    """Event stream ``stream`` (None: the lowest) of the file, or :class:`FileFormatError`."""
+    chosen = layout.event_stream if stream is None else stream
+    declared = None if chosen is None else layout.declared.get(chosen)
+    if chosen is None or declared is None or declared.type != "EVTS" or declared.size is None:
+        kinds = {key: declared.type for key, declared in layout.declared.items()}
+        raise FileFormatError(
+            f"{layout.path}: no event stream {'' if stream is None else stream} (streams: {kinds})"
+        )
+    width, height = declared.size
+    shape, polarities, steps = declared.attributes
+    return _Target(layout.path, chosen, declared.size, shape or (height, width), steps, polarities)
 
 
 def info(path: str | os.PathLike[str], *, salvage: bool = False) -> FileInfo:
@@ -759,6 +796,17 @@ def info(path: str | os.PathLike[str], *, salvage: bool = False) -> FileInfo:
         Describe the complete packets before the first incomplete or corrupt one of a damaged
         file, with a :class:`~eventcode.errors.DataLossWarning`, instead of raising.
 
+    Returns
+    -------
+    FileInfo
+        The common fields for the file's (lowest) event stream: ``events``, and ``first`` /
+        ``last`` in ``time_unit`` (steps for files eventcode wrote from step-time events, else
+        microseconds); ``samples`` is 1. ``streams`` lists every stream in the file's order (the
+        event stream's times in ``time_unit``, the others' in microseconds). ``extras`` holds
+        ``event_stream`` (its id, or None), ``t0_us`` (the microseconds of step 0), ``has_table``
+        (whether the file has a packet table) and ``packets`` (every :class:`Packet` in file
+        order, with its records and time range).
+
     Raises
     ------
     FileFormatError
@@ -772,10 +820,12 @@ def info(path: str | os.PathLike[str], *, salvage: bool = False) -> FileInfo:
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.aedat4"
     >>> aedat4.write(path, Events(t=[1, 2], x=[0, 1], y=[0, 0], p=[1, 1], sensor_size=(2, 1)))
     >>> meta = aedat4.info(path)
-    >>> meta.compression, meta.sensor_size
-    ('lz4', (2, 1, 2))
+    >>> meta.compression, meta.sensor_size, meta.events, (meta.first, meta.last), meta.time_unit
+    ('lz4', (2, 1, 2), 2, (1, 2), 'us')
     >>> meta.streams[0]
     Stream(id=0, type='EVTS', name='events', size=(2, 1), packets=1, records=2, first=1, last=2)
+    >>> meta.extras["event_stream"], meta.extras["has_table"], len(meta.extras["packets"])
+    (0, True, 1)
     """
     with open(path, "rb") as file:
         descriptor = file.fileno()
@@ -784,55 +834,67 @@ def info(path: str | os.PathLike[str], *, salvage: bool = False) -> FileInfo:
         if not layout.has_table:
 
             def count(packet: Packet) -> Packet:
-                found = _records(layout, packet, _payload(descriptor, layout, packet))
+                payload = _payload(layout, packet, _stored(descriptor, layout, packet))
+                found = _records(layout, packet, payload)
                 return replace(packet, count=found[0], first=found[1], last=found[2])
 
             packets, _, damaged = _salvaged(functools.partial(_each_packet, count), packets, salvage)
             damage = damaged or damage
     if damage is not None:
         _warn(layout, damage)
+    target = None if layout.event_stream is None else _target(layout, None)
+    streams = _summaries(layout, packets, target)
+    events = next((stream for stream in streams if target is not None and stream.id == target.id), None)
+    steps = None if target is None else target.steps
     return FileInfo(
-        layout.path,
-        _NAME_OF_CODE[layout.code],
-        _summaries(layout.declared, packets),
-        layout.event_stream,
-        layout.shape,
-        layout.num_steps,
-        layout.dt_us,
-        layout.t0_us,
-        layout.has_table,
-        packets,
-        layout.polarities,
+        path=layout.path,
+        format=NAME,
+        compression=_NAME_OF_CODE[layout.code],
+        sensor_size=None if target is None else (*target.size, max(target.polarities, 1)),
+        shape=None if target is None else target.shape,
+        events=0 if events is None else events.records or 0,
+        samples=1,
+        time_unit="us" if steps is None else "step",
+        first=None if events is None else events.first,
+        last=None if events is None else events.last,
+        num_steps=None if steps is None else steps.num_steps,
+        dt_us=None if steps is None else steps.dt_us,
+        polarities=2 if target is None else target.polarities,
+        streams=streams,
+        extras={
+            "event_stream": layout.event_stream,
+            "t0_us": 0 if steps is None else steps.t0_us,
+            "has_table": layout.has_table,
+            "packets": packets,
+        },
     )
 
 
-def _summaries(declared: dict[int, _Declared], packets: list[Packet]) -> dict[int, Stream]:
-    """Each declared stream with its packets' count, records and time range."""
-    members: dict[int, list[Packet]] = {key: [] for key in declared}
+def _summaries(layout: _Layout, packets: list[Packet], target: _Target | None) -> tuple[Stream, ...]:
+    """Each declared stream with its packets' count, records and time range (the ``target`` event
+    stream's in steps for a step-time file)."""
+    members: dict[int, list[Packet]] = {key: [] for key in layout.declared}
     for packet in packets:
         members[packet.stream].append(packet)
-    streams = {}
-    for key, (kind, name, size) in declared.items():
+    streams = []
+    for key, (kind, name, size, _) in layout.declared.items():
         counts = [packet.count for packet in members[key]]
-        filled = [packet for packet in members[key] if packet.count]
-        streams[key] = Stream(
-            key,
-            kind,
-            name,
-            size,
-            len(counts),
-            None if None in counts else sum(counts),
-            min((packet.first for packet in filled), default=None),
-            max((packet.last for packet in filled), default=None),
-        )
-    return streams
+        firsts = [packet.first for packet in members[key] if packet.count and packet.first is not None]
+        lasts = [packet.last for packet in members[key] if packet.count and packet.last is not None]
+        first, last = min(firsts, default=None), max(lasts, default=None)
+        if target is not None and key == target.id and target.steps is not None and first is not None:
+            first, last = _steps(np.array([first, last], np.int64), target.steps, target.path).tolist()
+        records = None if None in counts else sum(count or 0 for count in counts)
+        streams.append(Stream(key, kind, name, size, len(counts), records, first, last))
+    return tuple(streams)
 
 
 def read(
     path: str | os.PathLike[str],
+    *,
+    sample: int | None = None,
     t_start: int | None = None,
     t_end: int | None = None,
-    *,
     stream: int | None = None,
     sort: bool = False,
     salvage: bool = False,
@@ -843,6 +905,8 @@ def read(
     ----------
     path : path
         The file.
+    sample : {None, 0, -1}
+        The file's one sample (an AEDAT 4.0 file holds one stream): None, 0 and -1 read it.
     t_start, t_end : int, optional
         Half-open time window in the time unit of the result (steps for files eventcode wrote
         from step-time events, else microseconds). With the file's packet table only the
@@ -854,8 +918,10 @@ def read(
     salvage : bool
         For a truncated or corrupt file: read the complete packets before the first incomplete
         or corrupt one (scanning the packet headers from the start of the data when the packet
-        table is lost) and give a :class:`~eventcode.errors.DataLossWarning` with the bytes left
-        out, instead of raising.
+        table is lost or does not match the packets) and give a
+        :class:`~eventcode.errors.DataLossWarning` with the bytes left out, instead of raising.
+        A packet whose records or time range differ from its table entry is read as it is, with
+        a warning: a window decodes every packet with ``salvage``, so that their own times count.
 
     Returns
     -------
@@ -867,8 +933,12 @@ def read(
     ------
     FileFormatError
         Not an AEDAT 4.0 file, truncated or corrupt (the message names the byte offset; without
-        ``salvage``), no event stream, events outside the declared sensor, or time going
-        backwards (without ``sort``).
+        ``salvage``), a packet table that disagrees with the packets (without ``salvage``), no
+        event stream, events outside the declared sensor, or time going backwards (without
+        ``sort``).
+    OptionError
+        A ``sample`` other than None, 0 or -1; a window bound that is not an int, or
+        ``t_end < t_start``.
 
     Examples
     --------
@@ -880,18 +950,18 @@ def read(
     >>> aedat4.read(path, t_start=2).t.tolist()
     [5, 9]
     """
-    with open(path, "rb") as file:
-        layout = _layout(Path(path), file.fileno(), salvage)
-        (columns,) = _chunks(file.fileno(), layout, stream, t_start, t_end, None, sort, salvage)
-    return _events(columns, layout)
+    window = _window(path, sample, t_start, t_end)
+    ((columns, target),) = _columns(path, stream, window, None, sort, salvage)
+    return _events(columns, target)
 
 
 def read_chunks(
     path: str | os.PathLike[str],
     chunk_events: int = 1 << 20,
+    *,
+    sample: int | None = None,
     t_start: int | None = None,
     t_end: int | None = None,
-    *,
     stream: int | None = None,
     salvage: bool = False,
 ) -> Iterator[Events]:
@@ -900,6 +970,14 @@ def read_chunks(
     Memory stays near one chunk whatever the file size. Chunks hold whole packets, so their
     sizes vary around ``chunk_events``; their times follow on. Arguments as for :func:`read`;
     the chunks are those of :func:`read_columns`, as :class:`~eventcode.Events`.
+
+    Raises
+    ------
+    OptionError
+        At the call: a ``chunk_events`` that is not a positive whole number, or the arguments
+        :func:`read` refuses.
+    FileFormatError
+        As for :func:`read`, while iterating.
 
     Examples
     --------
@@ -912,18 +990,21 @@ def read_chunks(
     >>> sum(len(chunk) for chunk in aedat4.read_chunks(path, chunk_events=10))
     100
     """
-    with open(path, "rb") as file:
-        layout = _layout(Path(path), file.fileno(), salvage)
-        for columns in _chunks(file.fileno(), layout, stream, t_start, t_end, chunk_events, False, salvage):
-            yield _events(columns, layout)
+    chunk_events = positive_int("chunk_events", chunk_events, "events")
+    window = _window(path, sample, t_start, t_end)
+    return (
+        _events(columns, target)
+        for columns, target in _columns(path, stream, window, chunk_events, False, salvage)
+    )
 
 
 def read_columns(
     path: str | os.PathLike[str],
     chunk_events: int = 1 << 20,
+    *,
+    sample: int | None = None,
     t_start: int | None = None,
     t_end: int | None = None,
-    *,
     stream: int | None = None,
     salvage: bool = False,
 ) -> Iterator[dict[str, np.ndarray]]:
@@ -932,7 +1013,7 @@ def read_columns(
     Each chunk is a dict of ``t`` (int64, in the unit :func:`read` returns: steps for files
     eventcode wrote from step-time events, else microseconds), ``x`` and ``y`` (int16), ``p``
     (bool), and ``c`` (int16) when the sample shape has channels: exactly the columns of the
-    chunks of :func:`read_chunks`. Arguments as for :func:`read_chunks`.
+    chunks of :func:`read_chunks`. Arguments and errors as for :func:`read_chunks`.
 
     Examples
     --------
@@ -944,45 +1025,72 @@ def read_columns(
     >>> [(chunk["t"].tolist(), chunk["p"].dtype.name) for chunk in aedat4.read_columns(path)]
     [([1, 5, 9], 'bool')]
     """
-    with open(path, "rb") as file:
-        layout = _layout(Path(path), file.fileno(), salvage)
-        yield from _chunks(file.fileno(), layout, stream, t_start, t_end, chunk_events, False, salvage)
+    chunk_events = positive_int("chunk_events", chunk_events, "events")
+    window = _window(path, sample, t_start, t_end)
+    return (columns for columns, _ in _columns(path, stream, window, chunk_events, False, salvage))
 
 
-def _chunks(
-    descriptor: int,
-    layout: _Layout,
+_Window = tuple[int | None, int | None]
+"""A half-open time window ``(t_start, t_end)``; None leaves a side open."""
+
+
+def _window(path: str | os.PathLike[str], sample: object, t_start: object, t_end: object) -> _Window:
+    """The window as ints, after checking the arguments every reader takes."""
+    if sample is not None and _index(sample) not in (0, -1):
+        raise OptionError(
+            f"{os.fspath(path)} holds one stream (an AEDAT 4.0 file is one sample): sample must be "
+            f"None, 0 or -1, got {sample!r}"
+        )
+    start, end = (None if value is None else _index(value) for value in (t_start, t_end))
+    for name, value, index in (("t_start", t_start, start), ("t_end", t_end, end)):
+        if value is not None and index is None:
+            raise OptionError(f"{name} must be an int (in the file's time unit), got {value!r}")
+    if start is not None and end is not None and end < start:
+        raise OptionError(f"t_end = {end} comes before t_start = {start}; the window is t_start <= t < t_end")
+    return start, end
+
+
+def _index(value: object) -> int | None:
+    """``value`` as an int (an int, a numpy integer, a one-element integer tensor), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _columns(
+    path: str | os.PathLike[str],
     stream: int | None,
-    t_start: int | None,
-    t_end: int | None,
+    window: _Window,
     chunk_events: int | None,
     sort: bool,
     salvage: bool,
-) -> Iterator[dict[str, np.ndarray]]:
-    """The columns of an event stream, about ``chunk_events`` events at a time (None: one chunk).
+) -> Iterator[tuple[dict[str, np.ndarray], _Target]]:
+    """The columns of an event stream, about ``chunk_events`` events at a time (None: one chunk),
+    each with the stream they come from.
 
     Every reader goes through here. With ``salvage`` the chunks stop before the first damaged
     packet, and a :class:`DataLossWarning` follows the last chunk.
     """
-    chosen, window = _select(layout, stream, t_start, t_end)
-
-    def decoded(packets: list[Packet]) -> dict[str, np.ndarray]:
-        return _concatenate(_decode(descriptor, layout, packets), layout, packets)
-
-    damage, last = layout.damage, None
-    for a, b in _groups(chosen, chunk_events):
-        records, group, damaged = _salvaged(decoded, chosen[a:b], salvage)
-        t = records["t"]
-        if last is not None and len(t) and t[0] < last:
-            raise FileFormatError(
-                f"{layout.path}: byte {group[0].offset}: time goes back from {last} to "
-                f"{int(t[0])} us between packets"
+    with open(path, "rb") as file:
+        descriptor = file.fileno()
+        layout = _layout(Path(path), descriptor, salvage)
+        target = _target(layout, stream)
+        chosen, window = _select(layout, target, window, salvage)
+        damage, before = layout.damage, None
+        for a, b in _groups(chosen, chunk_events):
+            decoded, group, damaged = _salvaged(
+                functools.partial(_decoded, descriptor, layout, target.size), chosen[a:b], salvage
             )
-        last = t[-1] if len(t) else last
-        yield _finish(records, layout, group, window, sort)
-        if damaged is not None:
-            damage = damaged
-            break
+            _disagreements(decoded.notes, salvage)
+            yield _finish(decoded, target, group, window, sort, before), target
+            t = decoded.columns["t"]
+            before = int(t[-1]) if len(t) else before
+            if damaged is not None:
+                damage = damaged
+                break
     if damage is not None:
         _warn(layout, damage)
 
@@ -1012,36 +1120,23 @@ def _layout(path: Path, descriptor: int, salvage: bool) -> _Layout:
         raise FileFormatError(f"{path}: byte {len(MAGIC)}: unknown compression type {code} (0-4 are defined)")
     table_at = header.scalar(header.root, 1, "<q", -1)
     description = header.string(header.root, 2)
-    declared, extra = _streams(path, description)
+    declared = _streams(path, description)
     found = _packets(path, descriptor, code, table_at, data_start, end, declared)
     packets, has_table, data_end, damage = found
     if damage is not None and not salvage:
         raise FileFormatError(f"{damage[1]}; {_SALVAGE}")
     events = min((key for key, stream in declared.items() if stream.type == "EVTS"), default=None)
-    shape = None
-    if events is not None:
-        width, height = declared[events].size
-        shape = extra.get("shape") or (height, width)
-    return _Layout(
-        path,
-        code,
-        description,
-        declared,
-        events,
-        shape,
-        extra.get("num_steps"),
-        extra.get("dt_us"),
-        extra.get("t0_us", 0),
-        has_table,
-        packets,
-        data_end,
-        damage,
-        extra.get("polarities", 2),
-    )
+    return _Layout(path, code, description, declared, events, has_table, packets, data_end, damage)
 
 
 def _packets(
-    path: Path, descriptor: int, code: int, table_at: int, start: int, end: int, declared: dict
+    path: Path,
+    descriptor: int,
+    code: int,
+    table_at: int,
+    start: int,
+    end: int,
+    declared: dict[int, _Declared],
 ) -> tuple[list[Packet], bool, int, _Damage | None]:
     """The packets, whether they come from the table, where they end, and the damage that ends
     them early, if any.
@@ -1050,7 +1145,7 @@ def _packets(
     walked from ``start`` to the table (or the file's end) up to the first incomplete or
     impossible one.
     """
-    problem = None
+    problem: _Damage | None = None
     if table_at >= end:
         problem = (
             end,
@@ -1065,20 +1160,22 @@ def _packets(
         except FileFormatError as err:
             problem = (table_at, f"the packet table is damaged ({str(err).removeprefix(f'{path}: ')})")
     packets, damage = _scan(descriptor, start, problem[0] if problem else end, declared)
-    if damage is None and problem is None:
+    found = damage or problem
+    if found is None:
         return packets, False, end, None
-    position, reason = damage or problem
+    position, reason = found
     if damage is not None and problem is not None:
         reason = f"{reason}; {problem[1]}"
     return packets, False, end, (position, f"{path}: byte {position}: {reason}")
 
 
 def _scan(
-    descriptor: int, start: int, end: int, declared: dict
+    descriptor: int, start: int, end: int, declared: dict[int, _Declared]
 ) -> tuple[list[Packet], tuple[int, str] | None]:
     """The packets from their headers, walked from ``start`` to ``end``, up to the first
     incomplete or impossible one, whose position and the reason it is come second."""
-    packets, position = [], start
+    packets: list[Packet] = []
+    position = start
     while position < end:
         if position + 8 > end:
             return packets, (position, f"the data ends inside a packet header ({end - position} of 8 bytes)")
@@ -1102,8 +1199,8 @@ def _buffer(path: Path, data: bytes | memoryview, identifier: bytes, where: int)
         raise FileFormatError(f"{path}: {err}") from None
 
 
-def _streams(path: Path, text: str) -> tuple[dict[int, _Declared], dict]:
-    """Streams of the infoNode XML, and eventcode's own attributes of the event stream."""
+def _streams(path: Path, text: str) -> dict[int, _Declared]:
+    """Streams of the infoNode XML, each event stream with eventcode's own attributes."""
     try:
         root = ElementTree.fromstring(text)
     except ElementTree.ParseError as err:
@@ -1111,63 +1208,93 @@ def _streams(path: Path, text: str) -> tuple[dict[int, _Declared], dict]:
     outputs = root.find("./node[@name='outInfo']")
     if root.tag != "dv" or outputs is None:
         raise FileFormatError(f"{path}: the stream description has no <dv><node name='outInfo'>")
-    streams, extra = {}, {}
+    streams = {}
     for node in outputs.findall("node"):
         name = node.get("name", "")
         if not name.isdigit():
             raise FileFormatError(f"{path}: stream node {name!r} under outInfo is not a numeric stream id")
-        attrs = {a.get("key"): (a.text or "") for a in node.findall("attr")}
-        info = {a.get("key"): (a.text or "") for a in node.findall("./node[@name='info']/attr")}
+        attrs = {a.get("key", ""): (a.text or "") for a in node.findall("attr")}
+        info = {a.get("key", ""): (a.text or "") for a in node.findall("./node[@name='info']/attr")}
         kind = attrs.get("typeIdentifier", "")
-        size = None
+        size, attributes = None, _Attributes()
         if kind in ("EVTS", "FRME"):
             try:
                 size = (int(info["sizeX"]), int(info["sizeY"]))
                 address.check_shape((size[1], size[0]))
             except (KeyError, ValueError) as err:
                 raise FileFormatError(f"{path}: stream {name} has no valid sizeX/sizeY ({err})") from None
-        streams[int(name)] = _Declared(kind, attrs.get("originalOutputName", ""), size)
-        if kind == "EVTS" and not extra:
-            extra = _eventcode_attributes(path, info, size)
+            if kind == "EVTS":
+                attributes = _eventcode_attributes(path, info, size)
+        streams[int(name)] = _Declared(kind, attrs.get("originalOutputName", ""), size, attributes)
     if not streams:
         raise FileFormatError(f"{path}: the stream description declares no streams")
-    return streams, extra
+    return streams
 
 
-def _eventcode_attributes(path: Path, info: dict[str, str], size: tuple[int, int]) -> dict:
-    """Sample shape and step time recorded by eventcode's writer, checked against the sensor."""
-    extra: dict = {}
+def _eventcode_attributes(path: Path, info: dict[str, str], size: tuple[int, int]) -> _Attributes:
+    """Sample shape, polarities and step time recorded by eventcode's writer, checked against the
+    sensor and against int64 (every step's time in microseconds must be a timestamp the file can
+    hold)."""
+    shape, polarities, steps = None, 2, None
     try:
         if "eventcodeShape" in info:
             shape = address.check_shape(int(v) for v in info["eventcodeShape"].split(",") if v)
             planes = address.channels(shape)
             if (address.width(shape) * planes, address.height(shape)) != size:
-                raise ValueError(f"shape {shape} does not tile the {size[0]}x{size[1]} sensor")
-            extra["shape"] = shape
+                raise ValueError(f"eventcodeShape {shape} does not tile the {size[0]}x{size[1]} sensor")
         if "eventcodePolarities" in info:
-            extra["polarities"] = int(info["eventcodePolarities"])
-            if extra["polarities"] not in address.POLARITIES:
-                raise ValueError(f"eventcodePolarities is {extra['polarities']}, not 2, 1 or 0")
+            polarities = _attribute(info, "eventcodePolarities", 0)
+            if polarities not in address.POLARITIES:
+                raise ValueError(f"eventcodePolarities is {polarities}, not 2, 1 or 0")
         if "eventcodeDtUs" in info:
-            extra["dt_us"] = int(info["eventcodeDtUs"])
-            extra["num_steps"] = int(info["eventcodeNumSteps"])
-            extra["t0_us"] = int(info.get("eventcodeT0Us", "0"))
-            if extra["dt_us"] < 1 or extra["num_steps"] < 0:
-                raise ValueError("dt_us must be positive and num_steps non-negative")
-    except (KeyError, ValueError) as err:
+            if "eventcodeNumSteps" not in info:
+                raise ValueError("eventcodeDtUs comes without eventcodeNumSteps")
+            steps = _StepTime(
+                _attribute(info, "eventcodeNumSteps", 0),
+                _attribute(info, "eventcodeDtUs", 1),
+                _attribute(info, "eventcodeT0Us", INT64[0], "0"),
+            )
+            beyond = _beyond_int64(steps)
+            if beyond is not None:
+                raise ValueError(
+                    f"eventcodeT0Us + k * eventcodeDtUs (0 <= k < eventcodeNumSteps) reaches {beyond} us, "
+                    "beyond int64"
+                )
+    except ValueError as err:
         raise FileFormatError(
             f"{path}: eventcode's attributes of the event stream are inconsistent: {err}"
         ) from None
-    return extra
+    return _Attributes(shape, polarities, steps)
+
+
+def _attribute(info: dict[str, str], key: str, low: int, default: str = "") -> int:
+    """The integer attribute ``key`` of an ``info`` node, in ``[low, 2**63)``, else ValueError naming it."""
+    text = info.get(key, default)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{key} is {text!r}, not an integer") from None
+    if not low <= value <= INT64[1]:
+        raise ValueError(f"{key} = {value} is outside [{low}, 2**63 - 1]")
+    return value
+
+
+def _beyond_int64(steps: _StepTime) -> int | None:
+    """The first of the step times ``t0_us`` and ``t0_us + (num_steps - 1) * dt_us`` (us) outside
+    int64, or None when every step's time fits."""
+    last = steps.t0_us + max(steps.num_steps - 1, 0) * steps.dt_us
+    return next((t for t in (steps.t0_us, last) if not INT64[0] <= t <= INT64[1]), None)
 
 
 def _table(
-    path: Path, descriptor: int, code: int, position: int, end: int, start: int, streams: dict
+    path: Path, descriptor: int, code: int, position: int, end: int, start: int, streams: dict[int, _Declared]
 ) -> list[Packet]:
     """The packet list from the FileDataTable (parsed with numpy when its entries share a vtable).
 
-    Entries must list packets in file order, within the data; each packet header is checked
-    against its entry when the packet is read.
+    The entries must list every packet in file order: contiguous from the data's ``start`` to
+    the table's ``position``, each of a declared stream, so that no packet is left out or read
+    out of place (O(entries)). Each packet header is checked against its entry when the packet
+    is read, and each packet's records and time range when it is decoded.
     """
     blob = _decompress(path, code, os.pread(descriptor, end - position, position), position)
     table = _buffer(path, blob, b"FTAB", position)
@@ -1195,17 +1322,24 @@ def _table(
             np.array([table.scalar(e, slot, fmt, 0) for e in entries], dtype=np.int64)
             for slot, fmt in ((0, "<q"), (1, "<i"), (1, "<i"), (2, "<q"), (3, "<q"), (4, "<q"))
         ]
-        columns[2] = np.array(
-            [table.read("<i", table.field(e, 1) + 4) if table.field(e, 1) else 0 for e in entries]
-        )
+        columns[2] = np.array([table.read("<i", at + 4) if (at := table.field(e, 1)) else 0 for e in entries])
     offset, stream, size, count, first_t, last_t = columns
-    previous = np.concatenate([[start], offset[:-1] + size[:-1]])
-    bad = (offset - 8 < previous) | (size < 0) | (offset + size > position) | ~np.isin(stream, list(streams))
+    ends = offset + size
+    expected = np.concatenate([[start], ends[:-1]]) + 8  # each payload right after the previous packet
+    bad = (offset != expected) | (size < 0) | (count < 0) | ~np.isin(stream, list(streams))
     if bad.any():
         i = int(np.argmax(bad))
         raise FileFormatError(
-            f"{path}: byte {position}: data table entry {i} lists a packet of stream {int(stream[i])}, "
-            f"{int(size[i])} bytes at byte {int(offset[i]) - 8}, which is not a packet of this file"
+            f"{path}: byte {position}: data table entry {i} lists a packet of stream {int(stream[i])} with "
+            f"{int(size[i])} bytes and {int(count[i])} records at byte {int(offset[i]) - 8}, but the packets "
+            f"of this file run on from byte {int(expected[i]) - 8} there: the table must list every packet "
+            "of a declared stream, in file order"
+        )
+    covered = int(ends[-1]) if n else start
+    if covered != position:
+        raise FileFormatError(
+            f"{path}: byte {position}: the data table's packets end at byte {covered}, but the packets "
+            f"run on to the table at byte {position}: the table leaves packets out"
         )
     return [
         Packet(*entry)
@@ -1227,26 +1361,33 @@ def _gather(data: np.ndarray, positions: np.ndarray, dtype: str) -> np.ndarray:
     return data[positions[:, None] + np.arange(size)].view(dtype).ravel()
 
 
-def _select(
-    layout: _Layout, stream: int | None, t_start: int | None, t_end: int | None
-) -> tuple[list[Packet], tuple[int | None, int | None]]:
-    """The packets to decode, and the time window in microseconds."""
-    chosen = layout.event_stream if stream is None else stream
-    if chosen not in layout.declared or layout.declared[chosen].type != "EVTS":
-        kinds = {key: declared.type for key, declared in layout.declared.items()}
-        raise FileFormatError(
-            f"{layout.path}: no event stream {'' if stream is None else stream} (streams: {kinds})"
-        )
-    if layout.dt_us is not None:  # windows are in steps for step-time files
-        t_start, t_end = (None if t is None else layout.t0_us + t * layout.dt_us for t in (t_start, t_end))
-    packets = [p for p in layout.packets if p.stream == chosen]
-    if layout.has_table:
-        packets = [
-            p
-            for p in packets
-            if (t_start is None or p.last >= t_start) and (t_end is None or p.first < t_end)
-        ]
+def _select(layout: _Layout, target: _Target, window: _Window, salvage: bool) -> tuple[list[Packet], _Window]:
+    """The packets of the ``target`` stream to decode, and the time window in microseconds.
+
+    The packet table's time ranges pick the packets of a window when they run in time order
+    (each packet's first time at most its last, at most the next packet's first): else (two
+    entries' times swapped, or a stream whose time goes back) every packet is decoded, and each
+    compared with its entry. With ``salvage`` every packet is decoded: its own times count, not
+    its entry's.
+    """
+    t_start, t_end = window
+    if target.steps is not None:  # windows are in steps for step-time files
+        steps = target.steps
+        t_start, t_end = (None if t is None else steps.t0_us + t * steps.dt_us for t in window)
+    packets = [p for p in layout.packets if p.stream == target.id]
+    if layout.has_table and not salvage and (t_start, t_end) != (None, None):
+        times = [t for p in packets if p.count for t in (p.first, p.last) if t is not None]
+        if _in_order(np.array(times, np.int64)):
+            packets = [p for p in packets if _overlaps(p, t_start, t_end)]
     return packets, (t_start, t_end)
+
+
+def _overlaps(packet: Packet, t_start: int | None, t_end: int | None) -> bool:
+    """Whether a packet's time range (from the table; unknown: yes) meets ``[t_start, t_end)``."""
+    first, last = packet.first, packet.last
+    if first is None or last is None:
+        return True
+    return (t_start is None or last >= t_start) and (t_end is None or first < t_end)
 
 
 class _PacketError(FileFormatError):
@@ -1301,6 +1442,32 @@ def _warn(layout: _Layout, damage: _Damage) -> None:
     )
 
 
+def _disagreement(layout: _Layout, packet: Packet, found: _Contents) -> str | None:
+    """How a packet's own records and time range differ from its table entry; None when they
+    agree, or without a table entry or records to compare."""
+    listed = (packet.count, packet.first, packet.last)
+    if packet.count is None or found[0] is None or found == listed or found[0] == packet.count == 0:
+        return None
+    return (
+        f"{layout.path}: byte {packet.offset}: the packet holds {found[0]} records from t = {found[1]} "
+        f"to {found[2]}, but its data table entry lists {packet.count} from t = {packet.first} to "
+        f"{packet.last}"
+    )
+
+
+def _disagreements(notes: Sequence[str | None], salvage: bool) -> None:
+    """Raise :class:`FileFormatError` for the first packet that disagrees with its table entry;
+    with ``salvage``, warn of each instead (its own records were read)."""
+    found = [note for note in notes if note is not None]
+    if found and not salvage:
+        raise FileFormatError(
+            f"{found[0]}: the table or the packet is corrupt; pass salvage=True to read each packet's "
+            "own records"
+        )
+    for note in found:
+        warnings.warn(f"{note}; salvage read the packet's own records", DataLossWarning, stacklevel=3)
+
+
 def _stored(descriptor: int, layout: _Layout, packet: Packet) -> memoryview:
     """The stored (compressed) payload of a packet, after checking its header."""
     blob = os.pread(descriptor, packet.size + 8, packet.offset - 8)
@@ -1312,40 +1479,61 @@ def _stored(descriptor: int, layout: _Layout, packet: Packet) -> memoryview:
     return memoryview(blob)[8:]
 
 
-def _payload(descriptor: int, layout: _Layout, packet: Packet) -> bytes | memoryview:
-    """The decompressed payload of a packet (a size-prefixed FlatBuffer)."""
-    return _decompress(layout.path, layout.code, _stored(descriptor, layout, packet), packet.offset)
+def _payload(layout: _Layout, packet: Packet, stored: bytes | memoryview) -> bytes | memoryview:
+    """The decompressed payload (a size-prefixed FlatBuffer) of a packet's ``stored`` bytes: an
+    event packet whose table entry lists ``n`` events may hold ``16 * n`` bytes and
+    :data:`EVENT_PACKET_OVERHEAD`, any other :func:`_decompress`'s general bound."""
+    limit = None
+    if packet.count is not None and layout.declared[packet.stream].type == "EVTS":
+        limit = 16 * packet.count + EVENT_PACKET_OVERHEAD
+    return _decompress(layout.path, layout.code, stored, packet.offset, limit)
 
 
-def _decode(descriptor: int, layout: _Layout, packets: list[Packet]) -> list[np.ndarray]:
-    """Each packet's events as 16-byte structs, read and decompressed on all cores."""
+def _decode(
+    descriptor: int, layout: _Layout, packets: list[Packet]
+) -> tuple[list[np.ndarray], list[str | None]]:
+    """Each packet's events as 16-byte structs, read and decompressed on all cores, and how each
+    packet disagrees with its table entry (None where it agrees)."""
 
-    def one(packet: Packet) -> np.ndarray:
-        payload = _payload(descriptor, layout, packet)
+    def one(packet: Packet) -> tuple[np.ndarray, str | None]:
+        payload = _payload(layout, packet, _stored(descriptor, layout, packet))
         start, count = _event_vector(layout.path, payload, packet.offset)
-        if packet.count is not None and count != packet.count:
-            raise FileFormatError(
-                f"{layout.path}: byte {packet.offset}: packet holds {count} events, "
-                f"the data table says {packet.count}"
-            )
-        return np.frombuffer(payload, EVENT, count=count, offset=start)
+        records = np.frombuffer(payload, EVENT, count=count, offset=start)
+        found = (count, int(records["t"][0]), int(records["t"][-1])) if count else (0, None, None)
+        return records, _disagreement(layout, packet, found)
 
-    return _each_packet(one, packets)
+    results = _each_packet(one, packets)
+    return [records for records, _ in results], [note for _, note in results]
 
 
-_CANONICAL = struct.Struct("<II4s3H2xiII")
-"""The EventPacket layout eventcode writes (and most writers produce): a fast path for reading."""
+_KNOWN_LAYOUTS = (
+    (struct.Struct("<II4s3H2xiII"), (16, b"EVTS", 6, 8, 4, 8, 4)),  # eventcode's
+    (struct.Struct("<II4s2x3HiII"), (16, b"EVTS", 6, 8, 4, 6, 4)),  # dv-processing's and faery's
+)
+"""The EventPacket layouts of the known writers (root table at 20, events from byte 32), each
+with its expected root offset, identifier, vtable and table fields: a fast path for reading."""
 
 
 def _event_vector(path: Path, payload: bytes | memoryview, where: int) -> tuple[int, int]:
-    """``(start, count)`` of the event structs in an EVTS EventPacket payload."""
+    """``(start, count)`` of the event structs in an EVTS EventPacket payload.
+
+    The vector must end the payload (as every writer lays it out): 16 bytes or more after it
+    would be events the vector does not list, a corrupt length, and raise :class:`FileFormatError`.
+    """
     if len(payload) >= 32:
-        size, root, identifier, vsize, tsize, slot, soffset, offset, count = _CANONICAL.unpack_from(payload)
-        canonical = (root, identifier, vsize, tsize, slot, soffset, offset) == (16, b"EVTS", 6, 8, 4, 8, 4)
-        if canonical and size + 4 <= len(payload) and 32 + 16 * count <= size + 4:
-            return 32, count
+        for layout, expected in _KNOWN_LAYOUTS:
+            size, *fields, count = layout.unpack_from(payload)
+            if tuple(fields) == expected and size + 4 == len(payload) == 32 + 16 * count:
+                return 32, count
     buffer = _buffer(path, payload, b"EVTS", where)
-    return buffer.vector(buffer.root, 0, 16)
+    start, count = buffer.vector(buffer.root, 0, 16)
+    left = len(payload) - (start + 16 * count)
+    if left >= 16:
+        raise FileFormatError(
+            f"{path}: byte {where}: the packet's event vector lists {count} events, but {left} bytes of "
+            f"the packet follow it, room for {left // 16} more (a corrupt vector length)"
+        )
+    return start, count
 
 
 def _groups(packets: list[Packet], events: int | None) -> list[tuple[int, int]]:
@@ -1369,21 +1557,34 @@ def _runs(sizes: Sequence[int], limit: int) -> list[tuple[int, int]]:
     return runs
 
 
-def _concatenate(parts: list[np.ndarray], layout: _Layout, packets: list[Packet]) -> dict[str, np.ndarray]:
-    """Columns t, x, y, p of all packets, filled and checked a group of packets at a time on all cores.
+class _Decoded(NamedTuple):
+    """Decoded packets: columns t, x, y, p (as stored: int64, int16, int16, bool), where each
+    packet's events start (``bounds``), whether time never goes back, and how each packet
+    disagrees with its table entry (None where it agrees)."""
 
-    Addresses outside the declared sensor raise :class:`_PacketError`; ``columns["ordered"]``
-    says whether time never goes backwards (checked within each packet here, across packets by
-    the caller).
+    columns: dict[str, np.ndarray]
+    bounds: np.ndarray
+    ordered: bool
+    notes: list[str | None]
+
+
+def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: list[Packet]) -> _Decoded:
+    """The packets' columns, filled and checked a group of packets at a time on all cores.
+
+    Addresses are checked in their stored int16 with :func:`eventcode.checks.addresses`, against
+    the declared sensor ``size``: an event outside raises :class:`_PacketError` naming its packet. Time
+    order (:func:`eventcode.checks.time_order`) is only noted here, in ``ordered``: the caller
+    sorts or raises.
     """
+    parts, notes = _decode(descriptor, layout, packets)
     bounds = np.cumsum([0] + [len(part) for part in parts])
-    columns = {
-        "t": np.empty(bounds[-1], np.int64),
-        "x": np.empty(bounds[-1], np.int16),
-        "y": np.empty(bounds[-1], np.int16),
-        "p": np.empty(bounds[-1], bool),
+    n = int(bounds[-1])
+    columns: dict[str, np.ndarray] = {
+        "t": np.empty(n, np.int64),
+        "x": np.empty(n, np.int16),
+        "y": np.empty(n, np.int16),
+        "p": np.empty(n, bool),
     }
-    width, height = layout.declared[packets[0].stream].size if packets else (1, 1)
     ranges = _runs([len(part) for part in parts], 1 << 16)  # about 65,536 events: few thread hand-offs
 
     def fill(group: tuple[int, int]) -> bool:
@@ -1393,137 +1594,186 @@ def _concatenate(parts: list[np.ndarray], layout: _Layout, packets: list[Packet]
                 columns[name][lo:hi] = part[name]
             np.not_equal(part["p"], 0, out=columns["p"][lo:hi])
         lo, hi = bounds[group[0]], bounds[group[1]]
-        x, y = columns["x"][lo:hi], columns["y"][lo:hi]
-        if hi > lo and (x.min() < 0 or x.max() >= width or y.min() < 0 or y.max() >= height):
-            j = int(np.argmax((x < 0) | (x >= width) | (y < 0) | (y >= height)))
-            name, value = ("x", int(x[j])) if not 0 <= x[j] < width else ("y", int(y[j]))
-            i = int(np.searchsorted(bounds, lo + j, side="right")) - 1
-            raise _PacketError(
-                f"{layout.path}: byte {packets[i].offset}: event {lo + j} has {name} = {value}, "
-                f"outside the declared {width}x{height} sensor",
-                i,
-            )
-        t = columns["t"][lo:hi]
-        return hi - lo < 2 or not bool((t[1:] < t[:-1]).any())
+        try:
+            _inside(columns, lo, hi, size)
+        except AddressError:
+            for i in range(*group):  # the first packet holding an event outside, by its byte offset
+                try:
+                    _inside(columns, bounds[i], bounds[i + 1], size)
+                except AddressError as err:
+                    raise _PacketError(
+                        f"{layout.path}: byte {packets[i].offset}: an event outside the declared "
+                        f"{size[0]}x{size[1]} sensor: {err}",
+                        i,
+                    ) from None
+        return _in_order(columns["t"][lo:hi])
 
     ordered = all(list(_parallel(fill, ranges)))  # every group checked, even after one fails
-    columns["ordered"] = ordered and _joins_in_order(columns["t"], bounds)
-    columns["bounds"] = bounds
-    return columns
+    starts = [int(bounds[a]) for a, _ in ranges[1:]]
+    ordered = ordered and all(_in_order(columns["t"][s - 1 : s + 1]) for s in starts if 0 < s < n)
+    return _Decoded(columns, bounds, ordered, notes)
 
 
-def _joins_in_order(t: np.ndarray, bounds: np.ndarray) -> bool:
-    """Whether each non-empty packet starts no earlier than the previous non-empty one ends."""
-    starts = bounds[:-1][np.diff(bounds) > 0]
-    return bool((t[starts[1:]] >= t[starts[1:] - 1]).all())
+def _inside(columns: dict[str, np.ndarray], lo: int, hi: int, size: tuple[int, int]) -> None:
+    """:func:`eventcode.checks.addresses` of events ``lo:hi``, as stored, on a ``(W, H)`` sensor."""
+    width, height = size
+    offsets = np.array([0, hi - lo])
+    checks.addresses("x", columns["x"][lo:hi], width, offsets, (height, width))
+    checks.addresses("y", columns["y"][lo:hi], height, offsets, (height, width))
+
+
+def _in_order(t: np.ndarray) -> bool:
+    """Whether time never goes back in ``t`` (:func:`eventcode.checks.time_order`)."""
+    try:
+        checks.time_order(t, np.array([0, len(t)]))
+    except TimeOrderError:
+        return False
+    return True
+
+
+def _check_order(
+    path: Path, packets: list[Packet], t: np.ndarray, bounds: np.ndarray, before: int | None
+) -> None:
+    """:func:`eventcode.checks.time_order` packet by packet, each with the event before it (the
+    last of the packets before, else ``before``): the first packet going back in time raises
+    :class:`FileFormatError` naming its byte offset."""
+    for i, packet in enumerate(packets):
+        lo, hi = int(bounds[i]), int(bounds[i + 1])
+        previous = t[lo - 1 : lo] if lo else np.array([] if before is None else [before], np.int64)
+        events = np.concatenate([previous, t[lo:hi]])
+        try:
+            checks.time_order(events, np.array([0, len(events)]))
+        except TimeOrderError as err:
+            counted = ", t[0] being the event before it" if len(previous) else ""
+            raise FileFormatError(
+                f"{path}: byte {packet.offset}: this packet's events go back in time{counted}: {err}"
+            ) from None
 
 
 def _finish(
-    records: dict[str, np.ndarray],
-    layout: _Layout,
+    decoded: _Decoded,
+    target: _Target,
     packets: list[Packet],
-    window: tuple[int | None, int | None],
+    window: _Window,
     sort: bool,
+    before: int | None,
 ) -> dict[str, np.ndarray]:
-    """The columns :func:`read_columns` gives: in time order (sorted with ``sort``, else checked),
-    cut to ``window`` (us), with the channel split off ``x`` and time in steps where the file
-    records step time."""
-    columns = {name: records[name] for name in "txyp"}
+    """The columns :func:`read_columns` gives: in time order after ``before`` (sorted with
+    ``sort``, else checked), cut to ``window`` (us), checked against the recorded polarities,
+    with the channel split off ``x`` and time in steps where the file records step time."""
+    columns = decoded.columns
     t = columns["t"]
-    if not records["ordered"]:
+    follows = before is None or not len(t) or _in_order(np.array([before, t[0]]))  # the chunk before
+    if not (decoded.ordered and follows):
         if not sort:
-            i = int(np.flatnonzero(t[1:] < t[:-1])[0]) + 1
-            packet = packets[int(np.searchsorted(records["bounds"], i, side="right")) - 1]
-            raise FileFormatError(
-                f"{layout.path}: byte {packet.offset}: event {i} at t = {int(t[i])} us comes before "
-                f"the previous one at {int(t[i - 1])} us; pass sort=True to sort the events"
-            )
+            _check_order(target.path, packets, t, decoded.bounds, before)
         order = np.argsort(t, kind="stable")
         columns = {name: column[order] for name, column in columns.items()}
         t = columns["t"]
     lo = 0 if window[0] is None else int(np.searchsorted(t, window[0], side="left"))
     hi = len(t) if window[1] is None else int(np.searchsorted(t, window[1], side="left"))
     columns = {name: column[lo:hi] for name, column in columns.items()}
-    if address.channels(layout.shape) > 1:
-        width = address.width(layout.shape)
+    try:
+        checks.polarity(columns["p"], np.array([0, hi - lo]), target.polarities)
+    except EventsError as err:
+        raise FileFormatError(f"{target.path}: events unlike the recorded polarities: {err}") from None
+    if address.channels(target.shape) > 1:
+        width = address.width(target.shape)
         columns["c"] = columns["x"] // width
         columns["x"] = columns["x"] - columns["c"] * width
-    if layout.dt_us is not None:
-        columns["t"] = _steps(columns["t"], layout)
+    if target.steps is not None:
+        columns["t"] = _steps(columns["t"], target.steps, target.path)
     return columns
 
 
-def _steps(t: np.ndarray, layout: _Layout) -> np.ndarray:
-    """Microseconds to steps, ``(t - t0_us) / dt_us``: whole steps in ``[0, num_steps)``, else
-    :class:`FileFormatError`."""
-    steps, rest = np.divmod(t - layout.t0_us, layout.dt_us)
-    if len(t) and (rest.any() or steps.min() < 0 or steps.max() >= layout.num_steps):
-        i = int(np.argmax((rest != 0) | (steps < 0) | (steps >= layout.num_steps)))
-        raise FileFormatError(
-            f"{layout.path}: an event at t = {int(t[i])} us is not on the recorded step time "
-            f"(t0_us + k * dt_us with t0_us = {layout.t0_us}, dt_us = {layout.dt_us} and "
-            f"0 <= k < num_steps = {layout.num_steps})"
-        )
-    return steps
+def _steps(t: np.ndarray, steps: _StepTime, path: Path) -> np.ndarray:
+    """Microseconds to steps, ``(t - t0_us) / dt_us``: whole steps in ``[0, num_steps)``
+    (:func:`eventcode.checks.steps`), else :class:`FileFormatError`.
+
+    ``t - t0_us`` may wrap in int64 only for a ``t`` beyond the recorded steps, to a negative
+    step: :func:`_eventcode_attributes` keeps every step's time within int64.
+    """
+    k, rest = np.divmod(t - steps.t0_us, steps.dt_us)
+    where = (
+        f"{path}: an event is not on the recorded step time t0_us + k * dt_us (t0_us = {steps.t0_us}, "
+        f"dt_us = {steps.dt_us}, 0 <= k < num_steps = {steps.num_steps})"
+    )
+    if len(t) and rest.any():
+        i = checks.first(rest != 0)
+        raise FileFormatError(f"{where}: t[{i}] = {int(t[i])} us lies between two steps")
+    try:
+        checks.steps(k, np.array([0, len(t)]), steps.num_steps)
+    except TimeOrderError as err:
+        raise FileFormatError(f"{where}: {err}") from None
+    return k
 
 
-def _events(columns: dict[str, np.ndarray], layout: _Layout) -> Events:
-    """One chunk of :func:`read_columns` as one-sample :class:`~eventcode.Events`."""
+def _events(columns: dict[str, np.ndarray], target: _Target) -> Events:
+    """One chunk of :func:`read_columns` (checked) as one-sample :class:`~eventcode.Events`."""
     import torch
 
     from eventcode.events import Events
 
     tensors = {name: torch.from_numpy(column) for name, column in columns.items()}
-    for name, dtype in zip("xyc", address.column_dtypes(layout.shape), strict=True):
+    for name, dtype in zip("xyc", address.column_dtypes(target.shape), strict=True):
         if dtype is not None:  # int32 for a declared sensor over 32,768 wide: one dtype per shape
             tensors[name] = tensors[name].to(dtype)
-    offsets = torch.tensor([0, len(columns["t"])], dtype=torch.int64)
-    unit = "us" if layout.dt_us is None else "step"
-    try:
-        checks.polarity(tensors["p"], offsets, layout.polarities)
-    except PolarityError as err:
-        raise FileFormatError(f"{layout.path}: events unlike the recorded polarities: {err}") from None
     return Events.from_columns(
         tensors["t"],
         tensors["x"],
         tensors["y"],
         tensors["p"],
         c=tensors.get("c"),
-        offsets=offsets,
-        shape=layout.shape,
-        num_steps=layout.num_steps,
-        time_unit=unit,
-        polarities=layout.polarities,
+        offsets=torch.tensor([0, len(columns["t"])], dtype=torch.int64),
+        shape=target.shape,
+        num_steps=None if target.steps is None else target.steps.num_steps,
+        time_unit="us" if target.steps is None else "step",
+        polarities=target.polarities,
         check="none",
     )
 
 
-def _decompress(path: Path, code: int, data: bytes | memoryview, where: int) -> bytes | memoryview:
-    """Decompress one packet (or the table), refusing sizes no real packet reaches.
+def _decompress(
+    path: Path, code: int, data: bytes | memoryview, where: int, limit: int | None = None
+) -> bytes | memoryview:
+    """Decompress one packet (or the table), refusing sizes beyond what it can hold.
 
-    A frame may expand at most 256 times (LZ4's own bound) or 4096 times (zstd, far beyond
-    event data), and never past :data:`MAX_PAYLOAD`: a corrupt size field cannot make the
-    reader allocate gigabytes.
+    ``limit`` is the most bytes the packet can hold (an event packet's, from its table entry);
+    without it a frame may expand at most 256 times (LZ4's own bound) or 4096 times (zstd, far
+    beyond event data), and never past :data:`MAX_PAYLOAD`. A declared size is checked before
+    anything is allocated, and a frame without one is cut off past the limit: a corrupt size
+    field cannot make the reader allocate gigabytes.
     """
     if code == 0:
         return data
-    ratio = 256 if code in (1, 2) else 4096
-    limit = min(MAX_PAYLOAD, max(1 << 20, ratio * len(data)))
+    if limit is None:
+        limit = min(MAX_PAYLOAD, max(1 << 20, (256 if code in (1, 2) else 4096) * len(data)))
     try:
-        if code in (1, 2):  # LZ4 cannot expand beyond 255x: only a declared size needs checking
-            declared = lz4.frame.get_frame_info(data)["content_size"]
+        if code in (1, 2):
+            declared = lz4.frame.get_frame_info(data)["content_size"]  # 0: not declared
             if declared > limit:
-                raise FileFormatError(f"the LZ4 frame claims {declared} bytes from {len(data)}")
-            return lz4.frame.decompress(data)
+                raise FileFormatError(
+                    f"the LZ4 frame claims {declared} bytes, more than the {limit} it may hold"
+                )
+            decompressor = lz4.frame.LZ4FrameDecompressor()
+            out: bytes = decompressor.decompress(data, max_length=(declared or limit) + 1)
+            if len(out) > limit:
+                raise FileFormatError(f"the LZ4 frame expands past the {limit} bytes it may hold")
+            if not decompressor.eof:
+                raise FileFormatError(f"the LZ4 frame ends early, after {len(out)} bytes (truncated)")
+            return out
         declared = zstandard.frame_content_size(data)
         if declared > limit:
-            raise FileFormatError(f"the zstd frame claims {declared} bytes from {len(data)}")
+            raise FileFormatError(
+                f"the zstd frame claims {declared} bytes, more than the {limit} it may hold"
+            )
         if declared >= 0:
-            return _ZSTD.decompressor.decompress(data, max_output_size=declared)
+            whole: bytes = _ZSTD.decompressor.decompress(data, max_output_size=declared)
+            return whole
         reader = _ZSTD.decompressor.stream_reader(data)
         out = reader.read(limit + 1)
         if len(out) > limit:
-            raise FileFormatError(f"the zstd frame expands past {limit} bytes")
+            raise FileFormatError(f"the zstd frame expands past the {limit} bytes it may hold")
         return out
     except FileFormatError as err:
         raise FileFormatError(f"{path}: byte {where}: {err}") from None

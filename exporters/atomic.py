@@ -27,6 +27,7 @@ import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from eventcode.errors import ExportError
@@ -193,7 +194,9 @@ class AtomicWriter(abc.ABC):
             self._cleanup = stack.pop_all()
         return self
 
-    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         if error is not None:  # close the file and remove it
             self._cleanup.__exit__(kind, error, trace)
             return
@@ -202,8 +205,9 @@ class AtomicWriter(abc.ABC):
 
     def _close(self) -> None:
         """Close the file; a later ``write`` then raises :class:`ExportError`, not an OS error."""
-        self._file.close()
-        self._file = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def _check(self, events: Events) -> None:
         """Raise :class:`ExportError` unless the writer is open and ``events`` fit its shape."""

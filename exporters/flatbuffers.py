@@ -4,7 +4,8 @@ AEDAT 4.0 wraps every header, packet and index in a size-prefixed FlatBuffer (a 
 a ``u32`` root offset, a four-character identifier, then tables addressed through vtables).
 :class:`Buffer` reads one, checking every offset against the buffer so that a corrupt file
 raises :class:`~eventcode.errors.FileFormatError` naming the file offset, never reads out of
-bounds. (Writing needs only fixed layouts, built where they are used.)
+bounds: an offset pointing outside is blamed on the field that holds it. (Writing needs only
+fixed layouts, built where they are used.)
 
 Examples
 --------
@@ -46,7 +47,7 @@ class Buffer:
         found = bytes(self.data[8:12])
         if found != identifier:
             self.fail(8, f"identifier is {found!r}, expected {identifier!r}")
-        self.root = self.table(4 + self.u32(4))
+        self.root = self.table(self.follow(4, self.u32(4), 4, "root offset"))
 
     def fail(self, offset: int, message: str) -> NoReturn:
         raise FileFormatError(f"byte {self.where + offset}: {message}")
@@ -56,14 +57,23 @@ class Buffer:
         size = struct.calcsize(fmt)
         if offset < 0 or offset + size > len(self.data):
             self.fail(offset, f"offset {offset} (+{size}) is outside the {len(self.data)}-byte buffer")
-        return struct.unpack_from(fmt, self.data, offset)[0]
+        value: int = struct.unpack_from(fmt, self.data, offset)[0]
+        return value
 
     def u32(self, offset: int) -> int:
         return self.read("<I", offset)
 
+    def follow(self, at: int, step: int, size: int, what: str) -> int:
+        """``at + step``, the target of the offset field ``what`` at ``at``, when ``size`` bytes fit
+        there; else :class:`FileFormatError` naming the field (not a byte outside the buffer)."""
+        target = at + step
+        if target < 0 or target + size > len(self.data):
+            self.fail(at, f"{what} {step} points to {target}, outside the {len(self.data)}-byte buffer")
+        return target
+
     def table(self, offset: int) -> tuple[int, tuple[int, ...]]:
-        """A table at ``offset``: its position and the field offsets listed in its vtable."""
-        vtable = offset - self.read("<i", offset)
+        """A table at ``offset`` (where 4 bytes fit): its position and the field offsets its vtable lists."""
+        vtable = self.follow(offset, -self.read("<i", offset), 4, "vtable offset")
         vsize = self.read("<H", vtable)
         if vsize < 4 or vsize % 2:
             self.fail(vtable, f"vtable size {vsize} is not an even number >= 4")
@@ -92,7 +102,7 @@ class Buffer:
         offset = self.field(table, slot)
         if offset is None:
             return 0, 0
-        start = offset + self.u32(offset)
+        start = self.follow(offset, self.u32(offset), 4, "vector offset")
         length = self.u32(start)
         if start + 4 + length * item_size > len(self.data):
             self.fail(start, f"vector of {length} x {item_size} bytes runs past the buffer end")
@@ -108,7 +118,7 @@ class Buffer:
     def element(self, start: int, index: int) -> tuple[int, tuple[int, ...]]:
         """Table ``index`` of a vector of tables whose items start at ``start`` (from :meth:`vector`)."""
         at = start + 4 * index
-        return self.table(at + self.u32(at))
+        return self.table(self.follow(at, self.u32(at), 4, "table offset"))
 
     def tables(self, table: tuple[int, tuple[int, ...]], slot: int) -> list[tuple[int, tuple[int, ...]]]:
         """The tables of a vector-of-tables field."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,7 @@ def demo(folder: Path, digits: int, num_steps: int) -> None:
     plot.pyplot().switch_backend("Agg")
     images, _ = eventcode.datasets.load_mnist()
     batch = images[:digits, None].float() / 255
-    codes = {
+    codes: dict[str, Callable[[], Events]] = {
         "rate": lambda: eventcode.rate(batch, num_steps, generator=torch.Generator().manual_seed(0)),
         "latency": lambda: eventcode.latency(batch, num_steps, normalize=True, linear=True, clip=True),
         "delta": lambda: eventcode.delta(_sliding(batch, num_steps), threshold=0.1, off_spike=True),
@@ -104,8 +105,8 @@ def demo(folder: Path, digits: int, num_steps: int) -> None:
         f"\n{batch.shape[0]} MNIST digits, {num_steps} steps; a dense float32 [T, B, 1, 28, 28] is "
         f"{dense_bytes / 1e6:.1f} MB (delta's input: each digit sliding across the view, {num_steps} frames)"
     )
-    compression = exporters.hdf5.info(folder / "rate.h5")["compression"]
-    header = ("code", "events", "AEDAT4 (lz4)", f"HDF5 ({compression})", "vs dense")
+    compression = exporters.info(folder / "rate.h5").compression
+    header: tuple[str, ...] = ("code", "events", "AEDAT4 (lz4)", f"HDF5 ({compression})", "vs dense")
     header += ("encode", "write", "read+check", "densify")
     click.echo(" ".join(f"{h:>12}" for h in header))
     for name, count, aedat_bytes, h5_bytes, timings in rows:
@@ -129,7 +130,7 @@ def _middle_frame(events: Events) -> Any:
     all its events together smear into a band)."""
     from eventcode import plot
 
-    middle = events.num_steps // 2
+    middle = int(events.num_steps or 0) // 2
     window = events[0].time_slice(middle - 2, middle + 3)
     title = f"events per pixel of digit 0, steps {middle - 2} to {middle + 2}"
     return plot.frame(window, title=f"{title}\n{len(window):,} events ({int(window.p.sum()):,} ON)")[0]

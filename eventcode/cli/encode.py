@@ -199,9 +199,8 @@ def _type_name(kind: object) -> str:
         return "None"
     if typing.get_origin(kind) is typing.Literal:
         return " or ".join(repr(v) for v in typing.get_args(kind))
-    return {bool: "true/false", int: "an integer", float: "a finite number"}.get(
-        kind, getattr(kind, "__name__", str(kind))
-    )
+    names: dict[object, str] = {bool: "true/false", int: "an integer", float: "a finite number"}
+    return names.get(kind, str(getattr(kind, "__name__", kind)))
 
 
 def _images(source: Path, scale: float | None) -> torch.Tensor:

@@ -90,7 +90,7 @@ def _statistics(chunks: Iterator[Mapping[str, np.ndarray]], summary: Mapping[str
             last = high if last is None else max(last, high)
         count += len(t)
         on += int(columns["p"].sum())
-    duration = last - first if count else 0
+    duration = last - first if first is not None and last is not None else 0
     stats: dict[str, Any] = {"events": count, "first_t": first, "last_t": last, "duration": duration}
     if summary["time_unit"] == "us":
         stats["duration_s"] = _rounded(duration / 1e6)

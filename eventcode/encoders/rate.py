@@ -348,4 +348,7 @@ class Uniform:
         return torch.rand(shape, dtype=dtype, device=self._device, generator=self._generator)
 
 
-_NUMPY_FLOATS = {torch.float32: np.float32, torch.float64: np.float64}
+_NUMPY_FLOATS: dict[torch.dtype, type[np.float32] | type[np.float64]] = {
+    torch.float32: np.float32,
+    torch.float64: np.float64,
+}

@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 import subprocess
 import sys
+import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
 import aedat
+import lz4.frame
 import numpy as np
 import pytest
 import torch
+import zstandard
 from conftest import tonic_arrays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventcode
 from eventcode import Events
-from eventcode.errors import DataLossWarning, ExportError, FileFormatError, PolarityError, TimeOrderError
+from eventcode.errors import (
+    DataLossWarning,
+    ExportError,
+    FileFormatError,
+    OptionError,
+    PolarityError,
+    TimeOrderError,
+)
 from eventcode.tonic import from_tonic
 from exporters import aedat4
+from exporters.contract import FileInfo, Stream
 from exporters.flatbuffers import Buffer
 
 COMPRESSIONS = [None, "lz4", "lz4_high", "zstd", "zstd_high"]
@@ -51,6 +64,16 @@ def same(events: Events, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndar
     got = (np.asarray(t).astype(np.int64), np.asarray(x).astype(np.int64), np.asarray(y).astype(np.int64))
     expected = (*got, np.asarray(p).astype(np.int64))
     return all(np.array_equal(a, b) for a, b in zip(columns(events), expected, strict=True))
+
+
+def packets(path: Path, salvage: bool = False) -> list[aedat4.Packet]:
+    """Every packet of a file in file order, as info lists it."""
+    return aedat4.info(path, salvage=salvage).extras["packets"]
+
+
+def by_id(meta: FileInfo) -> dict[int, Stream]:
+    """The streams info describes, by id."""
+    return {stream.id: stream for stream in meta.streams}
 
 
 def joined(chunks: list[Events]) -> Events:
@@ -163,7 +186,7 @@ def test_writer_appends_chunks_in_constant_memory(tmp_path: Path) -> None:
             writer.write(_piece(events, start, 7_777))
             assert writer._pending_count < aedat4.PACKET_EVENTS[3] * (aedat4._WORKERS + 1)
     assert aedat4.read(path) == events
-    assert len(aedat4.info(path).packets) == 4
+    assert len(packets(path)) == 4
 
 
 def _piece(events: Events, start: int, size: int) -> Events:
@@ -192,15 +215,16 @@ def test_batches_write_one_file_per_sample_or_refuse(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"compression": "gzip"}, "compression 'gzip'"),
-        ({"dt_us": 0}, "dt_us"),
-        ({}, "dt_us"),
+        ({"compression": "gzip"}, ExportError, "compression 'gzip'"),
+        ({"dt_us": 0}, OptionError, "dt_us"),
+        ({}, ExportError, "dt_us"),
+        ({"dt_us": 2**62, "t0_us": 2**62}, ExportError, "beyond the int64"),  # step 1 at 2**63 us
     ],
 )
-def test_bad_write_options(tmp_path: Path, kwargs: dict, match: str) -> None:
-    with pytest.raises(ExportError, match=match):
+def test_bad_write_options(tmp_path: Path, kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
         aedat4.write(tmp_path / "a.aedat4", Events.from_dense(torch.ones(2, 1, 3)), **kwargs)
     assert not list(tmp_path.iterdir())
 
@@ -392,7 +416,7 @@ def test_wrong_magic_and_unknown_compression(tmp_path: Path, small_file: bytes) 
 def test_packet_sizes_past_the_end_or_claiming_gigabytes(tmp_path: Path, small_file: bytes) -> None:
     meta_path = tmp_path / "meta.aedat4"
     meta_path.write_bytes(small_file)
-    first = aedat4.info(meta_path).packets[0]
+    first = packets(meta_path)[0]
     no_table = bytearray(small_file)
     struct.pack_into("<q", no_table, 14 + 32, -1)  # forget the table: the reader walks the packets
     for size in (len(small_file), 2**31 - 1, -5):
@@ -405,7 +429,7 @@ def test_packet_sizes_past_the_end_or_claiming_gigabytes(tmp_path: Path, small_f
 def test_a_frame_claiming_gigabytes_is_refused_before_allocating(tmp_path: Path) -> None:
     path = tmp_path / "zstd.aedat4"
     aedat4.write(path, random_stream(100, seed=4), compression="zstd")
-    first = aedat4.info(path).packets[0]
+    first = packets(path)[0]
     data = bytearray(path.read_bytes())
     struct.pack_into("<q", data, 14 + 32, -1)  # forget the table: the reader walks the packets
     # A zstd frame: magic, single-segment header with an 8-byte content size of 2 GiB, one empty block.
@@ -429,18 +453,19 @@ def test_events_outside_the_sensor_and_unsorted_time(tmp_path: Path) -> None:
         path, Events(t=[1, 2, 3], x=[0, 1, 2], y=[0, 0, 0], p=[1, 1, 1], sensor_size=(3, 1)), compression=None
     )
     data = path.read_bytes()
-    meta = aedat4.info(path)
-    start = meta.packets[0].offset + 32  # first event struct
+    start = packets(path)[0].offset + 32  # first event struct
     bad = bytearray(data)
     struct.pack_into("<h", bad, start + 16 + 8, 7)  # second event's x
-    with pytest.raises(FileFormatError, match="x = 7, outside the declared 3x1 sensor"):
+    with pytest.raises(FileFormatError, match=r"outside the declared 3x1 sensor: x\[1\] = 7 is outside"):
         read_bytes(tmp_path, bytes(bad))
     bad = bytearray(data)
-    struct.pack_into("<q", bad, start + 32, 0)  # third event's t goes back
-    with pytest.raises(FileFormatError, match="pass sort=True"):
+    struct.pack_into("<q", bad, start + 16, 5)  # the second event's t: the third goes back (the table agrees)
+    with pytest.raises(
+        FileFormatError, match=rf"byte {start - 32}: .*t\[2\] = 3 comes after t\[1\] = 5.*sort=True"
+    ):
         read_bytes(tmp_path, bytes(bad))
     (tmp_path / "bad.aedat4").write_bytes(bytes(bad))
-    assert aedat4.read(tmp_path / "bad.aedat4", sort=True).t.tolist() == [0, 1, 2]
+    assert aedat4.read(tmp_path / "bad.aedat4", sort=True).t.tolist() == [1, 3, 5]
 
 
 @settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -466,10 +491,10 @@ def test_step_times_off_the_recorded_steps_are_refused(tmp_path: Path) -> None:
     events = Events.from_dense(torch.ones(4, 1, 2, 2))  # 16 events, 4 steps
     path = tmp_path / "steps.aedat4"
     aedat4.write(path, events, compression=None, dt_us=1000)
-    last = aedat4.info(path).packets[0].offset + 32 + 16 * 15  # the last event struct
+    event = packets(path)[0].offset + 32 + 16 * 11  # the last event of step 2 (the table lists t of the ends)
     data = bytearray(path.read_bytes())
-    struct.pack_into("<q", data, last, struct.unpack_from("<q", data, last)[0] + 1)  # 1 us past its step
-    with pytest.raises(FileFormatError, match="not on the recorded step time"):
+    struct.pack_into("<q", data, event, struct.unpack_from("<q", data, event)[0] + 1)  # 1 us past its step
+    with pytest.raises(FileFormatError, match=r"not on the recorded step time.*t\[11\] = 2001 us"):
         read_bytes(tmp_path, bytes(data))
 
 
@@ -593,12 +618,21 @@ def without_table(source: Path, target: Path) -> Path:
 def test_info_describes_every_stream_as_aedat_decodes_it(shared: Path, davis: Path) -> None:
     for path in recordings(shared, davis):
         meta = aedat4.info(path)
-        described = {i: (s.type, s.records, s.first, s.last) for i, s in meta.streams.items()}
+        described = {s.id: (s.type, s.records, s.first, s.last) for s in meta.streams}
         assert described == aedat_streams(path), path.name
-        assert meta.sensor_size[:2] == meta.streams[meta.event_stream].size
+        events = by_id(meta)[meta.extras["event_stream"]]
+        assert meta.sensor_size[:2] == events.size
+        assert (meta.events, meta.first, meta.last) == (events.records, events.first, events.last)
+        assert (meta.format, meta.samples, meta.time_unit, meta.num_steps, meta.dt_us) == (
+            "aedat4",
+            1,
+            "us",
+            None,
+            None,
+        )
     tonic = aedat4.info(shared / "data/real/aedat4/tonic_sample.aedat4").streams
-    assert [(s.name, s.packets) for s in tonic.values()] == [("events", 59), ("imu", 59), ("triggers", 0)]
-    assert aedat4.info(davis).streams[1].records == 30  # frames, one per packet
+    assert [(s.name, s.packets) for s in tonic] == [("events", 59), ("imu", 59), ("triggers", 0)]
+    assert by_id(aedat4.info(davis))[1].records == 30  # frames, one per packet
 
 
 def test_without_a_table_the_flatbuffers_give_the_tables_counts(
@@ -608,8 +642,9 @@ def test_without_a_table_the_flatbuffers_give_the_tables_counts(
     for path in [*recordings(shared, davis), folder / "dv_zstd_high.aedat4", folder / "faery_zstd_1.aedat4"]:
         bare = without_table(path, tmp_path / f"bare_{path.name}")
         meta, listed = aedat4.info(bare), aedat4.info(path)  # the table dv-processing or faery wrote
-        assert not meta.has_table
-        assert (meta.streams, meta.packets) == (listed.streams, listed.packets), path.name
+        assert not meta.extras["has_table"]
+        assert meta.streams == listed.streams, path.name
+        assert meta.extras["packets"] == listed.extras["packets"], path.name
         assert aedat4.read(bare) == aedat4.read(path)
 
 
@@ -621,7 +656,7 @@ def test_transcode_of_a_packet_without_a_time_range_writes_no_table(tmp_path: Pa
     bare.write_bytes(bare.read_bytes() + struct.pack("<ii", 0, len(empty)) + empty)
     aedat4.transcode(bare, tmp_path / "out.aedat4", "lz4")
     meta = aedat4.info(tmp_path / "out.aedat4")
-    assert not meta.has_table
+    assert not meta.extras["has_table"]
     assert (meta.streams[0].packets, meta.streams[0].records) == (2, 100)
     assert aedat_streams(tmp_path / "out.aedat4") == aedat_streams(path)
     assert aedat4.read(tmp_path / "out.aedat4") == aedat4.read(path)
@@ -659,12 +694,13 @@ def test_transcode_copies_packets_byte_for_byte_when_the_compression_stays(
     source, target = shared / "data/real/aedat4/tonic_sample.aedat4", tmp_path / "copy.aedat4"
     aedat4.transcode(source, target)
 
-    def packets(path: Path) -> list[tuple]:
+    def contents(path: Path) -> list[tuple]:
         data = path.read_bytes()
-        listed = aedat4.info(path).packets
-        return [(p.stream, p.count, p.first, p.last, data[p.offset : p.offset + p.size]) for p in listed]
+        return [
+            (p.stream, p.count, p.first, p.last, data[p.offset : p.offset + p.size]) for p in packets(path)
+        ]
 
-    assert packets(target) == packets(source)
+    assert contents(target) == contents(source)
 
 
 def test_transcode_reports_progress_refuses_damage_and_writes_atomically(
@@ -693,7 +729,7 @@ def test_transcode_salvages_a_truncated_recording(shared: Path, tmp_path: Path) 
     cut.write_bytes(source.read_bytes()[:end])
     with pytest.warns(DataLossWarning, match="truncated"):
         aedat4.transcode(cut, target, "lz4_high", salvage=True)
-    complete = [p for p in aedat4.info(source).packets if p.offset + p.size <= end]
+    complete = [p for p in packets(source) if p.offset + p.size <= end]
     imu = sum(p.count for p in complete if p.stream == 2)
     assert len(dv_streams(target)["imu"]) == imu > 0
     assert aedat_streams(target)[2][1] == imu
@@ -718,19 +754,18 @@ def test_truncated_recordings_say_so_and_salvage_their_complete_packets(
 ) -> None:
     source = shared / "data" / name
     data, meta, full = source.read_bytes(), aedat4.info(source), aedat4.read(source)
-    packets = [p for p in meta.packets if p.stream == meta.event_stream]
-    table_at = meta.packets[-1].offset + meta.packets[-1].size
-    inside = {packets[1].offset + 100, packets[2].offset - 8, len(data) // 2}  # mid-packet, between, middle
+    listed, event_stream = meta.extras["packets"], meta.extras["event_stream"]
+    events = [p for p in listed if p.stream == event_stream]
+    table_at = listed[-1].offset + listed[-1].size
+    inside = {events[1].offset + 100, events[2].offset - 8, len(data) // 2}  # mid-packet, between, middle
     path = tmp_path / "cut.aedat4"
     for cut in sorted(inside | {table_at, len(data) - 3}):
         path.write_bytes(data[:cut])
         with pytest.raises(FileFormatError, match="truncated" if cut in inside else "table") as error:
             aedat4.read(path)
         assert "salvage=True" in str(error.value)
-        complete = [
-            p for p in meta.packets if p.offset + p.size <= cut
-        ]  # as the writer's own table lists them
-        kept = sum(p.count for p in complete if p.stream == meta.event_stream)
+        complete = [p for p in listed if p.offset + p.size <= cut]  # as the writer's own table lists them
+        kept = sum(p.count for p in complete if p.stream == event_stream)
         lost = cut - (complete[-1].offset + complete[-1].size)
         with pytest.warns(DataLossWarning, match=f"left out {lost} bytes"):
             salvaged = aedat4.read(path, salvage=True)
@@ -739,8 +774,8 @@ def test_truncated_recordings_say_so_and_salvage_their_complete_packets(
             chunks = list(aedat4.read_chunks(path, chunk_events=5000, salvage=True))
         assert joined(chunks) == salvaged
         with pytest.warns(DataLossWarning, match=f"left out {lost} bytes"):
-            streams = aedat4.info(path, salvage=True).streams
-        assert streams[meta.event_stream].records == kept
+            salvaged_info = aedat4.info(path, salvage=True)
+        assert salvaged_info.events == by_id(salvaged_info)[event_stream].records == kept
     path.write_bytes(data[:30])  # inside the header: nothing to salvage
     with pytest.raises(FileFormatError, match="header"):
         aedat4.read(path, salvage=True)
@@ -749,8 +784,8 @@ def test_truncated_recordings_say_so_and_salvage_their_complete_packets(
 @pytest.mark.parametrize(("name", "damage"), [("dv_lz4.aedat4", "frame"), ("dv_none.aedat4", "x")])
 def test_salvage_stops_at_a_corrupt_packet(shared: Path, tmp_path: Path, name: str, damage: str) -> None:
     source = shared / "data/reference" / name
-    meta, full = aedat4.info(source), aedat4.read(source)
-    bad = meta.packets[5]
+    listed, full = packets(source), aedat4.read(source)
+    bad = listed[5]
     data = bytearray(source.read_bytes())
     if damage == "frame":
         data[bad.offset : bad.offset + 4] = bytes(4)  # no LZ4 frame magic
@@ -760,14 +795,14 @@ def test_salvage_stops_at_a_corrupt_packet(shared: Path, tmp_path: Path, name: s
     path.write_bytes(data)
     with pytest.raises(FileFormatError, match=rf"byte {bad.offset}: .*salvage=True"):
         aedat4.read(path)
-    table_at = meta.packets[-1].offset + meta.packets[-1].size
+    table_at = listed[-1].offset + listed[-1].size
     with pytest.warns(DataLossWarning, match=f"left out {table_at - (bad.offset - 8)} bytes"):
         salvaged = aedat4.read(path, salvage=True)
-    assert salvaged == _piece(full, 0, sum(p.count for p in meta.packets[:5]))
+    assert salvaged == _piece(full, 0, sum(p.count for p in listed[:5]))
     if damage == "frame":  # info reads the FlatBuffers, not the events: an x out of range passes
         bare = without_table(path, tmp_path / "bare.aedat4")
         with pytest.warns(DataLossWarning, match=f"left out {table_at - (bad.offset - 8)} bytes"):
-            assert aedat4.info(bare, salvage=True).packets == meta.packets[:5]
+            assert packets(bare, salvage=True) == listed[:5]
 
 
 # ---------------------------------------------------------------------- numpy columns
@@ -801,3 +836,386 @@ def test_read_columns_runs_without_torch(tmp_path: Path) -> None:
         [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["1000", "1000", "False"]
+
+
+# ---------------------------------------------------------------------- the format contract
+def test_sniff_knows_the_magic_line_and_nothing_else(shared: Path, small_file: bytes) -> None:
+    theirs = sorted((shared / "data/reference").glob("*.aedat4"))
+    assert theirs
+    for path in [*theirs, shared / "data/real/aedat4/tonic_sample.aedat4"]:
+        assert aedat4.sniff(path.read_bytes()[:4096]) == 1.0, path.name
+    assert aedat4.sniff(small_file[:20]) == 1.0
+    others = [b"", b"#!AER-DAT", b"#!AER-DAT3.1\r\n", b"\x89HDF\r\n\x1a\n" + bytes(100), small_file[1:]]
+    assert [aedat4.sniff(head) for head in others] == [0.0] * len(others)
+
+
+def test_the_arguments_of_the_contract(tmp_path: Path) -> None:
+    events = random_stream(1000, seed=6)
+    path = tmp_path / "a.aedat4"
+    aedat4.write(path, events, compression="zstd", dt_us=None, overwrite=True)
+    with pytest.raises(TypeError):
+        aedat4.read(path, 5)  # type: ignore[misc]  # t_start is keyword-only: 5 would have meant a window
+    with pytest.raises(TypeError):
+        aedat4.write(path, events, "lz4")  # type: ignore[misc]
+    assert all(aedat4.read(path, sample=sample) == events for sample in (None, 0, -1))
+    for sample in (1, -2, True, "0", 0.5):
+        with pytest.raises(OptionError, match="sample must be None, 0 or -1"):
+            aedat4.read(path, sample=sample)  # type: ignore[arg-type]
+    for reader in (aedat4.read_chunks, aedat4.read_columns):
+        for chunk_events in (0, -5, 1.5, "10"):
+            with pytest.raises(OptionError, match="chunk_events must be a positive"):
+                reader(path, chunk_events)  # type: ignore[arg-type]  # raised at the call, not while iterating
+        with pytest.raises(OptionError, match="sample"):
+            reader(path, sample=3)
+    t = events.t
+    with pytest.raises(OptionError, match="t_end = 5 comes before t_start = 6"):
+        aedat4.read(path, t_start=6, t_end=5)
+    with pytest.raises(OptionError, match="t_start must be an int"):
+        aedat4.read(path, t_start=1.5)  # type: ignore[arg-type]
+    assert aedat4.read(path, t_start=t[10], t_end=np.int64(t[20])) == events.time_slice(
+        int(t[10]), int(t[20])
+    )
+    assert len(aedat4.read(path, t_start=2**70)) == 0  # beyond int64: no overflow
+    assert aedat4.read(path, t_start=-(2**70), t_end=2**70) == events
+    with pytest.raises(FileNotFoundError):
+        aedat4.read(tmp_path / "missing.aedat4")
+
+
+def test_the_default_compression_is_what_write_uses(tmp_path: Path) -> None:
+    aedat4.write(tmp_path / "a.aedat4", random_stream(10))
+    assert aedat4.info(tmp_path / "a.aedat4").compression == aedat4.DEFAULT_COMPRESSION == "lz4"
+
+
+@pytest.mark.parametrize("compression", [None, "zstd"])
+def test_info_gives_the_common_fields_of_a_step_time_file(tmp_path: Path, compression: str | None) -> None:
+    images = torch.rand(1, 2, 9, 7, generator=torch.Generator().manual_seed(8))
+    events = eventcode.rate(images, num_steps=300, generator=torch.Generator().manual_seed(9))
+    path = tmp_path / "steps.aedat4"
+    aedat4.write(path, events, compression=compression, dt_us=250, t0_us=-1000, channels="tile")
+    meta, back = aedat4.info(path), aedat4.read(path)
+    assert back == events
+    assert isinstance(meta, FileInfo)
+    assert (meta.path, meta.format, meta.samples, meta.time_unit) == (path, "aedat4", 1, "step")
+    assert (meta.shape, meta.num_steps, meta.polarities) == (
+        events.shape,
+        events.num_steps,
+        events.polarities,
+    )
+    assert (meta.dt_us, meta.extras["t0_us"]) == (250, -1000)
+    assert meta.sensor_size == (14, 9, 2)
+    assert (meta.events, meta.first, meta.last) == (len(events), int(events.t[0]), int(events.t[-1]))
+    (stream,) = meta.streams
+    assert (stream.type, stream.records, stream.first, stream.last) == (
+        "EVTS",
+        meta.events,
+        meta.first,
+        meta.last,
+    )
+    assert meta.extras["event_stream"] == 0
+    assert meta.extras["has_table"]
+    assert sum(p.count for p in meta.extras["packets"]) == len(events)
+
+
+def test_a_file_without_an_event_stream_has_no_event_fields(tmp_path: Path, small_file: bytes) -> None:
+    path = tmp_path / "imu.aedat4"
+    path.write_bytes(small_file.replace(b">EVTS</attr>", b">IMUS</attr>", 1))
+    meta = aedat4.info(path)  # from the packet table, without decoding the packets
+    assert (meta.sensor_size, meta.shape, meta.events, meta.first, meta.last) == (None, None, 0, None, None)
+    assert meta.extras["event_stream"] is None
+    assert [(s.type, s.records) for s in meta.streams] == [("IMUS", 3000)]
+
+
+# ---------------------------------------------------------------------- damaged tables and sizes
+Row = tuple[int, int, int, int, int, int]
+"""A packet table entry: payload offset, stream, size, records, first t, last t."""
+
+
+@pytest.fixture
+def four_packets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Events]:
+    """400 events written uncompressed in 4 packets of 100 (the writer's packet size made small)."""
+    events = random_stream(400, seed=12)
+    path = tmp_path / "four.aedat4"
+    with monkeypatch.context() as patch:
+        patch.setitem(aedat4.PACKET_EVENTS, 0, 100)
+        aedat4.write(path, events, compression=None)
+    assert [p.count for p in packets(path)] == [100] * 4
+    return path, events
+
+
+def assemble(
+    source: Path,
+    target: Path,
+    stored: list[bytes] | None = None,
+    table: Callable[[list[Row]], list[Row]] | None = lambda rows: rows,
+) -> Path:
+    """``source``'s magic and header, then its event packets (or ``stored`` payloads, as stored, each
+    listed with its source packet's records and times), then a packet table listing
+    ``table(rows)`` of the true rows (no table when ``table`` is None)."""
+    data, listed = source.read_bytes(), packets(source)
+    stored = stored if stored is not None else [data[p.offset : p.offset + p.size] for p in listed]
+    blob = bytearray(data[: listed[0].offset - 8])
+    rows = []
+    for payload, packet in zip(stored, listed, strict=True):
+        blob += struct.pack("<ii", 0, len(payload))
+        rows.append((len(blob), 0, len(payload), packet.count, packet.first, packet.last))
+        blob += payload
+    position = len(blob) if table is not None else -1
+    struct.pack_into("<q", blob, 14 + header(source).field(header(source).root, 1), position)
+    if table is not None:
+        code = header(source).scalar(header(source).root, 0, "<i", 0)
+        blob += aedat4._compress(code, aedat4._data_table(table(rows)))
+    target.write_bytes(bytes(blob))
+    return target
+
+
+def test_assemble_rebuilds_the_file_it_takes(four_packets: tuple[Path, Events], tmp_path: Path) -> None:
+    path, events = four_packets
+    assert assemble(path, tmp_path / "same.aedat4").read_bytes() == path.read_bytes()
+    assert aedat4.read(assemble(path, tmp_path / "bare.aedat4", table=None)) == events
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda rows: rows[:2] + rows[3:], "run on from byte"),  # a packet left out: read 300 of 400
+        (lambda rows: rows[:3], "the table leaves packets out"),  # the last one left out
+        (lambda rows: [rows[1], rows[0], *rows[2:]], "run on from byte"),  # swapped: windows missed them
+    ],
+)
+def test_a_table_that_leaves_out_or_swaps_packets_is_refused(
+    four_packets: tuple[Path, Events], tmp_path: Path, edit: Callable, problem: str
+) -> None:
+    path, events = four_packets
+    bad = assemble(path, tmp_path / "bad.aedat4", table=edit)
+    t = events.t
+    for call in (
+        lambda: aedat4.read(bad),
+        lambda: aedat4.read(bad, t_start=int(t[0]), t_end=int(t[100])),
+        lambda: aedat4.info(bad),
+    ):
+        with pytest.raises(FileFormatError, match=rf"packet table is damaged .*{problem}.*salvage=True"):
+            call()
+    with pytest.warns(DataLossWarning, match="packet table is damaged"):
+        assert aedat4.read(bad, salvage=True) == events  # the packets, walked from their headers
+    with pytest.warns(DataLossWarning, match="packet table is damaged"):
+        window = aedat4.read(bad, t_start=int(t[0]), t_end=int(t[100]), salvage=True)
+    assert window == events.time_slice(int(t[0]), int(t[100]))
+
+
+@pytest.mark.parametrize(
+    ("entry", "change", "listed"),
+    [
+        (1, {3: 150}, "lists 150 from"),  # records
+        (2, {4: 0}, "lists 100 from t = 0 to"),  # first time
+        (3, {5: 2**62}, f"to {2**62}"),  # last time
+    ],
+)
+def test_a_packet_that_disagrees_with_its_table_entry_is_refused_or_salvaged(
+    four_packets: tuple[Path, Events], tmp_path: Path, entry: int, change: dict, listed: str
+) -> None:
+    path, events = four_packets
+    bad = packets(path)[entry]
+
+    def edit(rows: list[Row]) -> list[Row]:
+        row = list(rows[entry])
+        for field, value in change.items():
+            row[field] = value
+        return [*rows[:entry], tuple(row), *rows[entry + 1 :]]  # type: ignore[list-item]
+
+    damaged = assemble(path, tmp_path / "bad.aedat4", table=edit)
+    pattern = (
+        rf"byte {bad.offset}: the packet holds 100 records from t = {bad.first} to {bad.last}, but .*{listed}"
+    )
+    with pytest.raises(FileFormatError, match=pattern + ".*salvage=True"):
+        aedat4.read(damaged)
+    with pytest.raises(FileFormatError, match=pattern):
+        list(aedat4.read_columns(damaged, chunk_events=100))
+    with pytest.warns(DataLossWarning, match=pattern + ".*own records"):
+        assert aedat4.read(damaged, salvage=True) == events  # the packet's own events win
+    with pytest.raises(FileFormatError, match=pattern):
+        aedat4.transcode(damaged, tmp_path / "copy.aedat4", "lz4")
+    with pytest.warns(DataLossWarning, match=pattern):
+        aedat4.transcode(damaged, tmp_path / "copy.aedat4", "lz4", salvage=True)
+    assert packets(tmp_path / "copy.aedat4")[entry].count == 100  # the new table lists the packet's own
+    assert aedat4.read(tmp_path / "copy.aedat4") == events
+
+
+def test_swapped_table_times_make_a_window_read_every_packet(
+    four_packets: tuple[Path, Events], tmp_path: Path
+) -> None:
+    path, events = four_packets
+    t = events.t
+
+    def swap_times(rows: list[Row]) -> list[Row]:
+        first, second = rows[0], rows[1]
+        return [(*first[:4], *second[4:]), (*second[:4], *first[4:]), *rows[2:]]
+
+    bad = assemble(path, tmp_path / "bad.aedat4", table=swap_times)
+    with pytest.raises(FileFormatError, match="but its data table entry lists"):
+        aedat4.read(bad, t_start=int(t[0]), t_end=int(t[100]))  # 0 of 100 events, silently, before
+    with pytest.warns(DataLossWarning, match="own records"):
+        window = aedat4.read(bad, t_start=int(t[0]), t_end=int(t[100]), salvage=True)
+    assert window == events.time_slice(int(t[0]), int(t[100]))
+
+
+def test_swapped_packets_under_their_table_entries_are_refused_or_salvaged(
+    four_packets: tuple[Path, Events], tmp_path: Path
+) -> None:
+    path, events = four_packets
+    data = path.read_bytes()
+    stored = [data[p.offset : p.offset + p.size] for p in packets(path)]
+    bad = assemble(path, tmp_path / "bad.aedat4", [stored[1], stored[0], *stored[2:]])  # the table as it was
+    t0, t1 = int(events.t[0]), int(events.t[100])
+    with pytest.raises(FileFormatError, match="but its data table entry lists"):
+        aedat4.read(bad, t_start=t0, t_end=t1)  # 0 of 100 events, silently, before
+    with pytest.warns(DataLossWarning, match="own records"):
+        window = aedat4.read(bad, t_start=t0, t_end=t1, salvage=True, sort=True)
+    assert window == events.time_slice(t0, t1)  # every packet decoded: their own times count
+
+
+def set_vector_length(payload: bytes, count: int) -> bytes:
+    """An uncompressed EventPacket whose event vector claims ``count`` events (its length field)."""
+    edited = bytearray(payload)
+    struct.pack_into("<I", edited, 28, count)
+    return bytes(edited)
+
+
+@pytest.mark.parametrize("with_table", [False, True])
+def test_an_event_vector_shorter_than_its_packet_is_refused(
+    four_packets: tuple[Path, Events], tmp_path: Path, with_table: bool
+) -> None:
+    path, events = four_packets
+    listed = packets(path)
+    data = path.read_bytes()
+    stored = [data[p.offset : p.offset + p.size] for p in listed]
+    stored[1] = set_vector_length(stored[1], 1)  # read 301 of 400 events, silently, before
+    bad = assemble(path, tmp_path / "bad.aedat4", stored, table=(lambda rows: rows) if with_table else None)
+    problem = rf"byte {listed[1].offset}: the packet's event vector lists 1 events, but 1584 bytes"
+    with pytest.raises(FileFormatError, match=problem + ".*salvage=True"):
+        aedat4.read(bad)
+    with pytest.warns(DataLossWarning, match=problem):
+        assert aedat4.read(bad, salvage=True) == _piece(events, 0, 100)  # the packets before it
+    if not with_table:  # info counts the events in each FlatBuffer
+        with pytest.raises(FileFormatError, match=problem):
+            aedat4.info(bad)
+        with pytest.warns(DataLossWarning, match=problem):
+            assert aedat4.info(bad, salvage=True).events == 100
+
+
+def with_attribute(source: Path, target: Path, key: str, text: str) -> Path:
+    """``source`` (uncompressed) with attribute ``key`` of its event stream's ``info`` node set to
+    ``text`` (added if missing), the header rebuilt around it, and no packet table."""
+    data = source.read_bytes()
+    root = ElementTree.fromstring(header(source).string(header(source).root, 2))
+    (node,) = root.iterfind(".//node[@name='info']")
+    attr = node.find(f"attr[@key='{key}']")
+    if attr is None:
+        attr = ElementTree.SubElement(node, "attr", key=key, type="int")
+    attr.text = text
+    description = ElementTree.tostring(root, encoding="unicode")
+    start = 18 + struct.unpack_from("<I", data, 14)[0]
+    end = packets(source)[-1].offset + packets(source)[-1].size
+    target.write_bytes(aedat4.MAGIC + aedat4._io_header(0, description) + data[start:end])
+    return target
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "problem"),
+    [
+        ("eventcodeDtUs", str(10**30), rf"eventcodeDtUs = {10**30} is outside \[1, 2\*\*63 - 1\]"),
+        ("eventcodeDtUs", "1e30", "eventcodeDtUs is '1e30', not an integer"),
+        ("eventcodeDtUs", "0", r"eventcodeDtUs = 0 is outside \[1"),
+        ("eventcodeNumSteps", str(10**30), rf"eventcodeNumSteps = {10**30} is outside \[0, 2\*\*63 - 1\]"),
+        ("eventcodeNumSteps", "-1", r"eventcodeNumSteps = -1 is outside \[0"),
+        ("eventcodeT0Us", str(2**63), "eventcodeT0Us = 9223372036854775808 is outside"),
+        ("eventcodeT0Us", str(2**63 - 2000), f"reaches {2**63 + 1000} us, beyond int64"),  # step 3
+        ("eventcodePolarities", "x", "eventcodePolarities is 'x', not an integer"),
+    ],
+)
+def test_eventcode_attributes_out_of_range_name_the_attribute(
+    tmp_path: Path, key: str, text: str, problem: str
+) -> None:
+    events = Events.from_dense(torch.ones(4, 1, 2, 2))  # 16 events, steps 0-3
+    path = tmp_path / "steps.aedat4"
+    aedat4.write(path, events, compression=None, dt_us=1000)
+    unchanged = {"eventcodeDtUs": "1000", "eventcodeNumSteps": "4", "eventcodeT0Us": "0"}
+    if key in unchanged:  # the rebuilt file reads back as written with the attribute as written
+        assert aedat4.read(with_attribute(path, tmp_path / "same.aedat4", key, unchanged[key])) == events
+    bad = with_attribute(path, tmp_path / "bad.aedat4", key, text)
+    for call in (aedat4.read, aedat4.info):
+        with pytest.raises(FileFormatError, match=problem):  # not a bare OverflowError, nor a bad Events
+            call(bad)
+
+
+def test_step_time_at_the_edge_of_int64_reads_back(tmp_path: Path) -> None:
+    events = Events.from_dense(torch.ones(2, 1, 2))  # steps 0 and 1
+    path = tmp_path / "edge.aedat4"
+    aedat4.write(path, events, dt_us=2**62, t0_us=2**62 - 1)  # step 1 at 2**63 - 1 us, the last int64
+    assert aedat4.read(path) == events
+    assert aedat4.read(path, t_start=1) == events.time_slice(1, None)
+    assert aedat4.info(path).last == 1
+
+
+def test_a_header_claiming_more_bytes_than_the_file_is_truncated(tmp_path: Path, small_file: bytes) -> None:
+    bad = bytearray(small_file)
+    struct.pack_into("<I", bad, 14, 0xFFFFFFF0)
+    with (
+        peak_memory() as peak,
+        pytest.raises(FileFormatError, match=r"byte 14: header of 4294967280 bytes .*truncated"),
+    ):
+        read_bytes(tmp_path, bytes(bad))
+    assert peak() < 1 << 20
+
+
+@contextlib.contextmanager
+def peak_memory() -> Iterator[Callable[[], int]]:
+    """The peak of Python's allocations while the block runs, as a function to call after it."""
+    tracemalloc.start()
+    peak = [0]
+    try:
+        yield lambda: peak[0]
+    finally:
+        peak[0] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+
+
+def test_a_table_entry_claiming_more_bytes_than_the_file_is_refused(
+    four_packets: tuple[Path, Events], tmp_path: Path
+) -> None:
+    path, events = four_packets
+    huge = assemble(
+        path, tmp_path / "huge.aedat4", table=lambda rows: [*rows[:3], (*rows[3][:2], 2**40, *rows[3][3:])]
+    )
+    with peak_memory() as peak, pytest.raises(FileFormatError, match="packet table is damaged"):
+        aedat4.read(huge)
+    assert peak() < 1 << 20
+    with pytest.warns(DataLossWarning, match="packet table is damaged"):
+        assert aedat4.read(huge, salvage=True) == events
+
+
+def test_a_packet_decompresses_to_no_more_than_its_table_entry_can_hold(tmp_path: Path) -> None:
+    source = tmp_path / "zstd.aedat4"
+    aedat4.write(source, random_stream(100, seed=13), compression="zstd")  # the table lists 100 events
+    bomb = zstandard.ZstdCompressor().compress(bytes(64 << 20))  # declares 64 MiB; the general bound is 2 GiB
+    bad = assemble(source, tmp_path / "bomb.aedat4", [bomb])
+    offset = packets(bad)[0].offset
+    limit = 16 * 100 + aedat4.EVENT_PACKET_OVERHEAD
+    with (
+        peak_memory() as peak,
+        pytest.raises(
+            FileFormatError,
+            match=rf"byte {offset}: the zstd frame claims 67108864 bytes, more than the {limit}",
+        ),
+    ):
+        aedat4.read(bad)
+    assert peak() < 4 << 20
+    source = tmp_path / "lz4.aedat4"
+    aedat4.write(source, random_stream(100, seed=13), compression="lz4")
+    bomb = lz4.frame.compress(bytes(64 << 20), store_size=False)  # no declared size, as DV writes LZ4
+    bad = assemble(source, tmp_path / "bomb.aedat4", [bomb])
+    with (
+        peak_memory() as peak,
+        pytest.raises(FileFormatError, match=rf"the LZ4 frame expands past the {limit} bytes it may hold"),
+    ):
+        aedat4.read(bad)
+    assert peak() < 4 << 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 
 import pytest
@@ -33,13 +34,39 @@ def test_errors_name_the_file_offset() -> None:
         Buffer(one_string_table(b"abc")[:-3], b"TEST", where=0)
 
 
-@given(st.binary(max_size=64), st.data())
-def test_corrupt_buffers_raise_our_error_or_read(text: bytes, data: st.DataObject) -> None:
-    blob = bytearray(one_string_table(text))
-    for _ in range(data.draw(st.integers(1, 4))):
-        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+TEXT_AT = 32
+"""Where the string's bytes start in :func:`one_string_table`: after the size prefix, the root
+offset and identifier, the vtable, the table and the string's length."""
+
+
+def utf8(data: bytes) -> bool:
     try:
-        buffer = Buffer(bytes(blob), b"TEST", where=0)
-        buffer.string(buffer.root, 0)
-    except FileFormatError:
-        pass
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@given(st.binary(max_size=64), st.data())
+def test_corrupt_buffers_raise_our_error_or_read_within_the_buffer(text: bytes, data: st.DataObject) -> None:
+    blob = bytearray(one_string_table(text))
+    assert blob[TEXT_AT : TEXT_AT + len(text)] == text
+    changed = set()
+    for _ in range(data.draw(st.integers(1, 4))):
+        where = data.draw(st.integers(0, len(blob) - 1))
+        blob[where] = data.draw(st.integers(0, 255))
+        changed.add(where)
+    try:
+        buffer = Buffer(bytes(blob), b"TEST", where=1000)
+        got = buffer.string(buffer.root, 0)
+    except FileFormatError as err:  # names a file offset inside the buffer (or just past its end)
+        offset = int(re.match(r"byte (\d+): ", str(err)).group(1))  # type: ignore[union-attr]
+        assert 1000 <= offset <= 1000 + len(blob) + 4
+        if min(changed) >= TEXT_AT:  # the layout intact: only text that is not UTF-8 fails
+            assert not utf8(bytes(blob[TEXT_AT : TEXT_AT + len(text)]))
+        return
+    start, length = buffer.vector(buffer.root, 0, 1)
+    assert start + length <= len(buffer.data) <= len(blob)  # what it read lies inside the buffer
+    assert got.encode("utf-8") == bytes(buffer.data[start : start + length])
+    if min(changed) >= TEXT_AT:  # the layout intact: the string as the bytes now say
+        assert got.encode("utf-8") == bytes(blob[TEXT_AT : TEXT_AT + len(text)])
