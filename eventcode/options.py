@@ -92,5 +92,44 @@ def positive_int(name: str, value: object, unit: str = "") -> int:
     raise OptionError(f"{name} must be {_positive(unit)}, got {value!r}")
 
 
+def optional_int(name: str, value: object, what: str = "an int") -> int | None:
+    """``value`` as an int (an int, a numpy integer, a one-element integer tensor), or None.
+
+    Raises
+    ------
+    OptionError
+        A bool or a non-integer, naming the argument and ``what`` it must be.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+    raise OptionError(f"{name} must be {what} or None, got {value!r}")
+
+
+def window(t_start: object, t_end: object) -> tuple[int | None, int | None]:
+    """A reader's time window ``t_start <= t < t_end`` as ints or None (open sides).
+
+    Raises
+    ------
+    OptionError
+        A bound that is not an int, or ``t_end`` before ``t_start``.
+
+    Examples
+    --------
+    >>> from eventcode.options import window
+    >>> window(5, None)
+    (5, None)
+    """
+    what = "an int (a time in the file's unit)"
+    start, end = optional_int("t_start", t_start, what), optional_int("t_end", t_end, what)
+    if start is not None and end is not None and end < start:
+        raise OptionError(f"t_end = {end} is before t_start = {start}; the window is t_start <= t < t_end")
+    return start, end
+
+
 def _positive(unit: str) -> str:
     return f"a positive whole number of {unit}" if unit else "a positive int"

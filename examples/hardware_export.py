@@ -39,9 +39,8 @@ def main() -> None:
     print(f"written in {time.perf_counter() - start:.2f} s:")
     first = args.out / "digit_000.aedat4"
     print(f"  {first.name}: {first.stat().st_size} bytes, {aedat4.info(first).compression}, 1 ms a step")
-    print(
-        f"  digits.h5: {(args.out / 'digits.h5').stat().st_size} bytes, {hdf5.info(args.out / 'digits.h5')}"
-    )
+    stored = hdf5.info(args.out / "digits.h5")
+    print(f"  digits.h5: {stored.path.stat().st_size} bytes, {stored.compression}, {stored.samples} samples")
 
     back = eventcode.Events.cat(
         [exporters.read(args.out / f"digit_{b:03d}.aedat4") for b in range(args.digits)]

@@ -44,7 +44,6 @@ True
 from __future__ import annotations
 
 import functools
-import operator
 import os
 import struct
 import threading
@@ -61,7 +60,7 @@ import lz4.frame
 import numpy as np
 import zstandard
 
-from eventcode import address, checks
+from eventcode import address, checks, options
 from eventcode.errors import (
     AddressError,
     DataLossWarning,
@@ -1036,28 +1035,12 @@ _Window = tuple[int | None, int | None]
 
 def _window(path: str | os.PathLike[str], sample: object, t_start: object, t_end: object) -> _Window:
     """The window as ints, after checking the arguments every reader takes."""
-    if sample is not None and _index(sample) not in (0, -1):
+    if sample is not None and (isinstance(sample, bool) or sample not in (0, -1)):
         raise OptionError(
             f"{os.fspath(path)} holds one stream (an AEDAT 4.0 file is one sample): sample must be "
             f"None, 0 or -1, got {sample!r}"
         )
-    start, end = (None if value is None else _index(value) for value in (t_start, t_end))
-    for name, value, index in (("t_start", t_start, start), ("t_end", t_end, end)):
-        if value is not None and index is None:
-            raise OptionError(f"{name} must be an int (in the file's time unit), got {value!r}")
-    if start is not None and end is not None and end < start:
-        raise OptionError(f"t_end = {end} comes before t_start = {start}; the window is t_start <= t < t_end")
-    return start, end
-
-
-def _index(value: object) -> int | None:
-    """``value`` as an int (an int, a numpy integer, a one-element integer tensor), else None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        return None
+    return options.window(t_start, t_end)
 
 
 def _columns(

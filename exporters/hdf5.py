@@ -8,19 +8,27 @@ Layout (every dataset chunked, one compression for all)::
     /events/t  time minus t_offset: steps in the smallest unsigned integer holding num_steps - 1;
                microseconds in uint32 while they fit (71.6 minutes), else int64
     /events/c  uint8 or uint16, only for samples with several channels
-    /t_offset  int64       scalar
+    /t_offset  int64       scalar: DSEC's storage offset, microseconds subtracted before storing
     /offsets   int64 [B + 1]: events of sample b are offsets[b]:offsets[b + 1]
     /ms_to_idx uint64      one stream in microseconds (DSEC): first event with t >= 1000 * ms
     /step_to_idx int64 [B, num_steps + 1]: step-time files: first event of each step, per sample
 
 A one-sample microsecond file is a DSEC event file (``events/{x,y,t,p}``, ``ms_to_idx``,
 ``t_offset``), so DSEC's slicer and Tonic's DSEC loader read it. Root attributes record the
-sample ``shape``, ``sensor_size``, ``time_unit``, ``num_steps``, ``dt_us`` (optional), the
+sample ``shape``, ``sensor_size``, ``time_unit``, ``num_steps``, for step time ``dt_us`` and
+``t0_us`` (the microseconds per step and the microsecond time of step 0, when given), the
 encoding parameters the caller gives, and the eventcode version, so :func:`read` returns
-exactly the :class:`~eventcode.Events` written. The reader takes any integer dtype of each
-column (files of earlier versions stored int64 or uint32 times and uint16 addresses).
-:func:`info` and :func:`read_columns` need numpy only; torch is imported when ``Events`` are
-built (:func:`read`, :func:`read_chunks`, writing).
+exactly the :class:`~eventcode.Events` written and :func:`info` describes the file as a
+:class:`~exporters.contract.FileInfo`. :func:`info` and :func:`read_columns` need numpy only;
+torch is imported when ``Events`` are built (:func:`read`, :func:`read_chunks`, writing).
+
+Reading checks what it reads before trusting it: the declared length of every dataset against
+the chunks (or bytes) the file stores, before anything is allocated; ``offsets`` in full; each
+entry of ``ms_to_idx`` / ``step_to_idx`` a windowed read uses, against the times it points to;
+and the values, in the dtype the file stores them in, with :mod:`eventcode.checks` before any
+cast. Any integer dtype of each column is taken (files of earlier versions stored int64 or
+uint32 times and uint16 addresses), and a polarity column holding -1 and +1, as other tools
+write it, reads -1 as OFF.
 
 Chunks hold :data:`CHUNK_EVENTS` events, or the events of a smaller file (rounded up to a
 multiple of 8), which is therefore small: :func:`write` splits its events into equal chunks,
@@ -50,14 +58,14 @@ Examples
 >>> generator = torch.Generator().manual_seed(0)
 >>> digits = eventcode.rate(torch.rand(4, 1, 28, 28), num_steps=30, generator=generator)
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "digits.h5"
->>> hdf5.write(path, digits, encoding={"code": "rate", "num_steps": 30})
+>>> hdf5.write(path, digits, dt_us=1000, encoding={"code": "rate", "num_steps": 30})
 >>> hdf5.read(path) == digits
 True
 >>> hdf5.read(path, sample=2, t_start=10, t_end=20) == digits[2].time_slice(10, 20)
 True
 >>> meta = hdf5.info(path)
->>> meta["compression"], meta["dtypes"]["t"], meta["dtypes"]["x"]
-('gzip', 'uint8', 'uint8')
+>>> meta.compression, meta.samples, meta.dt_us, meta.extras["dtypes"]["t"]
+('gzip', 4, 1000, 'uint8')
 """
 
 from __future__ import annotations
@@ -65,19 +73,32 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
+import numbers
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, NoReturn, TypeVar
 
 import h5py
 import numpy as np
 
 import eventcode
-from eventcode import address, checks
-from eventcode.errors import ExportError, FileFormatError, PolarityError, TimeOrderError
+from eventcode import address, checks, options
+from eventcode.errors import (
+    DependencyError,
+    EventcodeError,
+    EventsError,
+    ExportError,
+    FileFormatError,
+    OptionError,
+    SampleIndexError,
+    TimeOrderError,
+)
+from eventcode.options import optional_int, positive_int
 from exporters.atomic import AtomicWriter
 from exporters.compression import canonical
+from exporters.contract import FileInfo, Stream
 from exporters.options import step_us
 
 if TYPE_CHECKING:
@@ -86,6 +107,7 @@ if TYPE_CHECKING:
 NAME = "hdf5"
 DESCRIPTION = "HDF5 (DSEC layout for one stream, batched layout with offsets; eventcode's own)"
 MAGIC = b"\x89HDF\r\n\x1a\n"
+"""HDF5's signature: at byte 0, or after a user block of 512, 1024 or 2048 bytes."""
 BATCHED = True
 SUFFIXES = (".h5", ".hdf5")
 Compression = str | None
@@ -107,24 +129,70 @@ bytes than lzf, writing as fast on encoded MNIST and about 25% slower on a camer
 every HDF5 tool reads it without plugins (level 4 is 2.5-25% smaller but writes 35-40% slower)."""
 FILTER_NAMES = {h5py.h5z.FILTER_DEFLATE: "gzip", h5py.h5z.FILTER_LZF: "lzf", 32015: "zstd", 32001: "blosc"}
 """HDF5 filter id -> compression name, for :func:`info` (32015 and 32001: hdf5plugin's zstd and blosc)."""
+PLUGIN_FILTERS = {
+    307: "bzip2",
+    32001: "blosc",
+    32004: "lz4",
+    32008: "bitshuffle",
+    32013: "zfp",
+    32015: "zstd",
+    32017: "sz",
+    32018: "fcidecomp",
+    32024: "sz3",
+    32026: "blosc2",
+    32028: "sperr",
+    32033: "htj2k",
+}
+"""The HDF5 filters the ``hdf5plugin`` package registers (id -> name): a file using one of them
+needs that package, when HDF5 itself lacks the filter."""
 CHUNK_EVENTS = 1 << 17
 """Events per HDF5 chunk of each column in files larger than one chunk: 512 KiB of uint32 times
 fit h5py's default 1 MiB chunk cache, so a windowed read of a stream decompresses each chunk once
 (2^16 to 2^18 write and read 20 M events at the same speed, within this machine's noise)."""
 INDEX_CHUNK = 1 << 14
 """Entries per chunk of the index datasets (offsets, ms_to_idx, step_to_idx)."""
+SCAN_EVENTS = 1 << 20
+"""Events per read when a column is scanned whole for its largest value (the sensor size of a
+DSEC file without ``width`` / ``height``), so the scan takes bounded memory."""
+GATHER_GAP = 1 << 12
+"""Positions of a dataset further apart than this are read separately, nearer ones as one slice
+(see :func:`_gather`)."""
 FORMAT = "eventcode-hdf5"
 VERSION = 1
 _UINT32_END = 1 << 32
 _INT64 = np.iinfo(np.int64)
+Piece = TypeVar("Piece")
+
+
+def sniff(head: bytes) -> float:
+    """How sure this module is that a file starting with ``head`` is one of its files.
+
+    HDF5's signature gives 0.9 (HDF5 holds other formats too, NIR among them); eventcode's
+    ``format`` attribute in ``head`` (the root group's header, in the first kilobytes) raises it
+    to 0.99, and DSEC's ``events`` group beside ``ms_to_idx`` to 0.95. Anything else gives 0.
+
+    Examples
+    --------
+    >>> from exporters import hdf5
+    >>> hdf5.sniff(hdf5.MAGIC + bytes(100)), hdf5.sniff(b"#!AER-DAT4.0\\r\\n")
+    (0.9, 0.0)
+    """
+    if not any(head[start : start + len(MAGIC)] == MAGIC for start in (0, 512, 1024, 2048)):
+        return 0.0
+    if FORMAT.encode() in head:
+        return 0.99
+    if b"ms_to_idx" in head and b"events" in head:
+        return 0.95
+    return 0.9
 
 
 def write(
     path: str | os.PathLike[str],
     events: Events,
-    compression: Compression = DEFAULT_COMPRESSION,
     *,
+    compression: Compression = DEFAULT_COMPRESSION,
     dt_us: int | None = None,
+    t0_us: int | None = None,
     encoding: Mapping[str, object] | None = None,
     overwrite: bool = True,
 ) -> None:
@@ -142,6 +210,8 @@ def write(
         ``hdf5plugin``; None or ``"none"`` for uncompressed.
     dt_us : int, optional
         Microseconds per step of step-time events, recorded as an attribute (times stay steps).
+    t0_us : int, optional
+        Microsecond time of step 0 of step-time events, recorded as an attribute.
     encoding : mapping, optional
         Encoder name and parameters to record (JSON-serializable), returned by :func:`info`.
     overwrite : bool
@@ -149,9 +219,14 @@ def write(
 
     Raises
     ------
+    OptionError
+        ``dt_us`` not a positive whole number, ``dt_us`` or ``t0_us`` for microsecond events,
+        ``t0_us`` beyond int64.
     ExportError
-        Unknown compression, a missing ``hdf5plugin`` (naming the extra to install),
-        unserializable ``encoding`` or an existing file without ``overwrite``.
+        Unknown compression, unserializable ``encoding`` or an existing file without
+        ``overwrite``.
+    DependencyError
+        ``"zstd"`` or ``"blosc"`` without ``hdf5plugin`` (naming the extra to install).
 
     Examples
     --------
@@ -175,6 +250,7 @@ def write(
         batched=events.num_samples != 1,
         num_steps=events.num_steps,
         dt_us=dt_us,
+        t0_us=t0_us,
         encoding=encoding,
         overwrite=overwrite,
         chunk_events=max(1, -(-len(events) // chunks)),
@@ -212,18 +288,23 @@ class Writer(AtomicWriter):
         Append samples (True) or stretches of one stream (False).
     num_steps : int, optional
         Steps of step-time events (then every chunk must be in steps); None for microseconds.
-    dt_us, encoding, overwrite
-        As for :func:`write`.
+    dt_us, t0_us, encoding, overwrite
+        As for :func:`write` (``dt_us`` and ``t0_us`` with ``num_steps`` only).
     t_offset : int, optional
-        Microseconds subtracted before storing; default the earliest time of the first
-        non-empty write (a one-stream file's first event, as in DSEC). Step time has none.
+        Microsecond streams only: DSEC's storage offset, the microseconds subtracted from every
+        time before storing (so that uint32 holds them), added back on reading; default the
+        earliest time of the first non-empty write (a one-stream file's first event, as in
+        DSEC). It is not a time of step 0: step time stores steps as they are (see ``t0_us``).
     chunk_events : int
         Events per HDF5 chunk once the file holds more than one chunk.
 
     Raises
     ------
+    OptionError
+        As for :func:`write`; also a ``t_offset`` for step time or beyond int64, and a
+        ``chunk_events`` below 1.
     ExportError
-        As for :func:`write`; also a ``t_offset`` for step time.
+        As for :func:`write`.
 
     Examples
     --------
@@ -234,9 +315,12 @@ class Writer(AtomicWriter):
     >>> with hdf5.Writer(path, shape=(1, 28, 28), batched=True, num_steps=25) as writer:
     ...     for _ in range(3):  # e.g. batches from a DataLoader
     ...         writer.write(eventcode.latency(torch.rand(8, 1, 28, 28), num_steps=25, normalize=True))
-    >>> hdf5.info(path)["samples"]
+    >>> hdf5.info(path).samples
     24
     """
+
+    _root: h5py.File
+    """The file being written (set by :meth:`_open`; ``_file`` to :class:`AtomicWriter`)."""
 
     def __init__(
         self,
@@ -248,6 +332,7 @@ class Writer(AtomicWriter):
         batched: bool = False,
         num_steps: int | None = None,
         dt_us: int | None = None,
+        t0_us: int | None = None,
         encoding: Mapping[str, object] | None = None,
         overwrite: bool = True,
         t_offset: int | None = None,
@@ -269,13 +354,20 @@ class Writer(AtomicWriter):
             self._encoding = json.dumps(dict(encoding or {}))
         except TypeError as err:
             raise ExportError(f"encoding must be JSON-serializable: {err}") from None
-        if t_offset and self._unit == "step":
-            raise ExportError(
-                f"t_offset={t_offset} given for step time; step files store steps as they are: drop t_offset"
-            )
         self._dt_us = step_us(dt_us)
-        self._t_offset = 0 if self._unit == "step" else t_offset
-        self._chunk = max(1, int(chunk_events))
+        self._t0_us = None if t0_us is None else _int64_option("t0_us", t0_us)
+        if self._unit == "us" and (dt_us is not None or t0_us is not None):
+            raise OptionError(
+                f"dt_us={dt_us!r} and t0_us={t0_us!r} describe step time, but this file holds microseconds "
+                "(num_steps=None): drop them, or give num_steps for step-time events"
+            )
+        if t_offset is not None and self._unit == "step":
+            raise OptionError(
+                f"t_offset={t_offset} given for step time; step files store steps as they are: drop "
+                "t_offset (t0_us records the microsecond time of step 0)"
+            )
+        self._t_offset = 0 if self._unit == "step" else _int64_option("t_offset", t_offset)
+        self._chunk = positive_int("chunk_events", chunk_events, "events per HDF5 chunk")
         self._count = 0
         self._last_t: int | None = None
         self._step_row: np.ndarray | None = None
@@ -283,7 +375,7 @@ class Writer(AtomicWriter):
 
     # ------------------------------------------------------------------ file
     def _open(self, temporary: Path) -> h5py.File:
-        root = h5py.File(temporary, "w")
+        root = self._root = h5py.File(temporary, "w")
         extents = {"x": address.width(self._shape), "y": address.height(self._shape)}
         if address.channels(self._shape) > 1:
             extents["c"] = address.channels(self._shape)
@@ -291,15 +383,16 @@ class Writer(AtomicWriter):
         events["p"] = np.dtype(np.uint8)
         for name, dtype in events.items():
             self._columns[name] = _Column(root, f"events/{name}", dtype, self._chunk, self._filters)
+        steps = self._num_steps
         self._columns["t"] = (
-            _Column(root, "events/t", _narrowest(self._num_steps - 1), self._chunk, self._filters)
-            if self._unit == "step"
+            _Column(root, "events/t", _narrowest(steps - 1), self._chunk, self._filters)
+            if steps is not None
             else _WideningTimes(root, "events/t", np.dtype(np.uint32), self._chunk, self._filters)
         )
         self._columns["offsets"] = _Column(root, "offsets", np.dtype(np.int64), INDEX_CHUNK, self._filters)
         self._columns["offsets"].append(np.zeros(1, np.int64))
-        if self._unit == "step":
-            width = self._num_steps + 1
+        if steps is not None:
+            width = steps + 1
             self._columns["step_to_idx"] = _Column(
                 root, "step_to_idx", np.dtype(np.int64), max(1, INDEX_CHUNK // width), self._filters, (width,)
             )
@@ -328,6 +421,8 @@ class Writer(AtomicWriter):
             attributes["num_steps"] = self._num_steps
         if self._dt_us is not None:
             attributes["dt_us"] = self._dt_us
+        if self._t0_us is not None:
+            attributes["t0_us"] = self._t0_us
         root.attrs.update(attributes)
         return root
 
@@ -340,7 +435,7 @@ class Writer(AtomicWriter):
                 f"this file holds {self._unit!r} time but the events count {events.time_unit!r}; "
                 + ("give num_steps to hold step time" if self._unit == "us" else "pass step-time events")
             )
-        if self._unit == "step" and events.num_steps > self._num_steps:
+        if self._num_steps is not None and (events.num_steps or 0) > self._num_steps:
             raise ExportError(
                 f"events of {events.num_steps} steps do not fit this file's {self._num_steps} steps"
             )
@@ -353,9 +448,10 @@ class Writer(AtomicWriter):
         t = self._relative(events.t.cpu().numpy(), offsets)
         if not self._batched and len(t):
             if self._last_t is not None and t[0] < self._last_t:
+                offset = self._t_offset or 0
                 raise TimeOrderError(
-                    f"this chunk starts at t = {int(t[0]) + self._t_offset}, before the previous chunk's "
-                    f"last event at {self._last_t + self._t_offset}; write chunks in time order"
+                    f"this chunk starts at t = {int(t[0]) + offset}, before the previous chunk's "
+                    f"last event at {self._last_t + offset}; write chunks in time order"
                 )
             self._last_t = int(t[-1])
         start = self._count
@@ -366,7 +462,7 @@ class Writer(AtomicWriter):
         self._count += len(events)
         if self._batched:
             self._columns["offsets"].append(offsets[1:] + start)
-        if self._unit == "step":
+        if self._num_steps is not None:
             rows = _step_index(t, offsets, self._num_steps) + start
             if self._batched:
                 self._columns["step_to_idx"].append(rows)
@@ -391,10 +487,14 @@ class Writer(AtomicWriter):
                 "give a t_offset within the stream's times"
             )
         times = self._columns["t"]
-        times.fit(low, high)
+        if isinstance(times, _WideningTimes):
+            times.fit(low, high)
         if not self._t_offset:
             return t
-        return np.subtract(t, self._t_offset, out=np.empty(len(t), times.dtype), casting="unsafe")  # fits
+        stored: np.ndarray = np.subtract(
+            t, self._t_offset, out=np.empty(len(t), times.dtype), casting="unsafe"
+        )
+        return stored  # fits
 
     def _extend_ms_index(self, t: np.ndarray, start: int) -> None:
         """DSEC's ms_to_idx for the milliseconds now decided: those up to the last time seen."""
@@ -424,13 +524,13 @@ class Writer(AtomicWriter):
                 index.append(np.full(wanted - index.length, self._count, dtype=np.uint64))
         if not self._batched:
             self._columns["offsets"].append(np.array([self._count], np.int64))
-            if self._unit == "step":
+            if self._num_steps is not None:
                 row = np.zeros(self._num_steps + 1, np.int64) if self._step_row is None else self._step_row
                 self._columns["step_to_idx"].append(row[None])
         for column in self._columns.values():
             column.finish()
-        self._file.create_dataset("t_offset", data=np.int64(self._t_offset or 0))
-        self._file.attrs["samples"] = self._columns["offsets"].length - 1
+        self._root.create_dataset("t_offset", data=np.int64(self._t_offset or 0))
+        self._root.attrs["samples"] = self._columns["offsets"].length - 1
 
 
 class _Column:
@@ -445,7 +545,7 @@ class _Column:
         self,
         file: h5py.File,
         name: str,
-        dtype: np.dtype | None,
+        dtype: np.dtype,
         chunk: int,
         options: Mapping[str, object],
         row: tuple[int, ...] = (),
@@ -549,23 +649,6 @@ def _multiple_of_8(rows: int) -> int:
     return -(-max(rows, 1) // 8) * 8
 
 
-def _backwards(t: np.ndarray, offsets: np.ndarray) -> int | None:
-    """The first event whose time is before its predecessor's in the same sample, or None."""
-    backwards = t[1:] < t[:-1]
-    if len(t) < 2 or not backwards.any():
-        return None
-    backwards[offsets[1:-1][(offsets[1:-1] > 0) & (offsets[1:-1] < len(t))] - 1] = False  # sample starts
-    return int(np.argmax(backwards)) + 1 if backwards.any() else None
-
-
-def _outside(values: np.ndarray, low: int, high: int) -> bool:
-    """Whether any value lies outside ``[low, high)`` (the minimum of unsigned values is only
-    read when ``low`` is positive)."""
-    if not len(values):
-        return False
-    return int(values.max()) >= high or ((low > 0 or values.dtype.kind != "u") and int(values.min()) < low)
-
-
 def _narrowest(largest: int) -> np.dtype:
     """The smallest unsigned integer dtype holding ``0..largest`` (uint8 at least)."""
     return np.min_scalar_type(max(int(largest), 0))
@@ -574,7 +657,8 @@ def _narrowest(largest: int) -> np.dtype:
 def _fixed(text: str) -> np.bytes_:
     """Text as a fixed-length attribute: stored in the object header, not the global heap, whose
     damage can make HDF5 loop forever when it reads a variable-length string."""
-    return np.bytes_(text.encode("utf-8"))
+    fixed: np.bytes_ = np.bytes_(text.encode("utf-8"))
+    return fixed
 
 
 def _text(file: h5py.File, key: str, default: str | None) -> str | None:
@@ -614,8 +698,9 @@ def filters(compression: Compression) -> dict[str, object]:
     Raises
     ------
     ExportError
-        An unknown name (listing the valid ones), or ``"zstd"`` / ``"blosc"`` without
-        ``hdf5plugin`` (naming the extra to install).
+        An unknown name (listing the valid ones).
+    DependencyError
+        ``"zstd"`` or ``"blosc"`` without ``hdf5plugin`` (naming the extra to install).
 
     Examples
     --------
@@ -633,7 +718,7 @@ def filters(compression: Compression) -> dict[str, object]:
     try:
         import hdf5plugin
     except ImportError:
-        raise ExportError(
+        raise DependencyError(
             f"compression {name!r} needs the hdf5plugin package: pip install 'eventcode[hdf5]' "
             "(gzip and lzf need nothing more)"
         ) from None
@@ -642,14 +727,42 @@ def filters(compression: Compression) -> dict[str, object]:
     return dict(hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE))
 
 
-# ---------------------------------------------------------------------- reading
-def info(path: str | os.PathLike[str]) -> dict[str, object]:
-    """The file's metadata: shape, sensor size, time unit, samples, events, encoding, storage.
+def _int64_option(name: str, value: object) -> int | None:
+    """An optional microsecond argument as an int within int64 (None stays None).
 
-    ``compression`` is the canonical name of the filter on ``events/t`` (``"none"``,
-    ``"gzip"``, ``"lzf"``, ``"zstd"``, ``"blosc"``, or ``"HDF5 filter <id>"`` for another);
-    ``dtypes`` maps each event column to its stored dtype and ``chunk_events`` is the events per
-    chunk (None for a contiguous file).
+    Raises
+    ------
+    OptionError
+        A bool, a non-integer, or a value beyond int64.
+    """
+    what = "a whole number of microseconds within int64"
+    number = optional_int(name, value, what)
+    if number is not None and not _INT64.min <= number <= _INT64.max:
+        raise OptionError(f"{name} must be {what} or None, got {value!r}")
+    return number
+
+
+# ---------------------------------------------------------------------- reading
+def info(path: str | os.PathLike[str]) -> FileInfo:
+    """What the file holds, without reading its events: one event stream, its samples and storage.
+
+    The first and last times are those of the first and last event of each sample (the events
+    are in time order within a sample), read at those positions only. ``compression`` is the
+    canonical name of the filter on ``events/t`` (``"none"``, ``"gzip"``, ``"lzf"``, ``"zstd"``,
+    ``"blosc"``, or ``"HDF5 filter <id>"`` for another). ``extras`` holds
+
+    - ``layout``: ``"eventcode-hdf5"`` for eventcode's files, ``"DSEC"`` for DSEC's;
+    - ``dtypes``: each event column's stored dtype; ``chunk_events``: events per chunk (None
+      for a contiguous file);
+    - ``encoding``: the encoder parameters recorded by :func:`write`; ``eventcode_version``
+      (None for a DSEC file);
+    - ``t_offset`` for microsecond files (DSEC's storage offset), ``t0_us`` for step-time files
+      (the microsecond time of step 0, None when not recorded).
+
+    Raises
+    ------
+    FileFormatError
+        As for :func:`read`, for the metadata, sizes and times it reads.
 
     Examples
     --------
@@ -657,17 +770,21 @@ def info(path: str | os.PathLike[str]) -> dict[str, object]:
     >>> from eventcode import Events
     >>> from exporters import hdf5
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.h5"
-    >>> hdf5.write(path, Events(t=[5], x=[0], y=[0], p=[1], sensor_size=(2, 2)), encoding={"code": "none"})
+    >>> events = Events(t=[5, 9], x=[0, 1], y=[0, 1], p=[1, 0], sensor_size=(2, 2))
+    >>> hdf5.write(path, events, encoding={"code": "none"})
     >>> meta = hdf5.info(path)
-    >>> meta["sensor_size"], meta["events"], meta["encoding"], meta["compression"], meta["chunk_events"]
-    ((2, 2, 2), 1, {'code': 'none'}, 'gzip', 8)
+    >>> meta.sensor_size, meta.events, meta.first, meta.last, meta.compression
+    ((2, 2, 2), 2, 5, 9, 'gzip')
+    >>> meta.extras["encoding"], meta.extras["chunk_events"], meta.extras["t_offset"]
+    ({'code': 'none'}, 8, 5)
     """
     with _open(path) as file:
-        return _metadata(file, Path(path))
+        return _Reader(file, Path(path)).info()
 
 
 def read(
     path: str | os.PathLike[str],
+    *,
     sample: int | None = None,
     t_start: int | None = None,
     t_end: int | None = None,
@@ -688,8 +805,16 @@ def read(
     Raises
     ------
     FileFormatError
-        A missing dataset, a wrong dtype, inconsistent offsets or index (naming the dataset),
-        addresses outside the shape, or time going backwards within a sample.
+        A missing or damaged dataset, a declared length the file does not store, index entries
+        that disagree with the events, values outside the sample shape, polarities other than
+        0/1 (or -1/+1 in a file of another tool), time going backwards within a sample, or
+        times beyond int64 after ``t_offset``; naming the file and the dataset.
+    DependencyError
+        The file is compressed with a filter of the ``hdf5plugin`` package, not installed.
+    OptionError
+        ``t_end`` before ``t_start``, or a window or sample that is not an int.
+    SampleIndexError
+        ``sample`` beyond the file's samples.
 
     Examples
     --------
@@ -702,14 +827,17 @@ def read(
     >>> hdf5.read(path, t_start=1200).t.tolist()
     [1500, 3200]
     """
+    window = options.window(t_start, t_end)
+    index = optional_int("sample", sample, "an int (a sample index)")
     with _open(path) as file:
         reader = _Reader(file, Path(path))
-        return reader.events(reader.columns(reader.samples(sample), t_start, t_end))
+        return reader.build(reader.columns(reader.samples(index), *window))
 
 
 def read_columns(
     path: str | os.PathLike[str],
     chunk_events: int = 1 << 20,
+    *,
     t_start: int | None = None,
     t_end: int | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
@@ -734,8 +862,10 @@ def read_columns(
 
     Raises
     ------
+    OptionError
+        ``chunk_events`` below 1, or a bad window (as for :func:`read`), when called.
     FileFormatError
-        As for :func:`read`.
+        As for :func:`read`, as the pieces are read.
 
     Examples
     --------
@@ -747,13 +877,16 @@ def read_columns(
     >>> [(piece["t"].tolist(), piece["offsets"].tolist()) for piece in hdf5.read_columns(path, 4, t_start=3)]
     [([3, 4, 5, 6], [0, 4]), ([7, 8, 9], [0, 3])]
     """
-    with _open(path) as file:
-        yield from _Reader(file, Path(path)).pieces(chunk_events, t_start, t_end)
+    chunk = positive_int("chunk_events", chunk_events, "events per piece")
+    window = options.window(t_start, t_end)
+    _exists(path)
+    return _pieces(path, chunk, window, lambda reader, piece: piece)
 
 
 def read_chunks(
     path: str | os.PathLike[str],
     chunk_events: int = 1 << 20,
+    *,
     t_start: int | None = None,
     t_end: int | None = None,
 ) -> Iterator[Events]:
@@ -761,6 +894,11 @@ def read_chunks(
 
     A one-stream file comes as consecutive stretches of time; a batched file as groups of whole
     samples: the pieces of :func:`read_columns`, as ``Events``.
+
+    Raises
+    ------
+    OptionError, FileFormatError
+        As for :func:`read_columns`.
 
     Examples
     --------
@@ -772,145 +910,381 @@ def read_chunks(
     >>> [len(chunk) for chunk in hdf5.read_chunks(path, chunk_events=4)]
     [4, 4, 2]
     """
+    chunk = positive_int("chunk_events", chunk_events, "events per piece")
+    window = options.window(t_start, t_end)
+    _exists(path)
+    return _pieces(path, chunk, window, lambda reader, piece: reader.build(piece))
+
+
+def _pieces(
+    path: str | os.PathLike[str],
+    chunk_events: int,
+    window: tuple[int | None, int | None],
+    make: Callable[[_Reader, dict[str, np.ndarray]], Piece],
+) -> Iterator[Piece]:
+    """The checked pieces of a file, each made into what the caller returns."""
     with _open(path) as file:
         reader = _Reader(file, Path(path))
-        for piece in reader.pieces(chunk_events, t_start, t_end):
-            yield reader.events(piece)
+        for piece in reader.pieces(chunk_events, *window):
+            yield make(reader, piece)
+
+
+def _exists(path: str | os.PathLike[str]) -> None:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{os.fspath(path)}: no such file")
+
+
+@functools.cache
+def _plugins() -> bool:
+    """Whether ``hdf5plugin`` is installed; importing it registers its filters with HDF5."""
+    try:
+        import hdf5plugin  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @contextlib.contextmanager
 def _open(path: str | os.PathLike[str]) -> Iterator[h5py.File]:
-    """The open file; any error HDF5 raises on a damaged file becomes a FileFormatError."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    with contextlib.suppress(ImportError):  # registers the zstd and blosc filters with HDF5
-        import hdf5plugin  # noqa: F401
+    """The open file; an error HDF5 raises on a damaged file becomes a FileFormatError.
+
+    eventcode's own errors (the checks' FileFormatError, DependencyError, SampleIndexError...)
+    pass as they are.
+    """
+    _exists(path)
+    _plugins()
     try:
         with h5py.File(path, "r") as file:
             yield file
-    except (FileFormatError, IndexError):
+    except EventcodeError:
         raise
-    except (OSError, RuntimeError, KeyError, ValueError, TypeError, MemoryError) as err:
-        if "plugin" in str(err):
-            raise FileFormatError(
-                f"{path}: compressed with an HDF5 filter that needs the hdf5plugin package: "
-                "pip install 'eventcode[hdf5]'"
-            ) from None
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as err:
         raise FileFormatError(
-            f"{path}: not a readable HDF5 event file ({type(err).__name__}: {err})"
+            f"{os.fspath(path)}: not a readable HDF5 event file ({type(err).__name__}: {err})"
         ) from None
-
-
-def _implausible(data: h5py.Dataset) -> bool:
-    """Whether a dataset's length is far beyond what its stored bytes could hold (a damaged
-    dataspace): reading it would try to allocate that much memory."""
-    return data.size * data.dtype.itemsize > 4096 * data.id.get_storage_size() + (1 << 24)
 
 
 def _compression(data: h5py.Dataset) -> str:
     """The canonical name of a dataset's compression filter (shuffle and checksums aside)."""
-    plist = data.id.get_create_plist()
-    codes = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
-    for code in codes:
+    for code in _filter_ids(data):
         if code not in (h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32):
             return FILTER_NAMES.get(code, f"HDF5 filter {code}")
     return "none"
 
 
-def _metadata(file: h5py.File, path: Path) -> dict[str, object]:
-    reader = _Reader(file, path)
-    return {
-        "format": _text(file, "format", "DSEC"),
-        "shape": reader.shape,
-        "sensor_size": (*address.sensor_size(reader.shape)[:2], max(reader.polarities, 1)),
-        "polarities": reader.polarities,
-        "time_unit": reader.unit,
-        "num_steps": reader.num_steps,
-        "dt_us": int(file.attrs["dt_us"]) if "dt_us" in file.attrs else None,
-        "samples": len(reader.offsets) - 1,
-        "events": int(reader.offsets[-1]),
-        "compression": _compression(reader.datasets["t"]),
-        "dtypes": {name: str(data.dtype) for name, data in reader.datasets.items()},
-        "chunk_events": reader.datasets["t"].chunks[0] if reader.datasets["t"].chunks else None,
-        "encoding": json.loads(_text(file, "encoding", "{}")),
-        "eventcode_version": _text(file, "eventcode_version", None),
-    }
+def _filter_ids(data: h5py.Dataset) -> list[int]:
+    plist = data.id.get_create_plist()
+    return [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+
+
+def _gather(data: h5py.Dataset, positions: np.ndarray) -> np.ndarray:
+    """The values of a 1-D dataset at ``positions`` (any order, repeats allowed), in its dtype.
+
+    Nearby positions (at most :data:`GATHER_GAP` apart, in one chunk) are read as one slice and
+    others separately: a few positions cost a few small reads, and one per sample of a large file
+    at most one pass over the chunks they fall in, in bounded memory.
+    """
+    unique, inverse = np.unique(positions, return_inverse=True)
+    values = np.empty(len(unique), data.dtype)
+    if not len(unique):
+        return values
+    block = data.chunks[0] if data.chunks else GATHER_GAP
+    breaks = np.flatnonzero((np.diff(unique) > GATHER_GAP) | (np.diff(unique // block) != 0)) + 1
+    for run in np.split(np.arange(len(unique)), breaks):
+        first, last = int(unique[run[0]]), int(unique[run[-1]])
+        values[run] = data[first : last + 1][unique[run] - first]
+    return values[inverse]
+
+
+def _signed(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Checked addresses (within the shape, so they fit) in their signed column dtype: a view when
+    only the signedness differs."""
+    same_width = values.dtype.itemsize == np.dtype(dtype).itemsize
+    return values.view(dtype) if same_width else values.astype(dtype)
+
+
+def _at_least(values: np.ndarray, keys: np.ndarray | int) -> np.ndarray:
+    """``values >= keys`` exactly, for values of any integer dtype (uint64 beyond int64 too)."""
+    if values.dtype == np.uint64:
+        beyond = values > np.uint64(_INT64.max)
+        return np.asarray(beyond | (values.astype(np.int64) >= keys))
+    return np.asarray(values.astype(np.int64) >= keys)
+
+
+def _search(times: np.ndarray, key: int) -> int:
+    """Index of the first of the sorted ``times`` at or after ``key``, any int (beyond the dtype too)."""
+    limits = np.iinfo(times.dtype)
+    if key <= limits.min:
+        return 0
+    if key > limits.max:
+        return len(times)
+    return int(np.searchsorted(times, times.dtype.type(key), side="left"))
 
 
 class _Reader:
-    """Checked access to the datasets of one open file."""
+    """Checked access to the datasets of one open file.
+
+    Opening checks the datasets' dtypes, declared sizes and filters, the attributes and
+    ``offsets``; the sample shape, the indexes and the values are checked when they are used.
+    """
 
     def __init__(self, file: h5py.File, path: Path) -> None:
         self.file, self.path = file, path
-        self.datasets = {}
+        self.size = path.stat().st_size
+        self.datasets: dict[str, h5py.Dataset] = {}
         for name in ("x", "y", "t", "p", "c"):  # in this order the first missing is named
             if name != "c" or "events/c" in file:
-                self.datasets[name] = self._dataset(f"events/{name}")
-        lengths = {name: len(data) for name, data in self.datasets.items()}
+                self.datasets[name] = self._dataset(f"events/{name}", 1)
+        lengths = {name: data.shape[0] for name, data in self.datasets.items()}
         if len(set(lengths.values())) > 1:
             self.fail("events", f"columns of different lengths {lengths}")
-        total = lengths["t"]
-        self.offsets = np.array([0, total])
-        if "offsets" in file:
-            data = self._dataset("offsets")
-            if _implausible(data):
-                self.fail("offsets", f"claims {len(data)} entries but stores far fewer bytes")
-            self.offsets = data[()].astype(np.int64)
-        if (
-            self.offsets.ndim != 1
-            or len(self.offsets) < 1
-            or self.offsets[0] != 0
-            or self.offsets[-1] != total
-        ):
-            self.fail("offsets", f"must run from 0 to the {total} events")
-        if (np.diff(self.offsets) < 0).any():
-            self.fail("offsets", "must not decrease")
+        self.count = lengths["t"]
         self.batched = bool(file.attrs.get("batched", False))
-        self.unit = _text(file, "time_unit", "us")
-        if self.unit not in ("us", "step"):
-            self.fail("/", f"time_unit attribute is {self.unit!r}, not 'us' or 'step'")
-        self.num_steps = int(file.attrs["num_steps"]) if "num_steps" in file.attrs else None
-        if self.unit == "step" and (self.num_steps is None or self.num_steps < 0):
-            self.fail("/", "step time needs a non-negative num_steps attribute")
-        self.t_offset = int(self._dataset("t_offset")[()]) if "t_offset" in file else 0
-        try:
-            if "shape" in file.attrs:
-                self.shape = address.check_shape(file.attrs["shape"].tolist())
-            elif "width" in file.attrs and "height" in file.attrs:
-                self.shape = address.check_shape((int(file.attrs["height"]), int(file.attrs["width"])))
-            else:  # a DSEC file without geometry: the smallest sensor holding every event
-                self.shape = address.check_shape(
-                    (
-                        int(self.datasets["y"][()].max(initial=0)) + 1,
-                        int(self.datasets["x"][()].max(initial=0)) + 1,
-                    )
-                )
-        except Exception as err:
-            self.fail("/", f"no usable sample shape ({err})")
-        if ("c" in self.datasets) != (address.channels(self.shape) > 1):
-            self.fail("events/c", f"present exactly when the shape {self.shape} has several channels")
-        self.polarities = int(file.attrs.get("polarities", 2))
-        if self.polarities not in address.POLARITIES:
-            self.fail("/", f"polarities attribute is {self.polarities}, not 2, 1 or 0")
+        self.offsets = self._offsets()
+        unit = _text(file, "time_unit", "us")
+        if unit not in ("us", "step"):
+            self.fail("/", f"time_unit attribute is {unit!r}, not 'us' or 'step'")
+        self.unit: Literal["us", "step"] = "step" if unit == "step" else "us"
+        self.num_steps = self._integer("num_steps", 0, _INT64.max) if self.unit == "step" else None
+        if self.unit == "step" and self.num_steps is None:
+            self.fail("/", "step time needs a num_steps attribute")
+        self.dt_us = self._integer("dt_us", 1, _INT64.max)
+        self.t0_us = self._integer("t0_us", _INT64.min, _INT64.max)
+        self.t_offset = self._t_offset()
+        if self.unit == "step" and self.t_offset:
+            self.fail("t_offset", f"is {self.t_offset}, but a step-time file stores steps as they are (0)")
+        polarities = self._integer("polarities", 0, 2)
+        self.polarities = 2 if polarities is None else polarities
+        self.layout = FORMAT if _text(file, "format", None) == FORMAT else "DSEC"
+        encoding = _text(file, "polarity_encoding", None)
+        # "0/1" or "-1/+1" once the file says (eventcode's attribute) or a piece read shows it
+        self.p_encoding = encoding if encoding in ("0/1", "-1/+1") else None
 
-    def fail(self, dataset: str, message: str) -> None:
+    def fail(self, dataset: str, message: str) -> NoReturn:
         raise FileFormatError(f"{self.path}: {dataset}: {message}")
 
-    def _dataset(self, name: str) -> h5py.Dataset:
-        if name not in self.file or not isinstance(self.file[name], h5py.Dataset):
+    @contextlib.contextmanager
+    def located(self, dataset: str, context: str = "") -> Iterator[None]:
+        """Re-raise a check's EventsError as a FileFormatError naming the file and the dataset."""
+        try:
+            yield
+        except EventsError as err:
+            raise FileFormatError(f"{self.path}: {dataset}{context}: {err}") from None
+
+    # ------------------------------------------------------------------ opening
+    def _dataset(self, name: str, ndim: int) -> h5py.Dataset:
+        """The dataset, checked: integers of ``ndim`` dimensions, decodable, every byte stored."""
+        data = self.file.get(name)
+        if not isinstance(data, h5py.Dataset):
             self.fail(name, "missing; is this an event file written by eventcode or DSEC?")
-        data = self.file[name]
-        if data.dtype.kind not in "iu" or (name.startswith("events/") and data.ndim != 1):
-            self.fail(name, f"has dtype {data.dtype} and shape {data.shape}; expected 1-D integers")
+        if data.dtype.kind not in "iu" or data.ndim != ndim:
+            self.fail(name, f"has dtype {data.dtype} and shape {data.shape}; expected {ndim}-D integers")
+        for code in _filter_ids(data):
+            if not h5py.h5z.filter_avail(code):
+                self._missing_filter(name, code)
+        self._stored(name, data)
         return data
 
+    def _missing_filter(self, name: str, code: int) -> NoReturn:
+        if code in PLUGIN_FILTERS and not _plugins():
+            raise DependencyError(
+                f"{self.path}: {name}: compressed with HDF5's {PLUGIN_FILTERS[code]} filter ({code}), "
+                "which needs the hdf5plugin package: pip install 'eventcode[hdf5]'"
+            )
+        self.fail(
+            name,
+            f"compressed with HDF5 filter {code}, which no installed filter decodes (a damaged filter "
+            "pipeline, or a plugin to put on HDF5_PLUGIN_PATH)",
+        )
+
+    def _stored(self, name: str, data: h5py.Dataset) -> None:
+        """The file stores every value the dataset declares, so reading it allocates no more than
+        the file can fill and returns no fill values (HDF5 reads a missing chunk as zeros)."""
+        plist = data.id.get_create_plist()
+        layout = plist.get_layout()
+        stored = data.id.get_storage_size()
+        if plist.get_external_count() or layout not in (
+            h5py.h5d.CHUNKED,
+            h5py.h5d.CONTIGUOUS,
+            h5py.h5d.COMPACT,
+        ):
+            self.fail(name, "is stored outside the file (external or virtual), which eventcode does not read")
+        if layout == h5py.h5d.CHUNKED:
+            expected = math.prod(-(-n // k) for n, k in zip(data.shape, data.chunks, strict=True))
+            chunks = data.id.get_num_chunks()
+            if chunks != expected or stored > self.size:
+                self.fail(
+                    name,
+                    f"declares {data.shape} values in {expected:,} chunks of {data.chunks}, but the file "
+                    f"({self.size:,} bytes) stores {chunks:,} chunks ({stored:,} bytes): damaged or "
+                    "truncated",
+                )
+        else:
+            declared = math.prod(data.shape) * data.dtype.itemsize
+            if stored != declared or stored > self.size:
+                self.fail(
+                    name,
+                    f"declares {data.shape} values ({declared:,} bytes), but the file ({self.size:,} bytes) "
+                    f"stores {stored:,} bytes of them: damaged or truncated",
+                )
+
+    def _offsets(self) -> np.ndarray:
+        if "offsets" not in self.file:
+            return np.array([0, self.count], np.int64)
+        bounds = self._dataset("offsets", 1)[()]
+        with self.located("offsets"):
+            checks.offsets(bounds, self.count)
+        if not self.batched and len(bounds) != 2:
+            self.fail(
+                "offsets", f"holds {len(bounds) - 1} samples, but the file is one stream (batched is false)"
+            )
+        return np.asarray(bounds, np.int64)
+
+    def _integer(self, name: str, low: int, high: int) -> int | None:
+        """A whole-number root attribute within ``[low, high]`` (None when absent)."""
+        if name not in self.file.attrs:
+            return None
+        value = self.file.attrs[name]
+        whole = isinstance(value, numbers.Integral) or (
+            isinstance(value, numbers.Real) and float(value).is_integer()
+        )
+        if isinstance(value, bool | np.bool_) or not whole or not low <= int(value) <= high:
+            self.fail("/", f"{name} attribute is {value}; expected a whole number in [{low}, {high}]")
+        return int(value)
+
+    def _t_offset(self) -> int:
+        if "t_offset" not in self.file:
+            return 0
+        value = self._dataset("t_offset", 0)[()]
+        if not _INT64.min <= int(value) <= _INT64.max:
+            self.fail("t_offset", f"is {value}, beyond int64")
+        return int(value)
+
+    @functools.cached_property
+    def shape(self) -> tuple[int, ...]:
+        """The sample shape: the ``shape`` attribute, else ``height`` and ``width``, else (a DSEC
+        file without them) the smallest holding every address, read now in bounded memory."""
+        attrs = self.file.attrs
+        with self.located("/", " (no usable sample shape)"):
+            if "shape" in attrs:
+                dims = np.asarray(attrs["shape"])
+                if dims.dtype.kind not in "iu" or dims.ndim != 1:
+                    self.fail(
+                        "/", f"shape attribute {dims!r} is not a list of integers (no usable sample shape)"
+                    )
+                shape = address.check_shape(dims.tolist())
+            elif "width" in attrs and "height" in attrs:
+                size = [self._integer(name, 1, _INT64.max) for name in ("height", "width")]
+                shape = address.check_shape(size)
+            else:
+                shape = address.check_shape([self._largest(name) + 1 for name in ("y", "x")])
+        if ("c" in self.datasets) != (address.channels(shape) > 1):
+            self.fail("events/c", f"present exactly when the shape {shape} has several channels")
+        return shape
+
+    def _largest(self, name: str) -> int:
+        """The largest value of an event column (0 if empty), read :data:`SCAN_EVENTS` at a time."""
+        data = self.datasets[name]
+        block = -(-SCAN_EVENTS // data.chunks[0]) * data.chunks[0] if data.chunks else SCAN_EVENTS
+        return max(
+            (int(data[start : start + block].max()) for start in range(0, len(data), block)), default=0
+        )
+
+    @functools.cached_property
+    def step_index(self) -> h5py.Dataset | None:
+        """``step_to_idx`` of a step-time file (None without one), its shape checked."""
+        if self.num_steps is None or "step_to_idx" not in self.file:
+            return None
+        data = self._dataset("step_to_idx", 2)
+        wanted = (len(self.offsets) - 1, self.num_steps + 1)
+        if data.shape != wanted:
+            self.fail("step_to_idx", f"has shape {data.shape}, not (samples, num_steps + 1) = {wanted}")
+        return data
+
+    @functools.cached_property
+    def ms_index(self) -> h5py.Dataset | None:
+        """``ms_to_idx`` of a one-stream microsecond file (None without one)."""
+        if self.batched or self.unit != "us" or "ms_to_idx" not in self.file:
+            return None
+        return self._dataset("ms_to_idx", 1)
+
+    # ------------------------------------------------------------------ describing
+    def info(self) -> FileInfo:
+        """The :class:`~exporters.contract.FileInfo` of the file."""
+        t = self.datasets["t"]
+        lo, hi = self.offsets[:-1], self.offsets[1:]
+        full = hi > lo  # each sample's first and last event bound its times
+        k = int(full.sum())
+        ends = _gather(t, np.concatenate([lo[full], hi[full] - 1]))
+        first = last = None
+        if k:
+            first, last = self._absolute(ends[:k].min(), ends[k:].max())
+        size = address.sensor_size(self.shape)[:2]
+        try:
+            encoding = json.loads(_text(self.file, "encoding", None) or "{}")
+        except (TypeError, ValueError):
+            self.fail("/", "encoding attribute is not JSON text")
+        extras: dict[str, object] = {
+            "layout": self.layout,
+            "dtypes": {name: str(data.dtype) for name, data in self.datasets.items()},
+            "chunk_events": t.chunks[0] if t.chunks else None,
+            "encoding": encoding,
+            "eventcode_version": _text(self.file, "eventcode_version", None),
+        }
+        if self.unit == "us":
+            extras["t_offset"] = self.t_offset
+        else:
+            extras["t0_us"] = self.t0_us
+        stream = Stream(
+            id=0,
+            type="EVTS",
+            name="events",
+            size=size,
+            packets=t.id.get_num_chunks() if t.chunks else int(self.count > 0),
+            records=self.count,
+            first=first,
+            last=last,
+        )
+        return FileInfo(
+            path=self.path,
+            format=NAME,
+            compression=_compression(t),
+            sensor_size=(*size, max(self.polarities, 1)),
+            shape=self.shape,
+            events=self.count,
+            samples=len(self.offsets) - 1,
+            time_unit=self.unit,
+            first=first,
+            last=last,
+            num_steps=self.num_steps,
+            dt_us=self.dt_us,
+            polarities=self.polarities,
+            streams=(stream,),
+            extras=extras,
+        )
+
+    def _absolute(self, *stored: np.integer) -> tuple[int, ...]:
+        """Stored times as absolute times (``t_offset`` added), checked to fit int64."""
+        times = tuple(int(t) + self.t_offset for t in stored)
+        if not all(_INT64.min <= t <= _INT64.max for t in times):
+            self.fail(
+                "events/t",
+                f"times {[int(t) for t in stored]} plus t_offset {self.t_offset} leave int64: a damaged time "
+                "column or t_offset",
+            )
+        return times
+
+    # ------------------------------------------------------------------ selecting
     def samples(self, sample: int | None) -> range:
         count = len(self.offsets) - 1
         if sample is None:
             return range(count)
         b = sample + count if sample < 0 else sample
         if not 0 <= b < count:
-            raise IndexError(f"sample {sample} out of range for {count} sample(s) in {self.path}")
+            raise SampleIndexError(
+                f"sample {sample} is out of range for the {count} sample(s) of {self.path}; use 0 to "
+                f"{count - 1}, or a negative index from the end"
+            )
         return range(b, b + 1)
 
     def pieces(
@@ -926,131 +1300,220 @@ class _Reader:
                     yield self.columns(range(first, b), t_start, t_end)
                     first = b
             return
-        ((lo, hi),) = self.windows(range(1), t_start, t_end)
-        for start in range(lo, hi, chunk_events):
-            end = min(start + chunk_events, hi)
-            yield self._checked(self.columns_of(start, end), np.array([end - start]))
+        (lo,), (hi,) = self.spans(range(1), t_start, t_end)
+        previous = None
+        for start in range(int(lo), int(hi), chunk_events):
+            end = min(start + chunk_events, int(hi))
+            stored = self.read_span(start, end)
+            if previous is not None and int(stored["t"][0]) < previous:
+                self.fail(
+                    "events/t",
+                    f"t[{start}] = {int(stored['t'][0])} comes after t[{start - 1}] = {previous} (stored, "
+                    "before t_offset): time goes backwards",
+                )
+            previous = int(stored["t"][-1])
+            yield self.checked(
+                stored, np.array([end - start]), f" (events {start}:{end}, numbered from {start})"
+            )
 
-    def windows(self, samples: range, t_start: int | None, t_end: int | None) -> list[tuple[int, int]]:
-        """Event index range of each sample within the time window, from the indexes."""
+    def spans(self, samples: range, t_start: int | None, t_end: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per sample, the first and the end event index of ``t_start <= t < t_end``."""
         lo = self.offsets[samples.start : samples.stop]
         hi = self.offsets[samples.start + 1 : samples.stop + 1]
-        first = self._first_at(samples, t_start, lo)
-        last = np.maximum(first, self._first_at(samples, t_end, hi))
-        return list(zip(first.tolist(), last.tolist(), strict=True))
-
-    def _first_at(self, samples: range, t: int | None, default: np.ndarray) -> np.ndarray:
-        """Per sample, the index of its first event at or after time ``t`` (``default`` for None)."""
-        if t is None:
-            return default
-        relative = t - self.t_offset
-        if self._step_index is not None:  # exact: events before are earlier steps
-            step = min(max(relative, 0), self.num_steps)
-            return self._step_index[samples.start : samples.stop, step].astype(np.int64)
-        found = []
-        for b in samples:
-            first, last = self._narrow(relative, int(self.offsets[b]), int(self.offsets[b + 1]))
-            if first < last:
-                times = self.datasets["t"][first:last].astype(np.int64)
-                first += int(np.searchsorted(times, relative, side="left"))
-            found.append(first)
-        return np.array(found, dtype=np.int64)
-
-    @functools.cached_property
-    def _step_index(self) -> h5py.Dataset | None:
-        """``step_to_idx`` of a step-time file, checked once (None without one)."""
-        return self._dataset("step_to_idx") if self.unit == "step" and "step_to_idx" in self.file else None
-
-    @functools.cached_property
-    def _ms_index(self) -> h5py.Dataset | None:
-        """``ms_to_idx`` of a one-stream file, checked once (None without one)."""
-        return self._dataset("ms_to_idx") if "ms_to_idx" in self.file and not self.batched else None
-
-    def _narrow(self, relative: int, lo: int, hi: int) -> tuple[int, int]:
-        """A small index range of ``lo:hi`` holding the first event at or after ``relative``."""
-        index = self._ms_index
-        if index is None:
+        times = [t for t in (t_start, t_end) if t is not None]
+        if not times:
             return lo, hi
-        ms = relative // 1000
-        if ms < 0:
-            return lo, lo
-        if ms >= len(index):
-            return hi, hi
-        start = int(index[ms])
-        end = int(index[ms + 1]) if ms + 1 < len(index) else hi
-        if not lo <= start <= end <= hi:
-            self.fail("ms_to_idx", f"entry {ms} points outside the events")
-        return start, end
+        found = self._first_at(samples, [t - self.t_offset for t in times], lo, hi)
+        first = lo if t_start is None else found[:, 0]
+        last = hi if t_end is None else found[:, -1]
+        return first, np.maximum(first, last)
 
+    def _first_at(self, samples: range, times: list[int], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """``[sample, k]``: the index of each sample's first event at or after stored time ``times[k]``."""
+        steps, step_index, ms_index = self.num_steps, self.step_index, self.ms_index
+        t_data = self.datasets["t"]
+        if step_index is not None and steps is not None:  # exact: events before are earlier steps
+            wanted = [min(max(t, 0), steps) for t in times]
+            columns = sorted(set(wanted))  # one read of both bounds' entries, checked together
+            rows = self._entries("step_to_idx", step_index[samples.start : samples.stop, columns])
+            entries, keys = rows.reshape(-1), np.tile(columns, len(rows))
+            ends = np.repeat(lo, len(columns)), np.repeat(hi, len(columns))
+
+            def label(i: int) -> str:
+                return f"[{samples.start + i // len(columns)}, {columns[i % len(columns)]}]"
+
+            self._inside("step_to_idx", entries, *ends, label)
+            self._verify("step_to_idx", entries, keys, *ends, label, lambda at: _gather(t_data, at))
+            return rows[:, [columns.index(step) for step in wanted]]
+        if ms_index is not None:
+            return np.array([[self._ms_first(ms_index, t, int(lo[0]), int(hi[0])) for t in times]], np.int64)
+        found = np.empty((len(lo), len(times)), np.int64)
+        for b, (a, z) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):  # no index: search
+            sample = t_data[a:z]
+            found[b] = [a + _search(sample, t) for t in times]
+        return found
+
+    def _ms_first(self, index: h5py.Dataset, relative: int, lo: int, hi: int) -> int:
+        """The first event at or after ``relative`` in a stream with DSEC's ``ms_to_idx`` (``index``):
+        between the entries of the millisecond before and after it, each checked against the times."""
+        length = len(index)
+        ms = relative // 1000
+        before = None if ms < 0 or not length else min(ms, length - 1)  # entry <= the answer
+        after = None if not length or ms + 1 >= length else max(ms + 1, 0)  # entry >= the answer
+        used = [m for m in (before, after) if m is not None]
+        if not used:
+            return lo + _search(self.datasets["t"][lo:hi], relative)
+        entries = self._entries("ms_to_idx", index[used[0] : used[-1] + 1])
+        ends = np.full(len(used), lo), np.full(len(used), hi)
+        self._inside("ms_to_idx", entries, *ends, lambda i: str(used[i]))
+        start = lo if before is None else int(entries[0])
+        end = hi if after is None else int(entries[-1])
+        if start > end:
+            self.fail("ms_to_idx", f"entries {used[0]} and {used[-1]} decrease ({start} > {end})")
+        first = max(start - 1, lo)  # the events between the entries and either side: one read
+        times = self.datasets["t"][first : min(end + 1, hi)]
+        keys = np.array(used, np.int64) * 1000
+        self._verify("ms_to_idx", entries, keys, *ends, lambda i: str(used[i]), lambda at: times[at - first])
+        return start + _search(times[start - first : end - first], relative)
+
+    def _entries(self, name: str, values: np.ndarray) -> np.ndarray:
+        """Index entries as int64 (uint64 entries beyond int64 are damage)."""
+        if values.dtype == np.uint64 and values.size and values.max() > np.uint64(_INT64.max):
+            self.fail(name, f"holds entries beyond int64 ({int(values.max())})")
+        return np.asarray(values, np.int64)
+
+    def _inside(
+        self, name: str, entries: np.ndarray, lo: np.ndarray, hi: np.ndarray, label: Callable[[int], str]
+    ) -> None:
+        """Each index entry lies within its sample's events ``lo:hi``."""
+        outside = (entries < lo) | (entries > hi)
+        if outside.any():
+            i = checks.first(outside)
+            self.fail(name, f"entry {label(i)} = {entries[i]} points outside the events {lo[i]}:{hi[i]}")
+
+    def _verify(
+        self,
+        name: str,
+        entries: np.ndarray,
+        keys: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        label: Callable[[int], str],
+        times_at: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        """Each index entry (within its sample's events ``lo:hi``) is the first of them at or after
+        its key: the event before it is earlier, the event it names is not; ``times_at`` gives the
+        stored times at those positions, two per entry."""
+        before, at = np.flatnonzero(entries > lo), np.flatnonzero(entries < hi)
+        which = np.concatenate([before, at])
+        positions = entries[which] - np.repeat([1, 0], [len(before), len(at)])
+        values = times_at(positions)
+        wrong = _at_least(values, keys[which]) != np.repeat([False, True], [len(before), len(at)])
+        if wrong.any():
+            j = checks.first(wrong)
+            i = which[j]
+            self.fail(
+                name,
+                f"entry {label(i)} = {entries[i]} is not the first event at or after t = {keys[i]} (stored, "
+                f"before t_offset): events/t[{positions[j]}] = {values[j]}; the index disagrees with the "
+                "events",
+            )
+
+    # ------------------------------------------------------------------ reading
     def columns(self, samples: range, t_start: int | None, t_end: int | None) -> dict[str, np.ndarray]:
         """Checked columns of ``samples`` within the time window, with their ``offsets``."""
-        if len(samples) == len(self.offsets) - 1 and t_start is None and t_end is None:
-            spans = [(int(self.offsets[0]), int(self.offsets[-1]))]
-            counts = np.diff(self.offsets)
-        else:
-            spans = self.windows(samples, t_start, t_end)
-            counts = np.array([hi - lo for lo, hi in spans], dtype=np.int64)
-        return self._checked(self._joined(spans), counts)
+        first, last = self.spans(samples, t_start, t_end)
+        full = last > first
+        starts, ends = first[full], last[full]
+        ending = np.ones(len(starts), bool)  # adjacent spans are read as one
+        ending[:-1] = starts[1:] != ends[:-1]
+        runs = zip(starts[np.roll(ending, 1)].tolist(), ends[ending].tolist(), strict=True)
+        pieces = [self.read_span(a, z) for a, z in runs] or [self.read_span(0, 0)]
+        stored = (
+            pieces[0]
+            if len(pieces) == 1
+            else {name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]}
+        )
+        context = (
+            f" (reading samples {samples.start}:{samples.stop}; numbers below count within what was read)"
+        )
+        return self.checked(stored, last - first, context)
 
-    def _joined(self, spans: list[tuple[int, int]]) -> dict[str, np.ndarray]:
-        """The stored columns of the events in ``spans``, one array each."""
-        pieces = [self.columns_of(lo, hi) for lo, hi in spans if hi > lo] or [self.columns_of(0, 0)]
-        if len(pieces) == 1:
-            return pieces[0]
-        return {name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]}
-
-    def columns_of(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+    def read_span(self, lo: int, hi: int) -> dict[str, np.ndarray]:
         """The stored columns of events ``lo:hi``, in the file's dtypes."""
         return {
             name: self.datasets[name][lo:hi] for name in ("t", "x", "y", "p", "c") if name in self.datasets
         }
 
-    def _checked(self, stored: dict[str, np.ndarray], counts: np.ndarray) -> dict[str, np.ndarray]:
-        """eventcode's columns and their ``offsets`` from stored columns, after cheap checks of the
-        stored values (narrow, so the checks read little): polarity 0/1, addresses within the shape,
-        steps within num_steps, time order per sample."""
-        if _outside(stored["p"], 0, 2):
-            self.fail("events/p", "holds values other than 0 and 1")
-        extents = {
-            "x": address.width(self.shape),
-            "y": address.height(self.shape),
-            "c": address.channels(self.shape),
+    def checked(
+        self, stored: dict[str, np.ndarray], counts: np.ndarray, context: str
+    ) -> dict[str, np.ndarray]:
+        """eventcode's columns and their ``offsets`` from stored columns (emptied: each stored
+        column goes as it is converted), after checking the stored values (:meth:`_check`)."""
+        offsets = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        on = self._check(stored, offsets, context)
+        x_dtype, y_dtype, c_dtype = address.column_dtype_names(self.shape)
+        columns = {
+            "t": np.add(stored.pop("t"), np.int64(self.t_offset), dtype=np.int64),
+            "x": _signed(stored.pop("x"), x_dtype),
+            "y": _signed(stored.pop("y"), y_dtype),
+            "p": on,
         }
-        for name, extent in extents.items():
-            if name in stored and _outside(stored[name], 0, extent):
-                self.fail(f"events/{name}", f"holds addresses outside [0, {extent}) of shape {self.shape}")
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        t = stored["t"]  # t_offset shifts every time alike: the order of the stored times is theirs
-        backwards = _backwards(t, offsets)
-        if backwards is not None:
-            self.fail("events/t", f"time goes backwards at event {backwards} within a sample")
-        if self.unit == "step" and _outside(t, -self.t_offset, self.num_steps - self.t_offset):
-            self.fail("events/t", f"steps outside [0, {self.num_steps})")
-        del t  # the stored columns go as they are converted
-        columns = {}
-        for name in list(stored):
-            values = stored.pop(name)
-            if name == "t":  # widened and shifted in one pass
-                columns[name] = np.add(values, np.int64(self.t_offset), dtype=np.int64)
-            elif name == "p":
-                columns[name] = values.view(bool) if values.dtype == np.uint8 else values.astype(bool)
-            else:  # checked addresses: within the shape, so they fit the signed column dtype
-                dtype = np.dtype(address.column_dtype_names(self.shape)["xyc".index(name)])
-                same_width = values.dtype.itemsize == dtype.itemsize
-                columns[name] = values.view(dtype) if same_width else values.astype(dtype)
+        if c_dtype is not None:
+            columns["c"] = _signed(stored.pop("c"), c_dtype)
         return {**columns, "offsets": offsets}
 
-    def events(self, columns: dict[str, np.ndarray]) -> Events:
+    def _check(self, stored: dict[str, np.ndarray], offsets: np.ndarray, context: str) -> np.ndarray:
+        """Check stored values with :mod:`eventcode.checks` in their stored dtype: addresses within
+        the shape, time order per sample, steps within num_steps, times within int64 after
+        t_offset, polarities; return the polarities as bools."""
+        shape = self.shape
+        for name, extent in zip("xyc", address.extents(shape), strict=True):
+            if name in stored:
+                with self.located(f"events/{name}", context):
+                    checks.addresses(name, stored[name], extent, offsets, shape)
+        t = stored["t"]
+        with self.located("events/t", context):
+            checks.time_order(t, offsets)
+            if self.num_steps is not None:
+                checks.steps(t, offsets, self.num_steps)
+        full = offsets[1:] > offsets[:-1]
+        if full.any():  # each sample in time order: its ends bound its times
+            self._absolute(t[offsets[:-1][full]].min(), t[offsets[1:][full] - 1].max())
+        return self._on(stored["p"], offsets, context)
+
+    def _on(self, p: np.ndarray, offsets: np.ndarray, context: str) -> np.ndarray:
+        """The polarity column as bools (ON = True), checked: 0/1, or -1/+1 in a file of another
+        tool (no ``polarity_encoding`` attribute) whose column holds exactly those two values."""
+        signed = p.dtype.kind == "i" and self.p_encoding != "0/1" and len(p) > 0 and bool((p < 0).any())
+        if signed or self.p_encoding == "-1/+1":
+            neither = (p != 1) & (p != -1)
+            if neither.any():
+                i = checks.first(neither)
+                self.fail(
+                    f"events/p{context}",
+                    f"p[{i}] = {int(p[i])} in a column of -1/+1 polarities ({checks.where(i, offsets)}); a "
+                    "polarity column holds 0/1 or -1/+1",
+                )
+            self.p_encoding = "-1/+1"
+            on = p > 0
+            with self.located("events/p", context):
+                checks.polarity(on, offsets, self.polarities)
+            return on
+        with self.located("events/p", context):
+            checks.polarity(p, offsets, self.polarities)
+        if self.p_encoding is None and bool((p == 0).any()):
+            self.p_encoding = "0/1"
+        return p.view(bool) if p.dtype.itemsize == 1 else p.astype(bool)
+
+    def build(self, columns: dict[str, np.ndarray]) -> Events:
         """``Events`` of checked columns (sharing their memory)."""
         import torch
 
         from eventcode.events import Events
 
         tensors = {name: torch.from_numpy(column) for name, column in columns.items()}
-        try:
-            checks.polarity(tensors["p"], tensors["offsets"], self.polarities)
-        except PolarityError as err:
-            self.fail("events/p", str(err))
         return Events.from_columns(
             tensors["t"],
             tensors["x"],
@@ -1059,7 +1522,7 @@ class _Reader:
             c=tensors.get("c"),
             offsets=tensors["offsets"],
             shape=self.shape,
-            num_steps=self.num_steps if self.unit == "step" else None,
+            num_steps=self.num_steps,
             time_unit=self.unit,
             polarities=self.polarities,
             check="none",

@@ -868,7 +868,7 @@ def test_the_arguments_of_the_contract(tmp_path: Path) -> None:
         with pytest.raises(OptionError, match="sample"):
             reader(path, sample=3)
     t = events.t
-    with pytest.raises(OptionError, match="t_end = 5 comes before t_start = 6"):
+    with pytest.raises(OptionError, match="t_end = 5 is before t_start = 6"):
         aedat4.read(path, t_start=6, t_end=5)
     with pytest.raises(OptionError, match="t_start must be an int"):
         aedat4.read(path, t_start=1.5)  # type: ignore[arg-type]

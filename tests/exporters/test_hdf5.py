@@ -19,9 +19,18 @@ from hypothesis import strategies as st
 import eventcode
 import exporters
 from eventcode import Events
-from eventcode.errors import ExportError, FileFormatError, PolarityError, TimeOrderError
+from eventcode.errors import (
+    DependencyError,
+    ExportError,
+    FileFormatError,
+    OptionError,
+    PolarityError,
+    SampleIndexError,
+    TimeOrderError,
+)
 from eventcode.tonic import from_tonic
 from exporters import hdf5
+from exporters.contract import HEAD_BYTES, FileInfo, Stream
 
 COMPRESSIONS = [None, "gzip", "lzf", "zstd", "blosc"]
 
@@ -77,19 +86,19 @@ def test_every_kind_of_tonic_sensor_round_trips(tmp_path: Path, case: tuple, bat
     hdf5.write(path, events)
     back = hdf5.read(path)
     assert back == events  # values, column dtypes (int32 beyond 32,768), polarities, shape
-    assert hdf5.info(path)["sensor_size"] == events.sensor_size
-    assert hdf5.info(path)["polarities"] == events.polarities
+    assert hdf5.info(path).sensor_size == events.sensor_size
+    assert hdf5.info(path).polarities == events.polarities
 
 
 def test_addresses_wider_than_int16_and_uint16(tmp_path: Path) -> None:
     for width, stored, column in ((32_768, "uint16", torch.int16), (65_536, "uint16", torch.int32)):
         events = Events(t=[0, 1], x=[0, width - 1], y=[0, 0], p=[1, 0], shape=(width,))
         hdf5.write(tmp_path / "wide.h5", events)
-        assert hdf5.info(tmp_path / "wide.h5")["dtypes"]["x"] == stored
+        assert hdf5.info(tmp_path / "wide.h5").extras["dtypes"]["x"] == stored
         assert (hdf5.read(tmp_path / "wide.h5"), events.x.dtype) == (events, column)
     events = Events(t=[0, 1], x=[0, 69_999], y=[0, 1], p=[1, 0], shape=(2, 70_000))
     hdf5.write(tmp_path / "wide.h5", events)
-    assert hdf5.info(tmp_path / "wide.h5")["dtypes"]["x"] == "uint32"
+    assert hdf5.info(tmp_path / "wide.h5").extras["dtypes"]["x"] == "uint32"
     assert hdf5.read(tmp_path / "wide.h5").x.tolist() == [0, 69_999]
 
 
@@ -146,14 +155,24 @@ def test_writer_round_trip(
 def test_metadata_comes_back(tmp_path: Path) -> None:
     events = digits(3)
     path = tmp_path / "meta.h5"
-    hdf5.write(path, events, compression="gzip", dt_us=1000, encoding={"code": "rate", "num_steps": 20})
+    hdf5.write(
+        path, events, compression="gzip", dt_us=1000, t0_us=-7, encoding={"code": "rate", "num_steps": 20}
+    )
     meta = hdf5.info(path)
-    assert meta["shape"] == (1, 12, 10)
-    assert meta["sensor_size"] == (10, 12, 2)
-    assert (meta["time_unit"], meta["num_steps"], meta["dt_us"]) == ("step", 20, 1000)
-    assert (meta["samples"], meta["events"]) == (3, len(events))
-    assert meta["encoding"] == {"code": "rate", "num_steps": 20}
-    assert meta["eventcode_version"] == eventcode.__version__
+    assert isinstance(meta, FileInfo)
+    assert (meta.path, meta.format, meta.compression) == (path, "hdf5", "gzip")
+    assert meta.shape == (1, 12, 10)
+    assert meta.sensor_size == (10, 12, 2)
+    assert (meta.time_unit, meta.num_steps, meta.dt_us) == ("step", 20, 1000)
+    assert (meta.samples, meta.events, meta.polarities) == (3, len(events), 2)
+    assert (meta.first, meta.last) == (int(events.t.min()), int(events.t.max()))
+    assert meta.extras["encoding"] == {"code": "rate", "num_steps": 20}
+    assert meta.extras["eventcode_version"] == eventcode.__version__
+    assert meta.extras["layout"] == "eventcode-hdf5"
+    assert meta.extras["t0_us"] == -7  # the microsecond time of step 0, as AEDAT 4.0 records it
+    assert "t_offset" not in meta.extras
+    (events_stream,) = meta.streams
+    assert events_stream == Stream(0, "EVTS", "events", (10, 12), 1, len(events), meta.first, meta.last)
     with pytest.raises(ExportError, match="JSON"):
         hdf5.write(path, events, encoding={"generator": torch.Generator()})
 
@@ -232,11 +251,14 @@ def test_one_sample_of_a_batch_reads_only_that_sample(
     path = tmp_path / "batch.h5"
     hdf5.write(path, events, compression="lzf")
     counter = ReadCounter(monkeypatch)
-    assert hdf5.read(path, sample=17, t_start=5, t_end=9) == events[17].time_slice(5, 9)
-    assert counter.elements["/events/x"] == len(events[17].time_slice(5, 9))
-    assert counter.elements["/events/t"] == len(events[17].time_slice(5, 9))  # step_to_idx is exact
+    window = events[17].time_slice(5, 9)
+    assert hdf5.read(path, sample=17, t_start=5, t_end=9) == window
+    assert counter.elements["/events/x"] == len(window)
+    # step_to_idx is exact: the window, and its two entries checked against the events around them
+    assert counter.elements["/events/t"] <= 2 * len(window) + 4
+    assert counter.elements["/step_to_idx"] == 2
     assert hdf5.read(path, sample=-1) == events[39]
-    with pytest.raises(IndexError):
+    with pytest.raises(SampleIndexError, match="sample 40 is out of range for the 40 sample"):
         hdf5.read(path, sample=40)
 
 
@@ -293,7 +315,7 @@ def test_writer_refuses_what_does_not_fit(tmp_path: Path) -> None:
         with pytest.raises(ExportError, match="batched=True"):
             writer.write(Events.cat([Events(t=[11], x=[0], y=[0], p=[1], sensor_size=(4, 4))] * 2))
     assert len(hdf5.read(tmp_path / "a.h5")) == 2
-    with pytest.raises(ExportError, match="t_offset=3 given for step time"):
+    with pytest.raises(OptionError, match="t_offset=3 given for step time"):
         hdf5.Writer(tmp_path / "b.h5", shape=(1, 4, 4), num_steps=5, t_offset=3)
     one = digits(1, seed=3)
     with hdf5.Writer(tmp_path / "steps.h5", shape=one.shape, num_steps=20) as writer:
@@ -327,7 +349,7 @@ def test_failures_leave_no_file_and_keep_an_old_one(tmp_path: Path) -> None:
 
 def test_missing_plugin_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "hdf5plugin", None)  # import hdf5plugin now fails
-    with pytest.raises(ExportError, match=r"pip install 'eventcode\[hdf5\]'"):
+    with pytest.raises(DependencyError, match=r"pip install 'eventcode\[hdf5\]'"):
         hdf5.write(tmp_path / "a.h5", stream(10), compression="zstd")
     hdf5.write(tmp_path / "a.h5", stream(10), compression="lzf")  # no plugin needed
     with pytest.raises(ExportError, match="'brotli'; choose one of: none, gzip, lzf, zstd, blosc"):
@@ -338,7 +360,11 @@ def test_dispatch_by_suffix(tmp_path: Path) -> None:
     events = digits(2)
     exporters.write(tmp_path / "a.hdf5", events, compression="blosc")
     assert exporters.read(tmp_path / "a.hdf5", sample=1) == events[1]
-    assert exporters.detect(tmp_path / "a.hdf5").name == "hdf5"
+    assert exporters.for_reading(tmp_path / "a.hdf5").name == "hdf5"
+    exporters.aedat4.write(tmp_path / "old.h5", stream(10))  # an AEDAT 4.0 file under an HDF5 name
+    exporters.write(tmp_path / "old.h5", events)  # written by suffix, never by the old file's bytes
+    assert exporters.read(tmp_path / "old.h5") == events
+    assert exporters.info(tmp_path / "old.h5") == hdf5.info(tmp_path / "old.h5")
 
 
 # ---------------------------------------------------------------------- storage: sizes, dtypes, filters
@@ -397,7 +423,7 @@ def test_columns_have_the_narrowest_exact_dtypes(tmp_path: Path, case: str) -> N
         with h5py.File(tmp_path / name, "r") as file:
             stored = {column: str(data.dtype) for column, data in file["events"].items()}
         assert stored == {**expected, "p": "uint8"}
-        assert hdf5.info(tmp_path / name)["dtypes"] == stored
+        assert hdf5.info(tmp_path / name).extras["dtypes"] == stored
         assert hdf5.read(tmp_path / name) == events
 
 
@@ -459,7 +485,7 @@ def test_default_compression_is_gzip_readable_without_plugins(tmp_path: Path) ->
     filters = dict(line.split() for line in result.stdout.splitlines())  # every dataset read in full
     assert {f"{paths[0]}:ms_to_idx", f"{paths[1]}:step_to_idx", f"{paths[1]}:events/t"} <= set(filters)
     assert set(filters.values()) == {"gzip", "scalar"}  # only t_offset, a scalar, is not compressed
-    assert hdf5.info(paths[0])["compression"] == hdf5.info(paths[1])["compression"] == "gzip"
+    assert hdf5.info(paths[0]).compression == hdf5.info(paths[1]).compression == "gzip"
 
 
 @pytest.mark.parametrize(
@@ -495,7 +521,7 @@ def test_compression_names_are_canonical(tmp_path: Path, spelling: str | None, n
             plist = file["events/t"].id.get_create_plist()
             ids = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
         assert [code for code in ids if code != h5py.h5z.FILTER_SHUFFLE] == filter_ids[name]
-        assert hdf5.info(path)["compression"] == name
+        assert hdf5.info(path).compression == name
         assert hdf5.read(path) == events
 
 
@@ -544,7 +570,7 @@ sys.modules["torch"] = None  # importing torch now fails
 from exporters import hdf5
 meta = hdf5.info(sys.argv[1])
 pieces = list(hdf5.read_columns(sys.argv[1], 1000))
-print(meta["events"], sum(len(p["t"]) for p in pieces), sum(len(p["offsets"]) - 1 for p in pieces))
+print(meta.events, sum(len(p["t"]) for p in pieces), sum(len(p["offsets"]) - 1 for p in pieces))
 """
 
 
@@ -582,19 +608,22 @@ def replace(file: h5py.File, name: str, values: np.ndarray) -> None:
         (lambda f: replace(f, "events/p", np.zeros(3, np.uint8)), "events: columns of different lengths"),
         (
             lambda f: replace(f, "offsets", np.array([0, 5, 2, len(f["events/t"])])),
-            "offsets: must not decrease",
+            r"offsets: offsets\[2\] = 2 is below offsets\[1\] = 5",
         ),
-        (lambda f: replace(f, "offsets", np.array([0, 5])), "offsets: must run from 0"),
-        (lambda f: f["events/x"].__setitem__(0, 50), "events/x: holds addresses outside"),
-        (lambda f: f["events/p"].__setitem__(1, 7), "events/p: holds values other than 0 and 1"),
-        (lambda f: f["events/t"].__setitem__(1, 19), "events/t: time goes backwards"),
-        (lambda f: f["events/t"].__setitem__(len(f["events/t"]) - 1, 25), "events/t: steps outside"),
+        (lambda f: replace(f, "offsets", np.array([0, 5])), "offsets: offsets must run from 0"),
+        (lambda f: f["events/x"].__setitem__(0, 50), r"events/x .*x\[0\] = 50 is outside \[0, 10\)"),
+        (lambda f: f["events/p"].__setitem__(1, 7), r"events/p .*p\[1\] = 7 is not a polarity"),
+        (lambda f: f["events/t"].__setitem__(1, 19), r"events/t .*t\[2\] = \d+ comes after t\[1\] = 19"),
+        (
+            lambda f: f["events/t"].__setitem__(len(f["events/t"]) - 1, 25),
+            r"events/t .* = 25 is outside the steps \[0, 20\)",
+        ),
         (lambda f: f.attrs.__setitem__("time_unit", "ms"), "time_unit attribute is 'ms'"),
         (lambda f: f.attrs.__setitem__("shape", np.array([0, 3])), "no usable sample shape"),
         (lambda f: f.attrs.__setitem__("polarities", 3), "polarities attribute is 3"),
         (
             lambda f: (f.attrs.__setitem__("polarities", 1), f["events/p"].__setitem__(0, 0)),
-            "events/p: sample 0 holds both polarities",
+            "events/p .*sample 0 holds both polarities",
         ),
         (
             lambda f: (f.attrs.__setitem__("polarities", 0), f["events/p"].__setitem__(0, 0)),
@@ -614,7 +643,7 @@ def test_corrupt_index_and_foreign_files(tmp_path: Path) -> None:
     hdf5.write(path, events)
     with h5py.File(path, "a") as file:
         file["ms_to_idx"][3] = 10**9
-    with pytest.raises(FileFormatError, match="ms_to_idx: entry 3 points outside"):
+    with pytest.raises(FileFormatError, match="ms_to_idx: entry 3 = 1000000000 points outside the events"):
         hdf5.read(path, t_start=int(events.t[0]) + 3500)
     (tmp_path / "text.h5").write_text("not hdf5")
     with pytest.raises(FileFormatError, match="not a readable HDF5 event file"):
@@ -649,3 +678,426 @@ def test_corrupted_files_raise_our_error_or_read_cleanly(
         return
     for b in range(events.num_samples):  # whatever reads cleanly is a valid batch
         assert bool((events[b].t[1:] >= events[b].t[:-1]).all())
+
+
+# ---------------------------------------------------------------------- the format contract
+def test_sniff_tells_hdf5_and_recognizes_our_layout_and_dsecs(tmp_path: Path) -> None:
+    hdf5.write(tmp_path / "ours.h5", digits(2))
+    hdf5.write(tmp_path / "stream.h5", stream(300_000, seed=1))  # larger than a chunk: the head is metadata
+    dsec_file(tmp_path / "dsec.h5", t=np.arange(5, dtype=np.uint32) * 400)
+    with h5py.File(tmp_path / "other.h5", "w") as file:
+        file["network/weights"] = np.zeros((4, 4))
+    with h5py.File(tmp_path / "user_block.h5", "w", userblock_size=512) as file:
+        file["data"] = np.zeros(3)
+    exporters.aedat4.write(tmp_path / "a.aedat4", stream(10))
+
+    def head(name: str) -> bytes:
+        with open(tmp_path / name, "rb") as file:
+            return file.read(HEAD_BYTES)
+
+    assert hdf5.sniff(head("ours.h5")) == hdf5.sniff(head("stream.h5")) == 0.99
+    assert hdf5.sniff(head("dsec.h5")) == 0.95
+    assert hdf5.sniff(head("other.h5")) == hdf5.sniff(head("user_block.h5")) == 0.9  # HDF5, maybe NIR
+    assert hdf5.sniff(head("a.aedat4")) == hdf5.sniff(b"") == hdf5.sniff(hdf5.MAGIC[:5]) == 0.0
+
+
+def test_signatures_follow_the_contract(tmp_path: Path) -> None:
+    import inspect
+
+    keyword_only = inspect.Parameter.KEYWORD_ONLY
+    for function, names in (
+        (hdf5.read, ["sample", "t_start", "t_end"]),
+        (hdf5.read_chunks, ["t_start", "t_end"]),
+        (hdf5.read_columns, ["t_start", "t_end"]),
+        (hdf5.write, ["compression", "dt_us", "t0_us", "encoding", "overwrite"]),
+    ):
+        parameters = inspect.signature(function).parameters
+        assert [parameters[name].kind for name in names] == [keyword_only] * len(names), function
+    assert inspect.signature(hdf5.write).parameters["overwrite"].default is True
+    assert inspect.signature(hdf5.write).parameters["compression"].default == hdf5.DEFAULT_COMPRESSION
+    for name in (
+        "NAME",
+        "DESCRIPTION",
+        "SUFFIXES",
+        "BATCHED",
+        "COMPRESSIONS",
+        "DEFAULT_COMPRESSION",
+        "Writer",
+    ):
+        assert hasattr(hdf5, name), name
+    hdf5.write(tmp_path / "a.h5", digits(6))
+    with pytest.raises(TypeError):  # hdf5.read(p, 5) meant sample=5, aedat4.read(p, 5) t_start=5
+        hdf5.read(tmp_path / "a.h5", 5)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        hdf5.write(tmp_path / "b.h5", digits(1), "gzip")  # type: ignore[misc]
+
+
+def test_bad_arguments_are_option_errors_before_any_file_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "a.h5"
+    events = stream(100)
+    hdf5.write(path, events)
+    for read in (hdf5.read_chunks, hdf5.read_columns):
+        for chunk_events in (0, -5, 1.5, True, "8"):
+            with pytest.raises(OptionError, match="chunk_events must be a positive whole number"):
+                read(tmp_path / "missing.h5", chunk_events)  # raised when called, before the file is opened
+        with pytest.raises(OptionError, match="t_end = 3 is before t_start = 5"):
+            read(path, 10, t_start=5, t_end=3)
+        with pytest.raises(FileNotFoundError):
+            read(tmp_path / "missing.h5", 10)
+    with pytest.raises(OptionError, match="t_end = 3 is before t_start = 5"):
+        hdf5.read(path, t_start=5, t_end=3)
+    with pytest.raises(OptionError, match="t_start must be an int"):
+        hdf5.read(path, t_start=1.5)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="sample must be an int"):
+        hdf5.read(path, sample="0")  # type: ignore[arg-type]
+    with pytest.raises(SampleIndexError) as error:
+        hdf5.read(path, sample=1)
+    assert isinstance(error.value, IndexError)
+    for dt_us in (-5, 0, 2.5, True):
+        with pytest.raises(OptionError, match="dt_us must be a positive whole number of microseconds"):
+            hdf5.write(tmp_path / "b.h5", digits(2), dt_us=dt_us)
+    with pytest.raises(OptionError, match="describe step time, but this file holds microseconds"):
+        hdf5.write(tmp_path / "b.h5", events, dt_us=1000)
+    with pytest.raises(OptionError, match="describe step time, but this file holds microseconds"):
+        hdf5.write(tmp_path / "b.h5", events, t0_us=0)
+    with pytest.raises(OptionError, match="t0_us must be a whole number of microseconds within int64"):
+        hdf5.write(tmp_path / "b.h5", digits(2), dt_us=1, t0_us=2**63)
+    with pytest.raises(OptionError, match="t_offset must be a whole number of microseconds within int64"):
+        hdf5.Writer(tmp_path / "b.h5", sensor_size=(4, 4), t_offset=-(2**64))
+    with pytest.raises(OptionError, match="chunk_events must be a positive whole number"):
+        hdf5.Writer(tmp_path / "b.h5", sensor_size=(4, 4), chunk_events=0)
+    assert not (tmp_path / "b.h5").exists()
+    far = 2**70  # windows beyond int64 are empty or everything, never an overflow
+    assert hdf5.read(path, t_start=-far, t_end=far) == events
+    assert len(hdf5.read(path, t_start=far)) == len(hdf5.read(path, t_end=-far)) == 0
+
+
+def test_info_describes_a_stream_reading_two_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = stream(300_000, seed=12)
+    path = tmp_path / "stream.h5"
+    hdf5.write(path, events, compression="lzf")
+    counter = ReadCounter(monkeypatch)
+    meta = hdf5.info(path)
+    read = {name: count for name, count in counter.elements.items() if name.startswith("/events")}
+    assert read == {"/events/t": 2}  # the first and the last time; no event column else
+    assert (meta.first, meta.last) == (int(events.t[0]), int(events.t[-1]))
+    assert (meta.events, meta.samples, meta.time_unit, meta.num_steps, meta.dt_us) == (
+        300_000,
+        1,
+        "us",
+        None,
+        None,
+    )
+    assert (meta.sensor_size, meta.shape, meta.compression) == ((346, 260, 2), (260, 346), "lzf")
+    assert meta.extras["t_offset"] == int(events.t[0])  # DSEC's storage offset, not a step-0 time
+    assert "t0_us" not in meta.extras
+    with h5py.File(path, "r") as file:  # h5py's own view of the storage
+        assert meta.extras["chunk_events"] == file["events/t"].chunks[0]
+        assert meta.streams[0].packets == file["events/t"].id.get_num_chunks() == 3
+    empty = Events.cat([digits(1).time_slice(100, None), digits(2)])  # an empty sample: no first or last
+    hdf5.write(tmp_path / "batch.h5", empty)
+    meta = hdf5.info(tmp_path / "batch.h5")
+    assert (meta.first, meta.last, meta.samples) == (int(empty.t.min()), int(empty.t.max()), 3)
+    assert meta.extras["t0_us"] is None
+    hdf5.write(tmp_path / "none.h5", stream(0))
+    assert (hdf5.info(tmp_path / "none.h5").first, hdf5.info(tmp_path / "none.h5").last) == (None, None)
+
+
+# ---------------------------------------------------------------------- files of other tools
+def dsec_file(
+    path: Path, t: np.ndarray, x=None, y=None, p=None, *, t_offset=None, attrs=None, **columns
+) -> Path:
+    """A DSEC-style file written with h5py alone: ``events/{t,x,y,p}`` in the dtypes given, its
+    ``ms_to_idx`` computed as DSEC defines it, optional ``t_offset`` and root attributes."""
+    n = len(t)
+    given = {"t": t, "x": x, "y": y, "p": p, **columns}
+    defaults = {"x": np.zeros(n, np.uint16), "y": np.zeros(n, np.uint16), "p": np.ones(n, np.uint8)}
+    with h5py.File(path, "w") as file:
+        for name, values in given.items():
+            file[f"events/{name}"] = defaults[name] if values is None else values
+        if t.dtype.kind in "iu" and n and t.max() < 2**62:
+            last = int(t[-1])
+            file["ms_to_idx"] = np.searchsorted(t, np.arange(-(-last // 1000) + 1) * 1000).astype(np.uint64)
+        if t_offset is not None:
+            file["t_offset"] = np.int64(t_offset)
+        file.attrs.update(attrs or {})
+    return path
+
+
+def test_minus_one_plus_one_polarity_reads_as_off_and_on(tmp_path: Path) -> None:
+    raw = np.array([-1, 1, 1, -1, -1], np.int8)  # how other tools store OFF / ON
+    path = dsec_file(tmp_path / "signed.h5", np.arange(5, dtype=np.uint32), p=raw)
+    assert hdf5.read(path).p.tolist() == (raw > 0).tolist()
+    assert next(hdf5.read_columns(path))["p"].tolist() == (raw > 0).tolist()
+    off = dsec_file(tmp_path / "off.h5", np.arange(3, dtype=np.uint32), p=np.full(3, -1, np.int16))
+    assert hdf5.read(off).p.tolist() == [False] * 3
+    for values, match in (
+        ([-1, 0, 1], r"p\[1\] = 0 in a column of -1/\+1 polarities"),
+        ([1, -1, 2], r"p\[2\] = 2 in a column of -1/\+1 polarities"),
+        ([0, 1, 2], r"p\[2\] = 2 is not a polarity"),
+    ):
+        bad = dsec_file(tmp_path / "bad.h5", np.arange(3, dtype=np.uint32), p=np.array(values, np.int16))
+        with pytest.raises(FileFormatError, match="events/p.*" + match):
+            hdf5.read(bad)
+    # the convention holds across the pieces of one read
+    mixed = dsec_file(
+        tmp_path / "mixed.h5", np.arange(6, dtype=np.uint32), p=np.array([0, 1, 1, 1, -1, 1], np.int8)
+    )
+    with pytest.raises(FileFormatError, match=r"p\[1\] = -1 is not a polarity"):
+        list(hdf5.read_chunks(mixed, 3))
+    # eventcode's own files say 0/1: -1 there is damage, not a convention
+    ours = tmp_path / "ours.h5"
+    hdf5.write(ours, stream(50, seed=3))
+    with h5py.File(ours, "a") as file:
+        replace(file, "events/p", file["events/p"][()].astype(np.int8) * 2 - 1)
+    with pytest.raises(FileFormatError, match=r"events/p .*p\[\d+\] = -1 is not a polarity"):
+        hdf5.read(ours)
+
+
+def test_values_are_checked_in_their_stored_dtype(tmp_path: Path) -> None:
+    t = np.arange(3, dtype=np.uint32)
+    two = dsec_file(tmp_path / "p2.h5", t, p=np.array([1, 2, 0], np.int16))  # was read as ON
+    with pytest.raises(FileFormatError, match=r"events/p .*p\[1\] = 2 is not a polarity"):
+        hdf5.read(two)
+    wide = dsec_file(  # 65,539 = 3 + 2**16: was read as 3 after a cast to uint16
+        tmp_path / "x.h5", t, x=np.array([1, 65_539, 2], np.int32), attrs={"width": 8, "height": 4}
+    )
+    with pytest.raises(FileFormatError, match=r"events/x .*x\[1\] = 65539 is outside \[0, 8\)"):
+        hdf5.read(wide)
+    beyond = np.array([0, 2**63 + 5], np.uint64)  # wrapped to a negative time
+    huge = dsec_file(tmp_path / "t.h5", beyond)
+    with pytest.raises(FileFormatError, match=r"events/t: times \[0, 9223372036854775813\] plus t_offset 0"):
+        hdf5.read(huge)
+    with pytest.raises(FileFormatError, match="leave int64"):
+        hdf5.info(huge)
+    shifted = dsec_file(tmp_path / "offset.h5", np.array([0, 10], np.uint32), t_offset=_INT64_MAX - 5)
+    with pytest.raises(FileFormatError, match=r"events/t: times \[0, 10\] plus t_offset 9223372036854775802"):
+        hdf5.read(shifted)  # t_offset + t wrapped to a negative time
+    fits = np.array([5, 2**40, 2**62], np.uint64)  # uint64 times within int64 read exactly
+    assert hdf5.read(dsec_file(tmp_path / "u64.h5", fits, t_offset=-5)).t.tolist() == [
+        0,
+        2**40 - 5,
+        2**62 - 5,
+    ]
+
+
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+# ---------------------------------------------------------------------- indexes
+def test_ms_to_idx_gives_exact_windows_or_an_error(tmp_path: Path) -> None:
+    events = stream(20_000, seed=13)
+    path = tmp_path / "index.h5"
+    hdf5.write(path, events)
+    with h5py.File(path, "r") as file:
+        index = file["ms_to_idx"][()]
+    t0 = int(events.t[0])
+    windows = [(t0 + 1500, t0 + 7200), (t0 + 10_000, None), (None, t0 + 4_999), (t0 - 5, t0 + 60)]
+    for changed in (
+        np.minimum(index + 7, len(events)),  # shifted forward
+        np.maximum(index.astype(np.int64) - 7, 0).astype(np.uint64),  # shifted back
+        np.roll(index, 2),  # shifted by two entries
+        index[::-1].copy(),  # reversed
+    ):
+        with h5py.File(path, "a") as file:
+            file["ms_to_idx"][...] = changed
+        for t_start, t_end in windows:
+            with pytest.raises(FileFormatError, match="ms_to_idx: entr"):
+                hdf5.read(path, t_start=t_start, t_end=t_end)
+        assert hdf5.read(path) == events  # a whole read does not use the index
+    with h5py.File(path, "a") as file:
+        file["ms_to_idx"][...] = index
+    for t_start, t_end in windows:  # the peer: Events.time_slice of the whole stream
+        assert hdf5.read(path, t_start=t_start, t_end=t_end) == events.time_slice(t_start, t_end)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 25), st.integers(-3, 3), st.integers(-1500, 30_000), st.integers(0, 8000))
+def test_a_damaged_ms_to_idx_never_gives_a_wrong_window(
+    tmp_path: Path, entry: int, delta: int, start: int, length: int
+) -> None:
+    events = stream(3000, seed=14, t0=0)  # about 60 ms, 50 events a millisecond
+    path = tmp_path / "fuzz_index.h5"
+    hdf5.write(path, events)
+    with h5py.File(path, "a") as file:
+        index = file["ms_to_idx"][()].astype(np.int64)
+        index[min(entry, len(index) - 1)] += delta
+        file["ms_to_idx"][...] = index.clip(0).astype(np.uint64)
+    outcome: Events | str
+    try:
+        outcome = hdf5.read(path, t_start=start, t_end=start + length)
+    except FileFormatError as error:
+        outcome = str(error)
+    if isinstance(outcome, str):
+        assert "ms_to_idx: entr" in outcome  # the damage named
+    else:
+        assert outcome == events.time_slice(start, start + length)
+
+
+def test_step_to_idx_gives_exact_windows_or_an_error(tmp_path: Path) -> None:
+    events = digits(6, seed=15)
+    path = tmp_path / "steps.h5"
+    hdf5.write(path, events)
+    with h5py.File(path, "r") as file:
+        index = file["step_to_idx"][()]
+    for changed in (
+        np.roll(index, 1, axis=1),  # each sample's entries one step late
+        index[::-1].copy(),  # samples' rows reversed
+        index[:, ::-1].copy(),  # each row reversed
+        index + np.arange(index.shape[1]) % 3 - 1,  # entries off by one here and there
+    ):
+        with h5py.File(path, "a") as file:
+            file["step_to_idx"][...] = changed
+        with pytest.raises(FileFormatError, match="step_to_idx: entry"):
+            hdf5.read(path, t_start=4, t_end=9)
+        with pytest.raises(FileFormatError, match="step_to_idx: entry"):
+            hdf5.read(path, sample=2, t_start=8)
+    with h5py.File(path, "a") as file:
+        file["step_to_idx"][...] = index
+    assert hdf5.read(path, t_start=4, t_end=9) == events.time_slice(4, 9)
+    with h5py.File(path, "a") as file:
+        del file["step_to_idx"]
+        file["step_to_idx"] = index[:, :-1]
+    with pytest.raises(FileFormatError, match=r"step_to_idx: has shape \(6, 20\), not"):
+        hdf5.read(path, t_start=4)
+
+
+# ---------------------------------------------------------------------- declared sizes and chunks
+def test_missing_chunks_are_an_error_not_zeros(tmp_path: Path) -> None:
+    path = tmp_path / "holes.h5"
+    n = 64
+    with h5py.File(path, "w") as file:
+        for name in "txyp":
+            file.create_dataset(f"events/{name}", shape=(n,), chunks=(8,), dtype=np.uint16)
+            file[f"events/{name}"][:16] = np.arange(16)  # 2 of 8 chunks written: 48 fill-value zeros
+        file.attrs.update({"width": 64, "height": 64})
+    with pytest.raises(
+        FileFormatError, match=r"events/x: declares \(64,\) values in 8 chunks .* stores 2 chunks"
+    ):
+        hdf5.read(path)
+    with pytest.raises(FileFormatError, match="stores 2 chunks"):
+        hdf5.info(path)
+    with h5py.File(path, "w") as file:  # a contiguous dataset never written: no storage at all
+        for name in "txyp":
+            file.create_dataset(f"events/{name}", shape=(n,), dtype=np.uint16)
+    with pytest.raises(
+        FileFormatError, match=r"events/x: declares \(64,\) values \(128 bytes\).* stores 0 bytes"
+    ):
+        hdf5.read(path)
+
+
+def test_declared_sizes_are_checked_before_anything_is_allocated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "claims.h5"
+    hdf5.write(path, stream(100, seed=16), compression="gzip")
+    with h5py.File(path, "a") as file:  # resizable datasets: 3e8 events declared, none stored
+        for name in "txyp":
+            file[f"events/{name}"].resize((300_000_000,))
+        file["offsets"][-1] = 300_000_000
+    assert path.stat().st_size < 20_000
+    counter = ReadCounter(monkeypatch)
+    for call in (hdf5.read, hdf5.info, lambda p: list(hdf5.read_chunks(p))):
+        with pytest.raises(
+            FileFormatError, match=r"events/x: declares \(300000000,\) values in 2,884,616 chunks"
+        ):
+            call(path)
+    assert not any(name.startswith("/events") for name in counter.elements)  # nothing was read
+
+
+# ---------------------------------------------------------------------- DSEC without geometry
+def test_dsec_geometry_is_read_only_when_needed_in_bounded_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    n = 5000
+    rng = np.random.default_rng(17)
+    x, y = rng.integers(0, 640, n).astype(np.uint16), rng.integers(0, 480, n).astype(np.uint16)
+    t = np.sort(rng.integers(0, 10**6, n)).astype(np.uint32)
+    bare = dsec_file(tmp_path / "bare.h5", t, x, y, t_offset=0)
+    sized = dsec_file(tmp_path / "sized.h5", t, x, y, t_offset=0, attrs={"width": 640, "height": 480})
+    monkeypatch.setattr(hdf5, "SCAN_EVENTS", 1000)
+    largest: dict[str, int] = {}
+    original = h5py.Dataset.__getitem__
+
+    def sized_reads(dataset: h5py.Dataset, key: object) -> object:
+        value = original(dataset, key)
+        largest[dataset.name] = max(largest.get(dataset.name, 0), int(np.size(value)))
+        return value
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", sized_reads)
+    assert hdf5.info(sized).sensor_size == (640, 480, 2)
+    assert set(largest).isdisjoint({"/events/x", "/events/y"})  # the attributes suffice
+    meta = hdf5.info(bare)
+    assert meta.sensor_size == (int(x.max()) + 1, int(y.max()) + 1, 2)  # the smallest sensor holding them
+    assert (meta.extras["layout"], meta.extras["eventcode_version"]) == ("DSEC", None)
+    assert largest["/events/x"] == largest["/events/y"] == 1000  # read 1000 at a time
+    assert hdf5.read(bare).sensor_size == meta.sensor_size
+
+
+# ---------------------------------------------------------------------- filters
+READ_WITHOUT_PLUGIN = """
+import sys
+sys.modules["hdf5plugin"] = None  # no plugin filters registered, and HDF5_PLUGIN_PATH is empty
+from exporters import hdf5
+try:
+    list(hdf5.read_columns(sys.argv[1]))
+except Exception as error:
+    print(type(error).__name__, isinstance(error, ImportError), error)
+"""
+
+
+def test_a_missing_filter_plugin_is_a_dependency_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "zstd.h5"
+    hdf5.write(path, digits(2), compression="zstd")
+    env = {**os.environ, "HDF5_PLUGIN_PATH": str(tmp_path / "no plugins")}
+    result = subprocess.run(
+        [sys.executable, "-c", READ_WITHOUT_PLUGIN, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert result.stdout.startswith("DependencyError True ")
+    assert (
+        "zstd filter (32015), which needs the hdf5plugin package: pip install 'eventcode[hdf5]'"
+        in result.stdout
+    )
+    gzip = tmp_path / "gzip.h5"
+    hdf5.write(gzip, digits(2))
+    unavailable = h5py.h5z.filter_avail
+    monkeypatch.setattr(
+        h5py.h5z, "filter_avail", lambda code: code != h5py.h5z.FILTER_DEFLATE and unavailable(code)
+    )
+    with pytest.raises(FileFormatError, match="events/x: compressed with HDF5 filter 1, which no installed"):
+        hdf5.read(gzip)  # not a plugin's filter: the file's pipeline (or this HDF5) is at fault
+
+
+def test_shifted_offsets_split_samples_where_time_restarts(tmp_path: Path) -> None:
+    events = digits(3, seed=18)  # each sample's steps start again at 0
+    bounds = events.offsets.numpy()
+    for shift in (5, -5):
+        moved = bounds.copy()
+        moved[1:-1] += shift  # still 0..n and increasing, but the samples' boundaries are wrong
+        path = tmp_path / "shifted.h5"
+        hdf5.write(path, events)
+        with h5py.File(path, "a") as file:
+            file["offsets"][...] = moved
+        with pytest.raises(FileFormatError, match=r"events/t .*comes after"):
+            hdf5.read(path)
+        with pytest.raises(FileFormatError, match=r"events/t .*comes after"):
+            hdf5.read(path, sample=1)  # the wrong boundaries cut into its neighbours
+
+
+def test_external_storage_is_refused(tmp_path: Path) -> None:
+    raw = tmp_path / "x.raw"
+    raw.write_bytes(np.arange(4, dtype=np.uint16).tobytes())
+    path = tmp_path / "external.h5"
+    with h5py.File(path, "w") as file:
+        for name in "typ":
+            file[f"events/{name}"] = np.arange(4, dtype=np.uint16)
+        file.create_dataset("events/x", shape=(4,), dtype=np.uint16, external=[(str(raw), 0, 8)])
+    assert h5py.File(path, "r")["events/x"][()].tolist() == [0, 1, 2, 3]  # h5py reads the other file
+    with pytest.raises(FileFormatError, match="events/x: is stored outside the file"):
+        hdf5.read(path)
