@@ -41,7 +41,7 @@ True
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -468,7 +468,7 @@ def target_rate_code(
 def targets_convert(
     targets: torch.Tensor,
     num_classes: int,
-    code: str = "rate",
+    code: Literal["rate", "latency"] = "rate",
     num_steps: int | bool = False,
     first_spike_time: int = 0,
     correct_rate: float = 1,

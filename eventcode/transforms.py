@@ -53,7 +53,7 @@ Options = Mapping[str, object] | tuple[tuple[str, object], ...]
 """Encoder options as a mapping, or as the ``(name, value)`` pairs :class:`Encode` stores."""
 
 
-def option_types(code: str) -> dict[str, object]:
+def option_types(code: Code) -> dict[str, object]:
     """The options of the encoder ``code`` by name, with the types of its signature.
 
     Raises
@@ -73,7 +73,7 @@ def option_types(code: str) -> dict[str, object]:
     return {name: kind for name, kind in hints.items() if name not in NOT_SETTABLE}
 
 
-def checked_options(code: str, options: Mapping[str, object]) -> dict[str, object]:
+def checked_options(code: Code, options: Mapping[str, object]) -> dict[str, object]:
     """``options`` checked against the typed signature of the encoder ``code``.
 
     Every name must be an option of the encoder, every value of its annotated type (an integer
@@ -109,7 +109,7 @@ def checked_options(code: str, options: Mapping[str, object]) -> dict[str, objec
     return settings
 
 
-def _typed(code: str, name: str, value: object, annotation: object) -> object:
+def _typed(code: Code, name: str, value: object, annotation: object) -> object:
     """``value`` as a plain value of ``annotation`` (a type, a union of types or a Literal)."""
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     kinds = typing.get_args(annotation) if union else (annotation,)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import torch
 
     from eventcode.events import Events
+    from eventcode.transforms import Code
 
 
 BATCH = 256
@@ -58,7 +59,7 @@ CODES = ("delta", "latency", "rate")
     help="Microseconds per step in the file.",
 )
 def encode(
-    code: str,
+    code: Code,  # click.Choice(CODES) gives one of them
     source: Path,
     target: Path,
     num_steps: int | None,
@@ -127,7 +128,7 @@ def _encoded(code: str, batch: torch.Tensor, settings: dict[str, Any], seed: int
     return ENCODERS[code](batch, **extra, **settings)
 
 
-def encoder_options(code: str, texts: tuple[str, ...], explicit: Mapping[str, Any]) -> dict[str, Any]:
+def encoder_options(code: Code, texts: tuple[str, ...], explicit: Mapping[str, Any]) -> dict[str, Any]:
     """``--option KEY=VALUE`` texts parsed against the encoder's typed signature, plus ``explicit``.
 
     Booleans take Python's and JSON's spellings (``True``/``true``/``1``...), ``None``/``null``

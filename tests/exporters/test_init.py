@@ -195,3 +195,20 @@ def test_a_new_format_is_one_module_and_one_register_call(
     drawn = runner.invoke(cli.main, ["view", str(tmp_path / "c.toy"), "--out", str(tmp_path / "c.png")])
     assert drawn.exit_code == 0, drawn.output
     assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_the_most_confident_sniff_wins_and_the_suffix_breaks_ties(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exporters, "_REGISTRY", dict(exporters._REGISTRY))  # undone after the test
+    shared_header: dict[str, exporters.Format] = {}
+    for name, confidence in (("one", 0.5), ("two", 0.5), ("sure", 0.0)):
+        module = toy_format()
+        vars(module).update(NAME=name, SUFFIXES=(f".{name}",), sniff=lambda head, c=confidence: c)
+        shared_header[name] = exporters.register(module)
+    (tmp_path / "a.two").write_bytes(b"%shared text header")
+    assert exporters.for_reading(tmp_path / "a.two") is shared_header["two"]  # a tie: the suffix decides
+    (tmp_path / "a.one").write_bytes(b"%shared text header")
+    assert exporters.for_reading(tmp_path / "a.one") is shared_header["one"]
+    (tmp_path / "a.sure").write_bytes(b"%shared text header")  # nobody is sure of it, not even .sure's
+    assert exporters.for_reading(tmp_path / "a.sure").name in ("one", "two")  # confidence beats the suffix
