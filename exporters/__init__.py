@@ -17,7 +17,7 @@ Examples
 >>> exporters.read(path) == events
 True
 >>> [f.name for f in exporters.formats()]
-['aedat4', 'hdf5']
+['aedat4', 'hdf5', 'nir']
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from eventcode.errors import ExportError
 from eventcode.options import events_argument
-from exporters import aedat4, hdf5
+from exporters import aedat4, hdf5, nir
 from exporters.contract import HEAD_BYTES, FileInfo
 
 if TYPE_CHECKING:
@@ -225,3 +225,4 @@ def _known() -> str:
 
 register(aedat4)
 register(hdf5)
+register(nir)

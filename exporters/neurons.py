@@ -256,8 +256,10 @@ def events(
 
     Neurons are numbered as :func:`spikes` numbers them with ``stack=True`` (one sample when
     ``samples=1``). With ``polarity="split"`` of OFF/ON events the block gives the polarity;
-    otherwise the spikes carry none (``polarities=0``). With ``dt_us`` the times go back to steps
-    ``time_us / dt_us - offset`` (which must be whole), else they stay microseconds.
+    otherwise every spike is ON, of a 1-polarity sensor when ``polarities=1`` and without
+    polarity (``polarities=0``) when the ON/OFF distinction was merged or dropped. With
+    ``dt_us`` the times go back to steps ``time_us / dt_us - offset`` (which must be whole),
+    else they stay microseconds.
 
     Raises
     ------
@@ -317,6 +319,6 @@ def events(
         offsets=offsets,
         shape=shape,
         num_steps=steps if dt_us is not None else None,
-        polarities=polarities if split else 0,
+        polarities=2 if split else (1 if polarities == 1 else 0),
         check="full",
     )

@@ -16,9 +16,10 @@ EVENTS = Events(t=[0, 4, 9], x=[1, 2, 0], y=[0, 1, 1], p=[1, 0, 1], sensor_size=
 
 
 def test_formats_lists_the_registered_modules() -> None:
-    aedat4, hdf5 = exporters.formats()
+    aedat4, hdf5, nir = exporters.formats()
     assert (aedat4.name, aedat4.suffixes, aedat4.batched) == ("aedat4", (".aedat4",), False)
     assert (hdf5.name, hdf5.suffixes, hdf5.batched) == ("hdf5", (".h5", ".hdf5"), True)
+    assert (nir.name, nir.suffixes, nir.batched) == ("nir", (".nir",), True)
 
 
 def test_dispatch_by_suffix_and_options(tmp_path: Path) -> None:

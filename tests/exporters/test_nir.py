@@ -1,0 +1,123 @@
+"""Tests of exporters/nir.py: NIR 1.0.8 event data, read by the real nir package and written by it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import exporters
+from eventcode import Events
+from eventcode.errors import FileFormatError, OptionError
+from exporters import hdf5
+from exporters import nir as nir_format
+
+nir = pytest.importorskip("nir", reason="nir 1.0.8 is in the test extra")
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> Events:
+    """Several samples of random events: 1-D or 2-D, 1 or 2 polarities, steps or microseconds."""
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=2)))
+    samples, n = draw(st.integers(1, 3)), draw(st.integers(0, 30))
+    polarities = draw(st.sampled_from([1, 2]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    sample = rng.integers(0, samples, n)
+    steps = draw(st.booleans())
+    t = rng.integers(0, 8 if steps else 10**7, n)
+    x, y = rng.integers(0, shape[-1], n), rng.integers(0, shape[0] if len(shape) == 2 else 1, n)
+    on = rng.random(n) < 0.5 if polarities == 2 else np.ones(n, bool)
+    order = np.lexsort((on, y * shape[-1] + x, t, sample))  # the order of a recording: address, OFF first
+    sample, t, x, y, on = sample[order], t[order], x[order], y[order], on[order]
+    return Events(
+        t,
+        x,
+        y,
+        on,
+        offsets=np.concatenate([[0], np.cumsum(np.bincount(sample, minlength=samples))]),
+        shape=shape,
+        num_steps=8 if steps else None,
+        polarities=polarities,
+    )
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches(), st.sampled_from(["gzip", "none"]))
+def test_events_round_trip_and_nir_reads_what_we_wrote(
+    tmp_path: Path, events: Events, compression: str
+) -> None:
+    path = tmp_path / "input.nir"
+    dt_us = 1000 if events.time_unit == "step" else None
+    exporters.write(path, events, dt_us=dt_us, compression=compression)
+    assert exporters.read(path) == events
+    data = nir.read_data(str(path)).nodes["input"].observables["spikes"]  # the real reader
+    numel = int(np.prod(events.shape))
+    assert data.n_neurons == numel * events.polarities
+    for b in range(events.num_samples):
+        one = events[b]
+        row = data.idx[b] >= 0
+        flat = (one.y.long() * events.shape[-1] + one.x.long()).numpy()
+        expected = flat + numel * one.p.numpy() if events.polarities == 2 else flat  # OFF block first
+        t_us = (one.t.numpy() + 1) * 1000 if dt_us else one.t.numpy()
+        assert sorted(zip(data.idx[b][row].tolist(), data.time[b][row].tolist(), strict=True)) == sorted(
+            zip(expected.tolist(), (t_us * 1e-6).tolist(), strict=True)
+        )
+        assert np.isinf(data.time[b][~row]).all()
+
+
+def test_a_file_nir_wrote_reads_as_spikes_without_polarity(tmp_path: Path) -> None:
+    data = nir.EventData(
+        idx=np.array([[3, 0, -1], [1, -1, -1]]),
+        time=np.array([[0.0025, 0.004, np.inf], [0.001, np.inf, np.inf]]),
+        n_neurons=5,
+        t_max=0.01,
+    )
+    graph = nir.NIRGraphData(nodes={"layer": nir.NIRNodeData(observables={"out": data})})
+    nir.write_data(tmp_path / "theirs.nir", graph)
+    events = exporters.read(tmp_path / "theirs.nir")
+    assert (events.shape, events.polarities, events.time_unit, events.num_samples) == ((5,), 0, "us", 2)
+    assert events[0].t.tolist() == [2500, 4000]
+    assert events[0].x.tolist() == [3, 0]
+    assert events[1].x.tolist() == [1]
+    meta = exporters.info(tmp_path / "theirs.nir")
+    assert (meta.format, meta.events, meta.extras["node"], meta.extras["observable"]) == (
+        "nir",
+        3,
+        "layer",
+        "out",
+    )
+    with pytest.raises(FileFormatError, match="no EventData at node input"):
+        nir_format.read(tmp_path / "theirs.nir", node="input")
+
+
+def test_convert_between_hdf5_and_nir_keeps_the_events(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from eventcode import cli
+
+    events = Events.from_dense(
+        (torch.rand(5, 3, 2, 4, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+    )
+    hdf5.write(tmp_path / "a.h5", events, dt_us=1000)
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli.main, ["convert", str(tmp_path / "a.h5"), str(tmp_path / "b.nir")]).exit_code == 0
+    )
+    assert exporters.read(tmp_path / "b.nir") == events
+    assert (
+        runner.invoke(cli.main, ["convert", str(tmp_path / "b.nir"), str(tmp_path / "c.h5")]).exit_code == 0
+    )
+    assert hdf5.read(tmp_path / "c.h5") == events
+
+
+def test_bad_input_gets_our_error(tmp_path: Path) -> None:
+    steps = Events(t=[0], x=[0], y=[0], p=[1], shape=(1,), num_steps=1)
+    with pytest.raises(OptionError, match="need dt_us"):
+        nir_format.write(tmp_path / "a.nir", steps)
+    with pytest.raises(OptionError, match="dt_us must be a positive whole number"):
+        nir_format.write(tmp_path / "a.nir", steps, dt_us=-5)
+    assert not (tmp_path / "a.nir").exists()
