@@ -194,8 +194,13 @@ def on_grid(
     grid = positive_int("resolution_us", resolution_us, "microseconds")
     times = np.asarray(time_us, dtype=np.int64)
     snapped = -(-times // grid) * grid if rounding == "up" else times // grid * grid
-    order = np.lexsort((snapped, neuron))
-    neuron, snapped = np.asarray(neuron)[order], snapped[order]
+    neuron = np.asarray(neuron)
+    order = np.argsort(neuron, kind="stable")  # spikes come in time order: keeps it per neuron
+    neuron, snapped = neuron[order], snapped[order]
+    later = (neuron[1:] != neuron[:-1]) | (snapped[1:] >= snapped[:-1])
+    if not later.all():  # times out of order within a neuron: sort by both
+        order = np.lexsort((snapped, neuron))
+        neuron, snapped = neuron[order], snapped[order]
     repeated = np.zeros(len(neuron), dtype=bool)
     repeated[1:] = (neuron[1:] == neuron[:-1]) & (snapped[1:] == snapped[:-1])
     if duplicates == "error" and repeated.any():
