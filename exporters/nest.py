@@ -21,10 +21,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import itertools
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -73,25 +69,11 @@ def to_input(
         With ``duplicates="error"``, two spikes of a neuron in one bin (naming both).
     """
     events_argument("nest.to_input", events)
-    _, neuron, time_us = neurons.spikes(events, polarity, stack=True, dt_us=dt_us, offset=offset)
-    neuron, time_us = neurons.on_grid(neuron, time_us, resolution_us, duplicates)
-    count = events.num_samples * neurons.neurons_per_sample(events.shape, events.polarities, polarity)
-    bounds = np.searchsorted(neuron, np.arange(count + 1)).tolist()  # sorted by neuron: one split
-    times = (time_us / 1000.0).tolist()  # Python floats: NEST reads lists faster than arrays
-    with _collector_paused():  # 200,000 small lists: the cyclic collector would rescan them all
-        return [{"spike_times": times[a:b]} for a, b in itertools.pairwise(bounds)]
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while acyclic containers are built (lists of floats)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    per_neuron = neurons.per_neuron_ms(
+        events, polarity, dt_us=dt_us, offset=offset, resolution_us=resolution_us, duplicates=duplicates
+    )
+    with neurons.collector_paused():
+        return [{"spike_times": times} for times in per_neuron]
 
 
 def generators(
@@ -137,12 +119,14 @@ def from_output(
     dt_us: int | None = None,
     offset: int = 1,
     delay_us: int = 0,
+    num_steps: int | None = None,
 ) -> Events:
     """A ``spike_recorder``'s spikes (the recorder, or its ``events`` dict) back as events.
 
     ``first_id`` is the node id of the first recorded neuron (``population[0].global_id``):
     sender ``first_id + i`` is neuron ``i`` of :func:`to_input`. ``delay_us`` (e.g. the one
-    resolution step a parrot neuron adds) is taken off every time first.
+    resolution step a parrot neuron adds) is taken off every time first. ``num_steps`` (with
+    ``dt_us``) sets the steps of the events; default up to the last spike.
 
     Raises
     ------
@@ -161,6 +145,7 @@ def from_output(
         samples=samples,
         dt_us=dt_us,
         offset=offset,
+        num_steps=num_steps,
     )
 
 

@@ -31,7 +31,11 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import itertools
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -212,6 +216,64 @@ def on_grid(
     if duplicates == "merge":
         return neuron[~repeated], snapped[~repeated]
     return neuron, snapped
+
+
+def per_neuron_ms(
+    events: Events,
+    polarity: PolarityMapping = "merge",
+    *,
+    dt_us: int | None = None,
+    offset: int = 1,
+    resolution_us: int | None = None,
+    duplicates: Duplicates = "keep",
+    earliest_us: int = 0,
+) -> list[list[float]]:
+    """Each neuron's spike times in ms (samples stacked), built with one sort and one split.
+
+    With ``resolution_us`` the times go onto that grid first (:func:`on_grid`, rounding up);
+    without, they stay exact. A spike before ``earliest_us`` (PyNN drops those before its
+    ``min_delay``) raises :class:`EventsError` naming the neuron and the time. The lists hold
+    Python floats: simulators read them faster than arrays. See :func:`spikes` for the other
+    arguments.
+
+    Examples
+    --------
+    >>> from eventcode import Events
+    >>> from exporters.neurons import per_neuron_ms
+    >>> ev = Events(t=[40, 1090], x=[1, 1], y=[0, 0], p=[1, 1], shape=(2,))
+    >>> per_neuron_ms(ev), per_neuron_ms(ev, resolution_us=100)
+    ([[], [0.04, 1.09]], [[], [0.1, 1.1]])
+    """
+    _, neuron, time_us = spikes(events, polarity, stack=True, dt_us=dt_us, offset=offset)
+    if len(time_us) and int(time_us.min()) < earliest_us:
+        i = int(np.argmin(time_us))
+        raise EventsError(
+            f"neuron {int(neuron[i])} spikes at {int(time_us[i])} us, before the earliest time the "
+            f"simulator keeps ({earliest_us} us); shift the events later (a t0_us, or a larger offset)"
+        )
+    if resolution_us is not None:
+        neuron, time_us = on_grid(neuron, time_us, resolution_us, duplicates)
+    else:
+        order = np.argsort(neuron, kind="stable")  # time order is kept within each neuron
+        neuron, time_us = neuron[order], time_us[order]
+    count = events.num_samples * neurons_per_sample(events.shape, events.polarities, polarity)
+    bounds = np.searchsorted(neuron, np.arange(count + 1)).tolist()
+    times = (time_us / 1000.0).tolist()
+    with collector_paused():  # 200,000 small lists: the cyclic collector would rescan them all
+        return [times[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while many acyclic containers are built (lists of
+    floats, their dicts): each collection would rescan all of them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def spike_list(

@@ -36,6 +36,7 @@ def through_nest(events: Events, polarity: str, dt_us: int | None) -> Events:
         samples=events.num_samples,
         dt_us=dt_us,
         delay_us=100,
+        num_steps=events.num_steps,
     )
 
 
