@@ -132,3 +132,13 @@ def tonic_arrays(kind: str | None = None, max_events: int = 40) -> object:
         return array, (width, height, polarities)
 
     return draw_array()
+
+
+def simulator(name: str, reason: str) -> object:
+    """The simulator module ``name``: skipped when missing, unless ``EVENTCODE_REQUIRE_SIMULATORS=1``
+    (as ``.ci/run`` sets it) makes a missing simulator a failure."""
+    import importlib
+
+    if os.environ.get("EVENTCODE_REQUIRE_SIMULATORS") == "1":
+        return importlib.import_module(name)
+    return pytest.importorskip(name, reason=reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import simulator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,7 @@ from eventcode.errors import EventsError, OptionError
 from exporters import nest as nest_format
 from exporters import neurons
 
-nest = pytest.importorskip("nest", reason="nest-simulator is in the test extra")
+nest = simulator("nest", reason="nest-simulator is in the test extra")
 nest.verbosity = nest.VerbosityLevel.ERROR
 
 

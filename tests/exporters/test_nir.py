@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import simulator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ from eventcode.errors import FileFormatError, OptionError
 from exporters import hdf5
 from exporters import nir as nir_format
 
-nir = pytest.importorskip("nir", reason="nir 1.0.8 is in the test extra")
+nir = simulator("nir", reason="nir 1.0.8 is in the test extra")
 
 
 @st.composite

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import simulator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ from exporters import neurons, pynn
 
 with warnings.catch_warnings():  # pyNN.nest tries to build its extensions and NEST warns: harmless here
     warnings.simplefilter("ignore")
-    sim = pytest.importorskip("pyNN.nest", reason="PyNN is in the test extra")
+    sim = simulator("pyNN.nest", reason="PyNN is in the test extra")
 
 
 def through_pynn(events: Events, polarity: str, dt_us: int | None) -> Events:
