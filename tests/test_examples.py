@@ -59,7 +59,7 @@ def test_each_readme_block_runs_on_its_own(block: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", ["tutorial_1", "hardware_export", "tonic_interop"])
+@pytest.mark.parametrize("name", ["tutorial_1", "hardware_export", "tonic_interop", "drive_simulators"])
 def test_examples_run(name: str, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     pytest.importorskip("tonic")
