@@ -109,24 +109,15 @@ def generators(
 
 
 def from_output(
-    recorded: Any,
-    first_id: int,
-    shape: tuple[int, ...],
-    *,
-    polarities: int = 2,
-    polarity: neurons.PolarityMapping = "merge",
-    samples: int = 1,
-    dt_us: int | None = None,
-    offset: int = 1,
-    delay_us: int = 0,
-    num_steps: int | None = None,
+    recorded: Any, first_id: int, shape: tuple[int, ...], *, delay_us: int = 0, **mapping: Any
 ) -> Events:
     """A ``spike_recorder``'s spikes (the recorder, or its ``events`` dict) back as events.
 
     ``first_id`` is the node id of the first recorded neuron (``population[0].global_id``):
     sender ``first_id + i`` is neuron ``i`` of :func:`to_input`. ``delay_us`` (e.g. the one
-    resolution step a parrot neuron adds) is taken off every time first. ``num_steps`` (with
-    ``dt_us``) sets the steps of the events; default up to the last spike.
+    resolution step a parrot neuron adds) is taken off every time first. ``mapping`` takes the
+    keywords of :func:`exporters.neurons.events` the input was sent with (``polarities``,
+    ``polarity``, ``samples``, ``dt_us``, ``offset``, ``num_steps``).
 
     Raises
     ------
@@ -135,18 +126,7 @@ def from_output(
     """
     spikes = recorded if isinstance(recorded, dict) else recorded.get("events")
     senders = np.asarray(spikes["senders"], dtype=np.int64) - int(first_id)
-    time_us = np.rint(np.asarray(spikes["times"], dtype=np.float64) * 1000).astype(np.int64) - int(delay_us)
-    return neurons.events(
-        senders,
-        time_us,
-        shape,
-        polarities=polarities,
-        polarity=polarity,
-        samples=samples,
-        dt_us=dt_us,
-        offset=offset,
-        num_steps=num_steps,
-    )
+    return neurons.recorded(senders, spikes["times"], shape, delay_us=delay_us, **mapping)
 
 
 def _nest() -> Any:

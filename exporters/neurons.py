@@ -36,7 +36,7 @@ import gc
 import itertools
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -305,6 +305,19 @@ def spike_list(
     out = np.empty(len(order), dtype=SPIKE_LIST)
     out["neuron"], out["t"] = neuron[order], time_us[order] * scale[unit]
     return out
+
+
+def recorded(
+    neuron: np.ndarray, time_ms: np.ndarray, shape: tuple[int, ...], *, delay_us: int = 0, **mapping: Any
+) -> Events:
+    """Spikes a simulator recorded, ``neuron`` ids (from 0) at ``time_ms``, back as events:
+    :func:`events` of the times in microseconds less ``delay_us`` (a synapse or parrot delay).
+
+    ``mapping`` takes :func:`events`' keywords (``polarities``, ``polarity``, ``samples``,
+    ``dt_us``, ``offset``, ``num_steps``): those the input was sent with.
+    """
+    time_us = np.rint(np.asarray(time_ms, dtype=np.float64) * 1000).astype(np.int64) - int(delay_us)
+    return events(np.asarray(neuron, dtype=np.int64), time_us, shape, **mapping)
 
 
 def events(

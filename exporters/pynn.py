@@ -63,22 +63,13 @@ def source(
     return sim.Population(len(trains), sim.SpikeSourceArray(spike_times=trains))
 
 
-def from_output(
-    recorded: Any,
-    shape: tuple[int, ...],
-    *,
-    polarities: int = 2,
-    polarity: neurons.PolarityMapping = "merge",
-    samples: int = 1,
-    dt_us: int | None = None,
-    offset: int = 1,
-    delay_us: int = 0,
-    num_steps: int | None = None,
-) -> Events:
+def from_output(recorded: Any, shape: tuple[int, ...], *, delay_us: int = 0, **mapping: Any) -> Events:
     """Spikes a population recorded (its neo ``Block`` from ``get_data("spikes")``, or a
     ``Segment``) back as events; spike train ``i`` is neuron ``i`` of :func:`to_input`.
 
-    ``delay_us`` is taken off every time first; ``num_steps`` (with ``dt_us``) sets the steps.
+    ``delay_us`` is taken off every time first; ``mapping`` takes the keywords of
+    :func:`exporters.neurons.events` the input was sent with (``polarities``, ``polarity``,
+    ``samples``, ``dt_us``, ``offset``, ``num_steps``).
 
     Raises
     ------
@@ -88,23 +79,15 @@ def from_output(
         A neuron or time that no event of this shape and time grid can give.
     """
     segment = recorded.segments[0] if hasattr(recorded, "segments") else recorded
-    neuron, time_us = [], []
+    neuron, time_ms = [np.zeros(0, np.int64)], [np.zeros(0)]
     for train in segment.spiketrains:
         if "source_index" not in train.annotations:
             raise FileFormatError("a recorded spike train lacks PyNN's source_index annotation")
         times = np.asarray(train.rescale("ms").magnitude, dtype=np.float64)
         neuron.append(np.full(len(times), int(train.annotations["source_index"]), dtype=np.int64))
-        time_us.append(np.rint(times * 1000).astype(np.int64) - int(delay_us))
-    return neurons.events(
-        np.concatenate(neuron) if neuron else np.zeros(0, np.int64),
-        np.concatenate(time_us) if time_us else np.zeros(0, np.int64),
-        shape,
-        polarities=polarities,
-        polarity=polarity,
-        samples=samples,
-        dt_us=dt_us,
-        offset=offset,
-        num_steps=num_steps,
+        time_ms.append(times)
+    return neurons.recorded(
+        np.concatenate(neuron), np.concatenate(time_ms), shape, delay_us=delay_us, **mapping
     )
 
 
