@@ -73,7 +73,7 @@ from eventcode.errors import (
 from eventcode.options import positive_int
 from exporters.atomic import AtomicWriter, atomic_path
 from exporters.batches import per_sample
-from exporters.compression import canonical
+from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
 from exporters.flatbuffers import Buffer
 from exporters.options import step_us
@@ -86,8 +86,6 @@ DESCRIPTION = "AEDAT 4.0 (iniVation DV, dv-processing, faery, aedat, Tonic)"
 MAGIC = b"#!AER-DAT4.0\r\n"
 BATCHED = False
 SUFFIXES = (".aedat4",)
-Compression = str | None
-"""A compression name in any spelling of :data:`COMPRESSIONS`, or None for none."""
 
 COMPRESSIONS = {
     "none": "none",

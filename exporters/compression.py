@@ -21,6 +21,9 @@ from collections.abc import Mapping
 
 from eventcode.errors import ExportError
 
+Compression = str | None
+"""A compression name in any spelling a format's ``COMPRESSIONS`` accepts, or None for none."""
+
 
 def canonical(value: str | None, names: Mapping[str, str], format_name: str) -> str:
     """The canonical codec name for ``value`` (None means ``"none"``).

@@ -97,7 +97,7 @@ from eventcode.errors import (
 )
 from eventcode.options import optional_int, positive_int
 from exporters.atomic import AtomicWriter
-from exporters.compression import canonical
+from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
 from exporters.options import step_us
 
@@ -110,8 +110,6 @@ MAGIC = b"\x89HDF\r\n\x1a\n"
 """HDF5's signature: at byte 0, or after a user block of 512, 1024 or 2048 bytes."""
 BATCHED = True
 SUFFIXES = (".h5", ".hdf5")
-Compression = str | None
-"""A compression name in any spelling of :data:`COMPRESSIONS`, or None for none."""
 
 COMPRESSIONS = {
     "none": "none",

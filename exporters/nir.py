@@ -253,7 +253,7 @@ def read(
         No ``EventData`` in the file, or indices and times that are not valid spikes.
     """
     window = options.window(t_start, t_end)
-    events = _events(path, node, observable)
+    events = _load(path, node, observable)[0]
     if sample is not None:
         events = events[options.optional_int("sample", sample, "an int (a sample index)")]  # type: ignore[index]
     return events.time_slice(*window) if window != (None, None) else events
@@ -299,8 +299,7 @@ def info(path: str | os.PathLike[str]) -> FileInfo:
     >>> meta.events, meta.extras["n_neurons"], meta.first, meta.last
     (2, 6, 5, 9)
     """
-    events = _events(path, None, None)
-    found, description = _found(path, None, None), _description(path)
+    events, found, description = _load(path, None, None)
     first, last = (int(events.t.min()), int(events.t.max())) if len(events) else (None, None)
     size = (address.width(events.shape), address.height(events.shape))
     stream = Stream(0, "EVTS", found[0], size, 1, len(events), first, last)
@@ -360,9 +359,12 @@ def _description(path: str | os.PathLike[str]) -> dict[str, Any]:
     return described
 
 
-def _events(path: str | os.PathLike[str], node: str | None, observable: str | None) -> Events:
-    _, _, data = _found(path, node, observable)
-    description = _description(path)
+def _load(
+    path: str | os.PathLike[str], node: str | None, observable: str | None
+) -> tuple[Events, tuple[str, str, Any], dict[str, Any]]:
+    """The events of the chosen ``EventData``, where they were found, and eventcode's description."""
+    found = _found(path, node, observable)
+    data, description = found[2], _description(path)
     idx, time = np.asarray(data.idx), np.asarray(data.time, dtype=np.float64)
     if idx.ndim != 2 or idx.shape != time.shape:
         raise FileFormatError(f"{os.fspath(path)}: EventData idx {idx.shape} and time {time.shape} differ")
@@ -377,7 +379,7 @@ def _events(path: str | os.PathLike[str], node: str | None, observable: str | No
     rows = np.repeat(np.arange(idx.shape[0]), spike.sum(axis=1))
     time_us = np.rint(time[spike] * 1e6).astype(np.int64)
     try:
-        return neurons.events(
+        events = neurons.events(
             idx[spike] + rows * per_sample,
             time_us,
             shape,
@@ -390,3 +392,4 @@ def _events(path: str | os.PathLike[str], node: str | None, observable: str | No
         )
     except EventsError as err:
         raise FileFormatError(f"{os.fspath(path)}: {err}") from None
+    return events, found, description
