@@ -307,6 +307,106 @@ def spike_list(
     return out
 
 
+def raster(
+    events: Events,
+    polarity: PolarityMapping = "merge",
+    *,
+    dt_us: int | None = None,
+    num_steps: int | None = None,
+) -> np.ndarray:
+    """The events as a ``[T, N]`` int64 raster of spike counts, one column per neuron (samples stacked).
+
+    Row ``k`` holds step ``k`` of step-time events, or the bin ``[k * dt_us, (k + 1) * dt_us)`` of
+    microsecond events. No offset is added: where a target sends row ``k`` later (Lava's
+    ``RingBuffer`` sends it at step ``k + 1``), its adapter says so. ``T`` is ``num_steps``, else
+    the events' ``num_steps``, else the last event's row + 1. Lava takes the transpose, Xylo the raster.
+
+    Raises
+    ------
+    OptionError
+        Microsecond events without ``dt_us``, step events with it, a bad ``num_steps``.
+    EventsError
+        An event at or after row ``num_steps``.
+
+    Examples
+    --------
+    >>> from eventcode import Events
+    >>> from exporters.neurons import raster
+    >>> ev = Events(t=[0, 0, 2], x=[1, 1, 0], y=[0, 0, 0], p=[1, 0, 1], shape=(2,), num_steps=3)
+    >>> raster(ev).tolist()  # two spikes of neuron 1 in step 0
+    [[0, 2], [0, 0], [1, 0]]
+    >>> raster(ev, "split").tolist()  # OFF block, then ON block
+    [[0, 1, 0, 1], [0, 0, 0, 0], [0, 0, 1, 0]]
+    """
+    events_argument("raster", events)
+    if events.time_unit == "step":
+        if dt_us is not None:
+            raise OptionError(
+                "dt_us is the row width of microsecond events; step events are on their grid already"
+            )
+        _, neuron, row = spikes(events, polarity, stack=True, dt_us=1, offset=0)
+    else:
+        if dt_us is None:
+            raise OptionError(
+                "microsecond events need dt_us, the width of a raster row in microseconds (e.g. dt_us=1000)"
+            )
+        _, neuron, time_us = spikes(events, polarity, stack=True)
+        row = time_us // positive_int("dt_us", dt_us, "microseconds per row")
+    width = events.num_samples * neurons_per_sample(events.shape, events.polarities, polarity)
+    last = int(row.max()) + 1 if len(row) else 0
+    if num_steps is not None:
+        rows = positive_int("num_steps", num_steps)
+    elif events.num_steps is not None:
+        rows = events.num_steps
+    else:  # every event's row, the OFF events polarity="on" drops included
+        rows = int(events.t.max()) // dt_us + 1 if len(events) and dt_us else 0
+    if last > rows:
+        raise EventsError(
+            f"an event falls in row {last - 1}, past the {rows} rows asked for; give more num_steps"
+        )
+    counts = np.bincount(row * width + neuron, minlength=rows * width)
+    return counts.reshape(rows, width)
+
+
+def from_raster(
+    counts: np.ndarray, shape: tuple[int, ...], *, dt_us: int | None = None, **mapping: Any
+) -> Events:
+    """A ``[T, N]`` raster of spike counts (as :func:`raster` builds it, or a target records) back as events.
+
+    Row ``k`` becomes step ``k`` (``num_steps=T``), or time ``k * dt_us`` with ``dt_us``; a count
+    of ``n`` gives ``n`` events. Float rasters (Lava records floats) must hold whole numbers.
+    ``mapping`` takes the keywords of :func:`events` the input was sent with (``polarities``,
+    ``polarity``, ``samples``).
+
+    Raises
+    ------
+    EventsError
+        A negative count, a raster that is not 2-D, or more columns than the samples have neurons.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from exporters.neurons import from_raster
+    >>> back = from_raster(np.array([[0, 2], [0, 0], [1, 0]]), (2,))
+    >>> back.t.tolist(), back.x.tolist(), back.num_steps
+    ([0, 0, 2], [1, 1, 0], 3)
+    """
+    counts = np.asarray(counts)
+    if counts.ndim != 2:
+        raise EventsError(f"a raster is [T, N], one column per neuron; got shape {counts.shape}")
+    whole = counts.dtype.kind in "biu" or (counts.dtype.kind == "f" and bool(np.all(np.mod(counts, 1) == 0)))
+    if not whole or (counts.size and counts.min() < 0):
+        raise EventsError(
+            f"a raster holds non-negative whole spike counts; got {counts.dtype} values that are not"
+        )
+    row, neuron = np.nonzero(counts)
+    repeat = counts[row, neuron].astype(np.int64)
+    row, neuron = np.repeat(row, repeat), np.repeat(neuron, repeat)
+    if dt_us is None:
+        return events(neuron, row, shape, dt_us=1, offset=0, num_steps=len(counts), **mapping)
+    return events(neuron, row * positive_int("dt_us", dt_us, "microseconds per row"), shape, **mapping)
+
+
 def recorded(
     neuron: np.ndarray, time_ms: np.ndarray, shape: tuple[int, ...], *, delay_us: int = 0, **mapping: Any
 ) -> Events:
@@ -359,6 +459,58 @@ def events(
 
     from eventcode.events import Events
 
+    count = positive_int("samples", samples)
+    sample, t, flat, on = decode(
+        neuron,
+        time_us,
+        shape,
+        polarities=polarities,
+        polarity=polarity,
+        samples=count,
+        dt_us=dt_us,
+        offset=offset,
+    )
+    x, y, c = address.split(torch.from_numpy(flat), shape)
+    counts = torch.from_numpy(np.bincount(sample, minlength=count))
+    offsets = torch.zeros(count + 1, dtype=torch.int64)
+    torch.cumsum(counts, 0, out=offsets[1:])
+    steps = num_steps if num_steps is not None else (int(t.max()) + 1 if len(t) and dt_us else 0)
+    split = blocks(polarities, polarity) == 2
+    return Events.from_columns(
+        torch.from_numpy(t),
+        x,
+        y,
+        torch.from_numpy(on),
+        c=c,
+        offsets=offsets,
+        shape=shape,
+        num_steps=steps if dt_us is not None else None,
+        polarities=2 if split else (1 if polarities == 1 else 0),
+        check="full",
+    )
+
+
+def decode(
+    neuron: np.ndarray,
+    time_us: np.ndarray,
+    shape: tuple[int, ...],
+    *,
+    polarities: int = 2,
+    polarity: PolarityMapping = "merge",
+    samples: int = 1,
+    dt_us: int | None = None,
+    offset: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The numpy half of :func:`events` (no torch): ``(sample, t, flat address, on)`` checked and
+    sorted by sample, time and address. See :func:`events` for the arguments and errors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from exporters.neurons import decode
+    >>> [a.tolist() for a in decode(np.array([5, 2]), np.array([1000, 3000]), (2, 2), polarity="split")]
+    [[0, 0], [1000, 3000], [1, 2], [True, False]]
+    """
     per_block = math.prod(shape)
     split = blocks(polarities, polarity) == 2
     per_sample = per_block * (2 if split else 1)
@@ -384,21 +536,5 @@ def events(
                 f"(k + {offset}) * {step} us with k >= 0; give the dt_us and offset it was sent with"
             )
     order = np.lexsort((flat, t, sample))
-    sample, t, flat, block = sample[order], t[order], flat[order], block[order]
-    x, y, c = address.split(torch.from_numpy(flat), shape)
-    counts = torch.from_numpy(np.bincount(sample, minlength=count))
-    offsets = torch.zeros(count + 1, dtype=torch.int64)
-    torch.cumsum(counts, 0, out=offsets[1:])
-    steps = num_steps if num_steps is not None else (int(t.max()) + 1 if len(t) and dt_us else 0)
-    return Events.from_columns(
-        torch.from_numpy(t),
-        x,
-        y,
-        torch.from_numpy(block == 1) if split else torch.ones(len(t), dtype=torch.bool),
-        c=c,
-        offsets=offsets,
-        shape=shape,
-        num_steps=steps if dt_us is not None else None,
-        polarities=2 if split else (1 if polarities == 1 else 0),
-        check="full",
-    )
+    on = block[order] == 1 if split else np.ones(len(order), dtype=bool)
+    return sample[order], t[order], flat[order], on

@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -279,9 +280,21 @@ def read_columns(
     t_start: int | None = None,
     t_end: int | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
-    """The chunks of :func:`read_chunks` as numpy columns."""
-    for events in read_chunks(path, chunk_events, t_start=t_start, t_end=t_end):
-        yield {name: column.numpy() for name, column in events.columns().items()}
+    """The events of :func:`read_chunks` as numpy columns, decoded without torch (one chunk)."""
+    options.positive_int("chunk_events", chunk_events, "events per piece")
+    start, end = options.window(t_start, t_end)
+    _, _, neuron, time_us, mapping = _spikes(path, None, None)
+    with _invalid(path):
+        _, t, flat, on = neurons.decode(neuron, time_us, **mapping)
+    keep = (t >= (-np.inf if start is None else start)) & (t < (np.inf if end is None else end))
+    shape, t, flat, on = mapping["shape"], t[keep], flat[keep], on[keep]
+    rest, x = np.divmod(flat, address.width(shape))
+    c, y = np.divmod(rest, address.height(shape))
+    x_type, y_type, c_type = address.column_dtype_names(shape)
+    columns = {"t": t, "x": x.astype(x_type), "y": y.astype(y_type), "p": on}
+    if c_type is not None:
+        columns["c"] = c.astype(c_type)
+    yield columns
 
 
 def info(path: str | os.PathLike[str]) -> FileInfo:
@@ -299,24 +312,30 @@ def info(path: str | os.PathLike[str]) -> FileInfo:
     >>> meta.events, meta.extras["n_neurons"], meta.first, meta.last
     (2, 6, 5, 9)
     """
-    events, found, description = _load(path, None, None)
-    first, last = (int(events.t.min()), int(events.t.max())) if len(events) else (None, None)
-    size = (address.width(events.shape), address.height(events.shape))
-    stream = Stream(0, "EVTS", found[0], size, 1, len(events), first, last)
+    found, description, neuron, time_us, mapping = _spikes(path, None, None)
+    with _invalid(path):
+        _, t, _, _ = neurons.decode(neuron, time_us, **mapping)
+    first, last = (int(t.min()), int(t.max())) if len(t) else (None, None)
+    shape, dt_us = mapping["shape"], mapping["dt_us"]
+    split = neurons.blocks(mapping["polarities"], mapping["polarity"]) == 2
+    polarities = 2 if split else (1 if mapping["polarities"] == 1 else 0)
+    num_steps = description.get("num_steps", last + 1 if last is not None else 0) if dt_us else None
+    size = (address.width(shape), address.height(shape))
+    stream = Stream(0, "EVTS", found[0], size, 1, len(t), first, last)
     return FileInfo(
         Path(path),
         NAME,
         "none",
-        events.sensor_size,
-        events.shape,
-        len(events),
-        events.num_samples,
-        events.time_unit,
+        (*address.sensor_size(shape)[:2], max(polarities, 1)),
+        shape,
+        len(t),
+        mapping["samples"],
+        "step" if dt_us else "us",
         first,
         last,
-        events.num_steps,
-        description.get("dt_us"),
-        events.polarities,
+        num_steps,
+        dt_us,
+        polarities,
         (stream,),
         {
             "node": found[0],
@@ -363,6 +382,26 @@ def _load(
     path: str | os.PathLike[str], node: str | None, observable: str | None
 ) -> tuple[Events, tuple[str, str, Any], dict[str, Any]]:
     """The events of the chosen ``EventData``, where they were found, and eventcode's description."""
+    found, description, neuron, time_us, mapping = _spikes(path, node, observable)
+    with _invalid(path):
+        events = neurons.events(neuron, time_us, num_steps=description.get("num_steps"), **mapping)
+    return events, found, description
+
+
+@contextlib.contextmanager
+def _invalid(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Spikes that decode to no valid events (a neuron or time out of range) as the file's error."""
+    try:
+        yield
+    except EventsError as err:
+        raise FileFormatError(f"{os.fspath(path)}: {err}") from None
+
+
+def _spikes(
+    path: str | os.PathLike[str], node: str | None, observable: str | None
+) -> tuple[tuple[str, str, Any], dict[str, Any], np.ndarray, np.ndarray, dict[str, Any]]:
+    """Where the ``EventData`` was found, eventcode's description, its stacked ``(neuron,
+    time_us)`` spikes, and the :func:`exporters.neurons.events` keywords that decode them."""
     found = _found(path, node, observable)
     data, description = found[2], _description(path)
     idx, time = np.asarray(data.idx), np.asarray(data.time, dtype=np.float64)
@@ -377,19 +416,18 @@ def _load(
     if math.prod(shape) and int(data.n_neurons) != per_sample:
         raise FileFormatError(f"{os.fspath(path)}: n_neurons {data.n_neurons} does not fit shape {shape}")
     rows = np.repeat(np.arange(idx.shape[0]), spike.sum(axis=1))
-    time_us = np.rint(time[spike] * 1e6).astype(np.int64)
-    try:
-        events = neurons.events(
-            idx[spike] + rows * per_sample,
-            time_us,
-            shape,
-            polarities=polarities,
-            polarity=polarity,
-            samples=max(idx.shape[0], 1),
-            dt_us=description.get("dt_us"),
-            offset=description.get("offset", 1),
-            num_steps=description.get("num_steps"),
-        )
-    except EventsError as err:
-        raise FileFormatError(f"{os.fspath(path)}: {err}") from None
-    return events, found, description
+    mapping = {
+        "shape": shape,
+        "polarities": polarities,
+        "polarity": polarity,
+        "samples": max(idx.shape[0], 1),
+        "dt_us": description.get("dt_us"),
+        "offset": description.get("offset", 1),
+    }
+    return (
+        found,
+        description,
+        idx[spike] + rows * per_sample,
+        np.rint(time[spike] * 1e6).astype(np.int64),
+        mapping,
+    )

@@ -135,10 +135,17 @@ def tonic_arrays(kind: str | None = None, max_events: int = 40) -> object:
 
 
 def simulator(name: str, reason: str) -> object:
-    """The simulator module ``name``: skipped when missing, unless ``EVENTCODE_REQUIRE_SIMULATORS=1``
-    (as ``.ci/run`` sets it) makes a missing simulator a failure."""
+    """The simulator module ``name``: skipped when missing, unless ``EVENTCODE_REQUIRE_SIMULATORS``
+    names it (a comma-separated list of module names, as ``.ci/run`` sets it) or is ``1`` (all):
+    then a missing simulator is a failure."""
     import importlib
 
-    if os.environ.get("EVENTCODE_REQUIRE_SIMULATORS") == "1":
+    if required(name):
         return importlib.import_module(name)
     return pytest.importorskip(name, reason=reason)
+
+
+def required(name: str) -> bool:
+    """Whether ``EVENTCODE_REQUIRE_SIMULATORS`` (``1`` or a comma-separated list) requires ``name``."""
+    wanted = os.environ.get("EVENTCODE_REQUIRE_SIMULATORS", "")
+    return wanted == "1" or name in wanted.split(",")

@@ -98,3 +98,49 @@ def test_bad_arguments_get_our_error_before_any_simulator() -> None:
         neurons.events(np.array([9]), np.array([1000]), (2,))
     with pytest.raises(EventsError, match="not a step"):
         neurons.events(np.array([0]), np.array([1500]), (2,), dt_us=1000)
+
+
+@given(batches(), st.sampled_from(["merge", "on", "split"]))
+def test_raster_counts_each_neurons_spikes_per_row_and_reads_back(events: Events, polarity: str) -> None:
+    dt_us = None if events.time_unit == "step" else 250_000
+    counts = neurons.raster(events, polarity, dt_us=dt_us)  # type: ignore[arg-type]
+    numel = math.prod(events.shape)
+    split = polarity == "split"
+    expected = np.zeros((counts.shape[0], events.num_samples * numel * (2 if split else 1)), dtype=np.int64)
+    for sample, t, c, y, x, p in records(events, with_polarity=True):
+        if polarity == "on" and not p:
+            continue
+        flat = (c * events.shape[-2] + y) * events.shape[-1] + x if len(events.shape) > 1 else x
+        neuron = sample * numel * (2 if split else 1) + (numel if split and p else 0) + flat
+        expected[t if dt_us is None else t // dt_us, neuron] += 1
+    assert np.array_equal(counts, expected)
+    last = int(events.t.max()) // 250_000 + 1 if len(events) else 0
+    assert counts.shape[0] == (events.num_steps if dt_us is None else last)
+    back = neurons.from_raster(
+        counts,
+        events.shape,
+        dt_us=dt_us,
+        polarity=polarity,
+        samples=events.num_samples,  # type: ignore[arg-type]
+    )
+    binned = [
+        (s, t if dt_us is None else t // dt_us * dt_us, c, y, x, p if split else True)
+        for s, t, c, y, x, p in records(events, with_polarity=True)
+        if polarity != "on" or p
+    ]
+    assert records(back, with_polarity=True) == sorted(binned)
+
+
+def test_raster_refuses_what_it_cannot_grid() -> None:
+    steps = Events(t=[0, 3], x=[0, 1], y=[0, 0], p=[1, 1], shape=(2,), num_steps=4)
+    with pytest.raises(OptionError, match="step events are on their grid"):
+        neurons.raster(steps, dt_us=1000)
+    with pytest.raises(OptionError, match="need dt_us"):
+        neurons.raster(steps.to_us(dt_us=1000))
+    with pytest.raises(EventsError, match="row 3, past the 2 rows"):
+        neurons.raster(steps, num_steps=2)
+    with pytest.raises(EventsError, match="non-negative whole spike counts"):
+        neurons.from_raster(np.array([[0.5, 1.0]]), (2,))
+    with pytest.raises(EventsError, match=r"a raster is \[T, N\]"):
+        neurons.from_raster(np.zeros(3), (3,))
+    assert neurons.from_raster(np.array([[0.0, 2.0]]), (2,)).x.tolist() == [1, 1]  # Lava records floats

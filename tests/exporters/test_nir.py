@@ -122,3 +122,41 @@ def test_bad_input_gets_our_error(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match="dt_us must be a positive whole number"):
         nir_format.write(tmp_path / "a.nir", steps, dt_us=-5)
     assert not (tmp_path / "a.nir").exists()
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches(), st.integers(0, 5), st.integers(0, 10))
+def test_read_columns_are_the_columns_of_read(
+    tmp_path: Path, events: Events, start: int, length: int
+) -> None:
+    path = tmp_path / "a.nir"
+    nir_format.write(path, events, dt_us=1000 if events.time_unit == "step" else None)
+    scale = 1 if events.time_unit == "step" else 10**6
+    window = {"t_start": start * scale, "t_end": (start + length) * scale}
+    for chosen in ({}, window):
+        (columns,) = nir_format.read_columns(path, **chosen)
+        expected = nir_format.read(path, **chosen).columns()
+        assert list(columns) == list(expected)
+        for name, column in expected.items():
+            assert columns[name].dtype == column.numpy().dtype, name
+            assert np.array_equal(columns[name], column.numpy()), name
+
+
+def test_info_and_read_columns_run_without_torch(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "a.nir"
+    nir_format.write(
+        path, Events(t=[0, 2], x=[1, 0], y=[0, 2], p=[1, 0], shape=(3, 2), num_steps=3), dt_us=500
+    )
+    script = (
+        "import sys\n"
+        "from exporters import nir\n"
+        "(columns,) = nir.read_columns(sys.argv[1])\n"
+        "print(columns['y'].tolist(), nir.info(sys.argv[1]).events, 'torch' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["[0,", "2]", "2", "False"]
