@@ -211,7 +211,7 @@ def on_grid(
         i = int(np.flatnonzero(repeated)[0])
         raise EventsError(
             f"neuron {int(neuron[i])} spikes twice in the bin at {int(snapped[i])} us (grid {grid} us); "
-            "pass duplicates='merge' to keep one spike or 'keep' to keep both"
+            "pass duplicates='merge' to keep one spike (or 'keep' where the simulator takes both)"
         )
     if duplicates == "merge":
         return neuron[~repeated], snapped[~repeated]
@@ -369,19 +369,24 @@ def raster(
 
 
 def from_raster(
-    counts: np.ndarray, shape: tuple[int, ...], *, dt_us: int | None = None, **mapping: Any
+    counts: np.ndarray, shape: tuple[int, ...], *, delay: int = 0, dt_us: int | None = None, **mapping: Any
 ) -> Events:
     """A ``[T, N]`` raster of spike counts (as :func:`raster` builds it, or a target records) back as events.
 
-    Row ``k`` becomes step ``k`` (``num_steps=T``), or time ``k * dt_us`` with ``dt_us``; a count
-    of ``n`` gives ``n`` events. Float rasters (Lava records floats) must hold whole numbers.
-    ``mapping`` takes the keywords of :func:`events` the input was sent with (``polarities``,
-    ``polarity``, ``samples``).
+    ``delay`` is the rows the raster lags its input (a network's latency): the first ``delay`` rows
+    must be empty and are dropped, and row ``k + delay`` becomes step ``k`` (``num_steps = T -
+    delay``), or time ``k * dt_us`` with ``dt_us``. A count of ``n`` gives ``n`` events; float
+    rasters (Lava records floats) must hold whole numbers. ``mapping`` takes the keywords of
+    :func:`events` the input was sent with (``polarities``, ``polarity``, ``samples``).
 
     Raises
     ------
+    OptionError
+        A ``delay`` that is not an int from 0 to ``T``.
     EventsError
-        A negative count, a raster that is not 2-D, or more columns than the samples have neurons.
+        A spike in the first ``delay`` rows (no input can have caused it), a count that is not a
+        whole non-negative number, a raster that is not 2-D, or more columns than the samples have
+        neurons.
 
     Examples
     --------
@@ -399,6 +404,18 @@ def from_raster(
         raise EventsError(
             f"a raster holds non-negative whole spike counts; got {counts.dtype} values that are not"
         )
+    if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= len(counts):
+        raise OptionError(
+            f"delay must be an int from 0 to the {len(counts)} rows recorded (steps the raster lags its "
+            f"input), got {delay!r}"
+        )
+    early = np.argwhere(counts[:delay])
+    if len(early):
+        raise EventsError(
+            f"neuron {early[0][1]} spikes in row {early[0][0]}, before the {delay}-step delay: no input "
+            "event caused it; give the delay the raster has (e.g. 1 per layer between input and record)"
+        )
+    counts = counts[delay:]
     row, neuron = np.nonzero(counts)
     repeat = counts[row, neuron].astype(np.int64)
     row, neuron = np.repeat(row, repeat), np.repeat(neuron, repeat)

@@ -460,3 +460,68 @@ def test_errors_are_one_line(shared: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert "Traceback" in debug.stderr
+
+
+# ---------------------------------------------------------------------- export-sim
+def digits_file(tmp_path: Path) -> tuple[Path, Events]:
+    """Two rate-coded 4 x 4 'digits' of 12 steps of 500 us in an HDF5 file, and the events."""
+    events = eventcode.rate(torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(3)), num_steps=12)
+    path = tmp_path / "digits.h5"
+    hdf5.write(path, events, dt_us=500)
+    return path, events
+
+
+def test_export_sim_writes_what_each_target_loads(tmp_path: Path) -> None:
+    source, events = digits_file(tmp_path)
+    run("export-sim", source, tmp_path / "in.json", "--to", "nest")
+    params = json.loads((tmp_path / "in.json").read_text())
+    assert len(params) == 2 * 16
+    run("export-sim", source, tmp_path / "in.npz", "--to", "brian2")
+    with np.load(tmp_path / "in.npz") as brian:
+        assert int(brian["n"]) == 32
+        indices, seconds = brian["indices"], brian["times_s"]
+    run("export-sim", source, tmp_path / "lava.npy", "--to", "lava", "--duplicates", "keep")
+    raster = np.load(tmp_path / "lava.npy")
+    run("export-sim", source, tmp_path / "spikes.npy", "--to", "spikes", "--offset", "0")
+    spikes = np.load(tmp_path / "spikes.npy")
+    # Each file against the events themselves: sample b's pixel (y, x) is neuron b * 16 + 4 y + x
+    neuron = (events.sample_ids() * 16 + events.y.long() * 4 + events.x.long()).numpy()
+    step = events.t.numpy()
+    for n in range(32):
+        expected = sorted(((step[neuron == n] + 1) * 0.5).tolist())  # step k at (k + 1) * 0.5 ms
+        assert params[n]["spike_times"] == pytest.approx(expected)
+    assert sorted(zip(indices.tolist(), seconds.tolist(), strict=True)) == sorted(
+        zip(neuron.tolist(), ((step + 1) * 500 / 1e6).tolist(), strict=True)  # correctly rounded seconds
+    )
+    expected_raster = np.zeros((32, 12), dtype=np.int64)
+    np.add.at(expected_raster, (neuron, step), 1)
+    assert np.array_equal(raster, expected_raster)
+    assert sorted(zip(spikes["neuron"].tolist(), spikes["t"].tolist(), strict=True)) == sorted(
+        zip(neuron.tolist(), (step * 0.5).tolist(), strict=True)
+    )
+
+
+def test_export_sim_xylo_takes_16_channels_and_says_what_to_do(tmp_path: Path) -> None:
+    source = digits_file(tmp_path)[0]
+    one_line_error(
+        run("export-sim", source, tmp_path / "x.npy", "--to", "xylo"), "at most 16 input channels", "32"
+    )
+    result = run("export-sim", source, tmp_path / "x.npy", "--to", "xylo", "--no-limits")
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "x.npy").shape == (12, 32)
+
+
+def test_export_sim_refuses_a_wrong_suffix_and_microseconds_without_a_row_width(tmp_path: Path) -> None:
+    source, events = digits_file(tmp_path)
+    one_line_error(
+        run("export-sim", source, tmp_path / "in.npy", "--to", "nest"), "writes a .json file", "in.json"
+    )
+    us = tmp_path / "us.h5"
+    hdf5.write(us, events.to_us(dt_us=500))
+    one_line_error(run("export-sim", us, tmp_path / "l.npy", "--to", "lava"), "need dt_us")
+    assert (
+        run(
+            "export-sim", us, tmp_path / "l.npy", "--to", "lava", "--dt-us", "500", "--duplicates", "keep"
+        ).exit_code
+        == 0
+    )

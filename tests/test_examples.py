@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -72,3 +73,5 @@ def test_examples_run(name: str, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "False" not in result.stdout  # every equality the example checks holds
+    if name == "drive_simulators" and importlib.util.find_spec("brian2") is not None:
+        assert "Brian2:" in result.stdout  # the same input drove a Brian2 layer too

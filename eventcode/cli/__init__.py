@@ -1,11 +1,11 @@
-"""The ``eventcode`` command: demo, encode, convert, info and view (also ``python -m eventcode``).
+"""The ``eventcode`` command: demo, encode, convert, export-sim, info and view (also ``python -m eventcode``).
 
 File formats come from the :mod:`exporters` registry and codes from
 :data:`eventcode.transforms.ENCODERS`. Errors, including bad option values, print one line
 (``eventcode: error: ...``) and exit non-zero; warnings print one line too; ``--debug`` shows
 the traceback instead. Each command has its module (``eventcode.cli.demo``, ``.encode``,
-``.convert``, ``.info``, ``.view``); they import only click at start-up, so ``eventcode --help``
-and ``eventcode info`` never import torch.
+``.convert``, ``.export_sim``, ``.info``, ``.view``); they import only click at start-up, so
+``eventcode --help`` and ``eventcode info`` never import torch.
 
 Examples
 --------
@@ -25,7 +25,7 @@ from typing import Any
 import click
 
 import eventcode
-from eventcode.cli import convert, demo, encode, info, view
+from eventcode.cli import convert, demo, encode, export_sim, info, view
 from eventcode.errors import DataLossWarning, EventcodeError
 
 
@@ -63,5 +63,5 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: object, *
     click.echo(f"eventcode: warning: {message}", err=True)
 
 
-for command in (demo.demo, encode.encode, convert.convert, info.info, view.view):
+for command in (demo.demo, encode.encode, convert.convert, export_sim.export_sim, info.info, view.view):
     main.add_command(command)
