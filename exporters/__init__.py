@@ -138,19 +138,23 @@ def formats() -> list[Format]:
 def for_writing(path: str | os.PathLike[str], format: str | None = None) -> Format:
     """The format to write ``path`` in: ``format`` if given, else the one of the path's suffix.
 
-    An existing file at ``path`` is never read: its old bytes say nothing about the new file.
+    An existing file at ``path`` is never read: its old bytes say nothing about the new file. A
+    suffix several formats share (``.aedat``: AEDAT 2.0 and 3.1) needs ``format``.
 
     Raises
     ------
     ExportError
-        An unknown ``format`` name, or a suffix no registered format has.
+        An unknown ``format`` name, a suffix no registered format has, or one several have.
     """
     if format is not None:
         return _named(format)
     suffix = Path(path).suffix.lower()
-    for fmt in _REGISTRY.values():
-        if suffix in fmt.suffixes:
-            return fmt
+    claimed = [fmt for fmt in _REGISTRY.values() if suffix in fmt.suffixes]
+    if len(claimed) > 1:
+        names = " or ".join(f"format={fmt.name!r} ({fmt.description})" for fmt in claimed)
+        raise ExportError(f"{os.fspath(path)}: {suffix!r} files are written by several formats; give {names}")
+    if claimed:
+        return claimed[0]
     _not_yet(path, suffix, b"")
     raise ExportError(
         f"{os.fspath(path)}: no registered format has suffix {suffix!r}; give format= one of {_known()}"

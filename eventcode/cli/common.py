@@ -22,6 +22,11 @@ COMPRESSION_HELP = (
 )
 """The compression names of each registered format (a test checks them against the modules)."""
 
+FORMAT_HELP = (
+    "The output format by name, where the suffix does not tell: .aedat is aedat2 (AEDAT 2.0) or "
+    "aedat3 (AEDAT 3.1)."
+)
+
 
 @contextlib.contextmanager
 def progress(total: int | None, description: str, unit: str) -> Iterator[Any]:

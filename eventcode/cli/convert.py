@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from eventcode.cli.common import COMPRESSION_HELP, compression_option, progress, refuse_same, targets
+from eventcode.cli.common import (
+    COMPRESSION_HELP,
+    FORMAT_HELP,
+    compression_option,
+    progress,
+    refuse_same,
+    targets,
+)
 from eventcode.cli.info import stream_summary
 from eventcode.errors import DataLossWarning, OptionError
 
@@ -21,6 +28,7 @@ if TYPE_CHECKING:
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("target", type=click.Path(path_type=Path))
 @click.option("--compression", help=COMPRESSION_HELP)
+@click.option("--format", "format_name", help=FORMAT_HELP)
 @click.option(
     "--dt-us",
     type=click.IntRange(min=1),
@@ -43,6 +51,7 @@ def convert(
     source: Path,
     target: Path,
     compression: str | None,
+    format_name: str | None,
     dt_us: int | None,
     chunk_events: int,
     events_only: bool,
@@ -56,7 +65,7 @@ def convert(
     """
     import exporters
 
-    reader, writer_format = exporters.for_reading(source), exporters.for_writing(target)
+    reader, writer_format = exporters.for_reading(source), exporters.for_writing(target, format_name)
     refuse_same(source, target)
     if salvage and "salvage" not in _parameters(reader.module.read_chunks):
         raise OptionError(f"--salvage reads AEDAT 4.0 files; {source} is {reader.name}")

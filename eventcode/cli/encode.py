@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 import eventcode
-from eventcode.cli.common import COMPRESSION_HELP, compression_option, progress, refuse_same, targets
+from eventcode.cli.common import (
+    COMPRESSION_HELP,
+    FORMAT_HELP,
+    compression_option,
+    progress,
+    refuse_same,
+    targets,
+)
 from eventcode.errors import OptionError
 
 if TYPE_CHECKING:
@@ -51,6 +58,7 @@ CODES = ("delta", "latency", "rate")
     "Default: uint8/uint16 by their range, other integers of 0-255 by 255; floats must be in [0, 1].",
 )
 @click.option("--compression", help=COMPRESSION_HELP)
+@click.option("--format", "format_name", help=FORMAT_HELP)
 @click.option(
     "--dt-us",
     type=click.IntRange(min=1),
@@ -69,6 +77,7 @@ def encode(
     limit: int | None,
     scale: float | None,
     compression: str | None,
+    format_name: str | None,
     dt_us: int,
 ) -> None:
     """Encode SOURCE (MNIST IDX, .npy/.npz, or an image folder) into TARGET (any supported format).
@@ -80,7 +89,7 @@ def encode(
 
     explicit = {k: v for k, v in (("num_steps", num_steps), ("threshold", threshold)) if v is not None}
     settings = encoder_options(code, options, explicit)
-    fmt = exporters.for_writing(target)
+    fmt = exporters.for_writing(target, format_name)
     refuse_same(source, target)
     images = _images(source, scale)[:limit]
     if not fmt.batched and len(images) > 1 and "{" not in str(target):

@@ -213,3 +213,20 @@ def test_the_most_confident_sniff_wins_and_the_suffix_breaks_ties(
     assert exporters.for_reading(tmp_path / "a.one") is shared_header["one"]
     (tmp_path / "a.sure").write_bytes(b"%shared text header")  # nobody is sure of it, not even .sure's
     assert exporters.for_reading(tmp_path / "a.sure").name in ("one", "two")  # confidence beats the suffix
+
+
+def test_a_suffix_two_formats_share_needs_format_to_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exporters, "_REGISTRY", dict(exporters._REGISTRY))  # undone after the test
+    registered = {}
+    for name in ("old", "new"):
+        module = toy_format()
+        vars(module).update(NAME=name, DESCRIPTION=f"{name} toy", SUFFIXES=(".shared",))
+        registered[name] = exporters.register(module)
+    with pytest.raises(ExportError, match=r"several formats; give format='old' \(old toy\) or format='new'"):
+        exporters.write(tmp_path / "a.shared", EVENTS)
+    assert list(tmp_path.iterdir()) == []
+    exporters.write(tmp_path / "a.shared", EVENTS, format="new")
+    assert exporters.for_writing(tmp_path / "b.shared", format="old") is registered["old"]
+    assert exporters.read(tmp_path / "a.shared") == EVENTS
