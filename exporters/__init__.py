@@ -17,7 +17,7 @@ Examples
 >>> exporters.read(path) == events
 True
 >>> [f.name for f in exporters.formats()]
-['aedat4', 'hdf5', 'nir']
+['aedat4', 'hdf5', 'nir', 'aedat2', 'aedat3']
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from eventcode.errors import ExportError
 from eventcode.options import events_argument
-from exporters import aedat4, hdf5, nir
+from exporters import aedat2, aedat3, aedat4, hdf5, nir
 from exporters.contract import HEAD_BYTES, FileInfo
 
 if TYPE_CHECKING:
@@ -100,10 +100,7 @@ class Format:
 _REGISTRY: dict[str, Format] = {}
 
 NOT_YET = {
-    "AEDAT 3.1": ((), b"#!AER-DAT3"),
-    "AEDAT 2.0": ((), b"#!AER-DAT2"),
     "Event Stream": ((".es",), b"Event Stream"),
-    "AEDAT 2.0/3.1": ((".aedat",), None),
     "Prophesee EVT 2.0/3.0 (RAW)": ((".raw",), None),
     "Prophesee DAT": ((".dat",), None),
     "N-MNIST binary": ((".bin",), None),
@@ -230,3 +227,5 @@ def _known() -> str:
 register(aedat4)
 register(hdf5)
 register(nir)
+register(aedat2)
+register(aedat3)

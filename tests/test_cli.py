@@ -15,6 +15,7 @@ import torch
 from click.testing import CliRunner, Result
 
 import eventcode
+import exporters
 from eventcode import Events, cli
 from eventcode.cli import common, demo, encode
 from eventcode.transforms import ENCODERS
@@ -445,7 +446,7 @@ def test_view_draws_a_batched_file(tmp_path: Path) -> None:
 
 
 def test_errors_are_one_line(shared: Path, tmp_path: Path) -> None:
-    for folder in ("evt3", "aedat2", "es"):
+    for folder in ("evt3", "es"):
         path = next((shared / "data/real" / folder).iterdir())
         one_line_error(run("info", path), "is not supported yet")
         one_line_error(run("convert", path, tmp_path / "x.h5"), "is not supported yet")
@@ -525,3 +526,29 @@ def test_export_sim_refuses_a_wrong_suffix_and_microseconds_without_a_row_width(
         ).exit_code
         == 0
     )
+
+
+# ---------------------------------------------------------------------- AEDAT 2.0 and 3.1
+def test_info_convert_and_view_of_a_davis240_aedat2_recording(shared: Path, tmp_path: Path) -> None:
+    path = shared / "data/real/aedat2/pyaedattools_IMU_translBoxes.aedat"
+    files = json.loads((shared / "data/real/manifest.json").read_text())["files"]
+    truth = next(f for f in files if f["path"] == "aedat2/pyaedattools_IMU_translBoxes.aedat")
+    expected = truth["readers"]["spec-numpy (AedatTools/jAER bit layout)"]
+    summary = json.loads(run("info", "--json", path).stdout)
+    assert (summary["format"], summary["events"]) == ("aedat2", expected["events"])
+    assert (summary["first_t"], summary["last_t"]) == (expected["t_first_us"], expected["t_last_us"])
+    assert summary["on_fraction"] == round(expected["on"] / expected["events"], 4)
+    result = run("convert", path, tmp_path / "boxes.h5")
+    assert result.exit_code == 0, result.output
+    assert "left out 33837 words that are not DVS events (33837 imu)" in result.stderr  # counted, once
+    back = hdf5.read(tmp_path / "boxes.h5")
+    assert (len(back), back.sensor_size) == (expected["events"], (240, 180, 2))
+    assert (int(back.x.max()), int(back.y.max())) == (expected["x_max"], expected["y_max"])
+    one_line_error(run("convert", tmp_path / "boxes.h5", tmp_path / "boxes.aedat"), "format='aedat2'")
+    for name in ("aedat2", "aedat3"):
+        written = tmp_path / f"boxes_{name}.aedat"
+        assert run("convert", tmp_path / "boxes.h5", written, "--format", name).exit_code == 0
+        assert exporters.read(written) == back
+    drawn = run("view", path, "--out", tmp_path / "boxes.png")
+    assert drawn.exit_code == 0, drawn.output
+    assert np.asarray(Image.open(tmp_path / "boxes.png").convert("L")).std() > 5  # a scene, not a blank

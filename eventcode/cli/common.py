@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 COMPRESSION_HELP = (
     "Compression of the output, any case: AEDAT 4.0 takes none, lz4, lz4_high, zstd, zstd_high "
-    "(zstd-22); HDF5 takes none, gzip, lzf, zstd, blosc. Default: the format's own default "
-    "(convert: the source's, AEDAT 4.0 to AEDAT 4.0)."
+    "(zstd-22); HDF5 takes none, gzip, lzf, zstd, blosc; AEDAT 2.0 and 3.1 and NIR take none. Default: "
+    "the format's own default (convert: the source's, AEDAT 4.0 to AEDAT 4.0)."
 )
 """The compression names of each registered format (a test checks them against the modules)."""
 

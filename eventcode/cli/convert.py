@@ -45,7 +45,9 @@ if TYPE_CHECKING:
     "--events-only", is_flag=True, help="Drop streams other than events without the warning that counts them."
 )
 @click.option(
-    "--salvage", is_flag=True, help="Recover every complete packet of a truncated or damaged AEDAT 4.0 file."
+    "--salvage",
+    is_flag=True,
+    help="Recover every complete packet of a truncated or damaged AEDAT 4.0 or 3.1 file.",
 )
 def convert(
     source: Path,
@@ -68,7 +70,7 @@ def convert(
     reader, writer_format = exporters.for_reading(source), exporters.for_writing(target, format_name)
     refuse_same(source, target)
     if salvage and "salvage" not in _parameters(reader.module.read_chunks):
-        raise OptionError(f"--salvage reads AEDAT 4.0 files; {source} is {reader.name}")
+        raise OptionError(f"--salvage reads AEDAT 4.0 and 3.1 files; {source} is {reader.name}")
     salvaging = {"salvage": True} if salvage else {}
     extra = compression_option(writer_format, compression)
     if reader.name == writer_format.name and hasattr(reader.module, "transcode"):

@@ -16,10 +16,27 @@ EVENTS = Events(t=[0, 4, 9], x=[1, 2, 0], y=[0, 1, 1], p=[1, 0, 1], sensor_size=
 
 
 def test_formats_lists_the_registered_modules() -> None:
-    aedat4, hdf5, nir = exporters.formats()
+    aedat4, hdf5, nir, aedat2, aedat3 = exporters.formats()
     assert (aedat4.name, aedat4.suffixes, aedat4.batched) == ("aedat4", (".aedat4",), False)
     assert (hdf5.name, hdf5.suffixes, hdf5.batched) == ("hdf5", (".h5", ".hdf5"), True)
     assert (nir.name, nir.suffixes, nir.batched) == ("nir", (".nir",), True)
+    assert (aedat2.name, aedat2.suffixes, aedat2.batched) == ("aedat2", (".aedat", ".aedat2"), False)
+    assert (aedat3.name, aedat3.suffixes, aedat3.batched) == ("aedat3", (".aedat",), False)
+
+
+def test_aedat_files_go_by_their_magic_line_and_writing_needs_the_version(
+    shared: Path, tmp_path: Path
+) -> None:
+    for path in (shared / "data/real/aedat2").iterdir():
+        assert exporters.for_reading(path).name == "aedat2", path.name
+    with pytest.raises(ExportError, match=r"give format='aedat2' .* or format='aedat3'"):
+        exporters.write(tmp_path / "a.aedat", EVENTS)
+    for name, options in (("aedat2", {"camera": "DVS128"}), ("aedat3", {})):
+        exporters.write(tmp_path / f"{name}.aedat", EVENTS, format=name, **options)
+        assert exporters.for_reading(tmp_path / f"{name}.aedat").name == name
+        assert exporters.read(tmp_path / f"{name}.aedat") == EVENTS
+    exporters.write(tmp_path / "b.aedat2", EVENTS, camera="DVS128")  # jAER's newer suffix: AEDAT 2.0 alone
+    assert exporters.read(tmp_path / "b.aedat2") == EVENTS
 
 
 def test_dispatch_by_suffix_and_options(tmp_path: Path) -> None:
@@ -58,7 +75,7 @@ def test_unknown_formats_are_named(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("folder", "name"),
-    [("aedat2", "AEDAT 2.0"), ("evt2", "EVT"), ("evt3", "EVT"), ("dat", "DAT"), ("es", "Event Stream")],
+    [("evt2", "EVT"), ("evt3", "EVT"), ("dat", "DAT"), ("es", "Event Stream")],
 )
 def test_formats_not_supported_yet_say_so(shared: Path, folder: str, name: str) -> None:
     for path in (shared / "data/real" / folder).iterdir():
