@@ -552,3 +552,15 @@ def test_info_convert_and_view_of_a_davis240_aedat2_recording(shared: Path, tmp_
     drawn = run("view", path, "--out", tmp_path / "boxes.png")
     assert drawn.exit_code == 0, drawn.output
     assert np.asarray(Image.open(tmp_path / "boxes.png").convert("L")).std() > 5  # a scene, not a blank
+
+
+def test_convert_into_aedat2_takes_the_camera_whose_layout_holds_the_sensor(tmp_path: Path) -> None:
+    source, events = digits_file(tmp_path)  # 4 x 4 pixels: no camera has that sensor
+    one_line_error(run("convert", source, tmp_path / "d_{}.aedat", "--format", "aedat2"), "camera=")
+    result = run("convert", source, tmp_path / "d_{}.aedat", "--format", "aedat2", "--camera", "DVS128")
+    assert result.exit_code == 0, result.output
+    for b in range(events.num_samples):
+        assert exporters.read(tmp_path / f"d_{b}.aedat") == events[b]
+    one_line_error(
+        run("convert", source, tmp_path / "d.h5", "--camera", "DVS128"), "--camera is for AEDAT 2.0"
+    )

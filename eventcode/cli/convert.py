@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 @click.option("--compression", help=COMPRESSION_HELP)
 @click.option("--format", "format_name", help=FORMAT_HELP)
 @click.option(
+    "--camera",
+    help="AEDAT 2.0: the camera whose address layout to write (DVS128, DAVIS240, DAVIS346, DAVIS640); "
+    "default: the one of the events' sensor size.",
+)
+@click.option(
     "--dt-us",
     type=click.IntRange(min=1),
     help="Microseconds per step, for step-time streams into formats in microseconds.",
@@ -54,6 +59,7 @@ def convert(
     target: Path,
     compression: str | None,
     format_name: str | None,
+    camera: str | None,
     dt_us: int | None,
     chunk_events: int,
     events_only: bool,
@@ -73,6 +79,10 @@ def convert(
         raise OptionError(f"--salvage reads AEDAT 4.0 and 3.1 files; {source} is {reader.name}")
     salvaging = {"salvage": True} if salvage else {}
     extra = compression_option(writer_format, compression)
+    if camera is not None:
+        if "camera" not in _parameters(writer_format.module.Writer):
+            raise OptionError(f"--camera is for AEDAT 2.0 files; {target} is {writer_format.name}")
+        extra["camera"] = camera
     if reader.name == writer_format.name and hasattr(reader.module, "transcode"):
         total = stream_summary(reader, source, salvage)["events"]
         with progress(total, "convert", "event") as bar:
