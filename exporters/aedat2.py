@@ -52,23 +52,19 @@ True
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
 import queue
 import threading
 import time
 import warnings
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, TypeVar, cast
 
 import numpy as np
 
-from eventcode import address, checks, options
+from eventcode import address, checks
 from eventcode.errors import (
     AddressError,
     DataLossWarning,
@@ -80,12 +76,13 @@ from eventcode.errors import (
     TimeOrderError,
 )
 from eventcode.options import positive_int
-from exporters import aer
+from exporters import aer, steptime, threads
 from exporters.atomic import AtomicWriter
 from exporters.batches import per_sample
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
-from exporters.options import step_us
+from exporters.options import one_sample_window
+from exporters.steptime import StepTime, window_us
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -136,17 +133,8 @@ T_BASE_LIMIT = 1 << 62
 """Latest first time of a stream: the times that follow stay within int64 when read."""
 PIECE = 1 << 19
 """Records one worker packs or decodes at a time (2 MiB): small enough to stay in cache."""
-_WORKERS = max(1, os.cpu_count() or 1)
 _HEAD_BLOCK = 1 << 16
 R = TypeVar("R")
-
-
-class _Steps(NamedTuple):
-    """A step-time stream as eventcode records it: step ``k`` is at ``t0_us + k * dt_us`` us."""
-
-    num_steps: int
-    dt_us: int
-    t0_us: int
 
 
 def sniff(head: bytes) -> float:
@@ -327,20 +315,12 @@ class Writer(AtomicWriter):
                 f"{chosen.size[0]}x{chosen.size[1]}; choose a larger camera= or layout="
             )
         self._layout = chosen
-        dt_us = step_us(dt_us)
-        self._steps: _Steps | None = None
-        if dt_us is not None:
-            if num_steps is None:
-                raise ExportError("a step-time stream needs num_steps with dt_us, to read back as steps")
-            self._steps = _Steps(int(num_steps), dt_us, int(t0_us))
-            if (
-                self._steps.t0_us < 0
-                or self._steps.t0_us + max(self._steps.num_steps - 1, 0) * dt_us >= 1 << 63
-            ):
-                raise ExportError(
-                    f"step time t0_us + k * dt_us (0 <= k < {num_steps}) must lie in 0 .. 2^63 - 1 us for "
-                    f"AEDAT 2.0, with t0_us = {t0_us} and dt_us = {dt_us}"
-                )
+        self._steps = steptime.recorded(dt_us, t0_us, num_steps)
+        if self._steps is not None and self._steps.beyond(0, 1 << 63) is not None:
+            raise ExportError(
+                f"step time t0_us + k * dt_us (0 <= k < {num_steps}) must lie in 0 .. 2^63 - 1 us for "
+                f"AEDAT 2.0, with t0_us = {t0_us} and dt_us = {self._steps.dt_us}"
+            )
         self._last_t: int | None = None
         # events fit the sample shape, which fits the layout; only a layout without p needs checks
         self._check_polarity = not chosen.has("p")
@@ -384,24 +364,8 @@ class Writer(AtomicWriter):
 
     def write(self, events: Events) -> None:
         """Append one sample's events (microseconds, or steps when ``dt_us`` was given)."""
-        self._check(events)
-        if events.num_samples != 1:
-            raise ExportError(
-                f"Writer.write takes one sample at a time, got {events.num_samples}; pass events[b]"
-            )
-        if events.time_unit == "step":
-            if self._steps is None:
-                raise ExportError(
-                    "step-time events need dt_us, the microseconds per step, to be written in "
-                    "microseconds (e.g. dt_us=1000); reading the file returns steps again"
-                )
-            if (events.num_steps or 0) > self._steps.num_steps:
-                raise ExportError(
-                    f"events of {events.num_steps} steps do not fit this file's {self._steps.num_steps} steps"
-                )
-            events = events.to_us(self._steps.dt_us, self._steps.t0_us)
-        elif self._steps is not None:
-            raise ExportError("this file holds step time (dt_us was given); write step-time events")
+        self._check_one(events)
+        events = steptime.in_us(events, self._steps)
         if not len(events):
             return
         t, x, y, p = (column.cpu().numpy() for column in (events.t, events.x, events.y, events.p))
@@ -440,7 +404,7 @@ class Writer(AtomicWriter):
             np.copyto(out["t"], t[a:b], casting="unsafe")  # the low 32 bits: the time modulo 2^32
             return out
 
-        with _ordered(records, range(0, len(t), PIECE)) as ordered:
+        with threads.ordered(records, range(0, len(t), PIECE)) as ordered:
             for piece in ordered:
                 self._out.write(piece.data)
                 self._free.put(piece.base if piece.base is not None else piece)
@@ -449,39 +413,6 @@ class Writer(AtomicWriter):
 
 def _cameras() -> str:
     return ", ".join(f"{name} {layout.size[0]}x{layout.size[1]}" for name, layout in aer.LAYOUTS.items())
-
-
-@contextlib.contextmanager
-def _ordered(function: Callable[[int], R], items: Sequence[int]) -> Iterator[Iterator[R]]:
-    """``function(item)`` for each item, in order, computed on all cores a few items ahead.
-
-    On leaving the block, work not begun is dropped and running work is waited for: no worker
-    reads a file after it closes.
-    """
-    pending: deque[Future[R]] = deque()
-
-    def results() -> Iterator[R]:
-        if len(items) < 2 or _WORKERS == 1:
-            yield from map(function, items)
-            return
-        for item in items:
-            pending.append(_pool().submit(function, item))
-            if len(pending) > 2 * _WORKERS:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-    try:
-        yield results()
-    finally:
-        for future in pending:
-            future.cancel()
-        wait(pending)
-
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="aedat2")
 
 
 # ---------------------------------------------------------------------- the header
@@ -548,7 +479,7 @@ class _Target(NamedTuple):
     layout: aer.Layout
     shape: tuple[int, ...]
     polarities: int
-    steps: _Steps | None
+    steps: StepTime | None
     t_base: int
 
 
@@ -606,12 +537,8 @@ def _target(header: _Header, camera: object, layout: object) -> _Target:
         )
     steps = None
     if "dt_us" in numbers or "num_steps" in numbers:
-        steps = _Steps(numbers.get("num_steps", -1), numbers.get("dt_us", 0), numbers.get("t0_us", 0))
-        if (
-            steps.num_steps < 0
-            or steps.dt_us < 1
-            or steps.t0_us + max(steps.num_steps - 1, 0) * steps.dt_us >= 1 << 63
-        ):
+        steps = StepTime(numbers.get("num_steps", -1), numbers.get("dt_us", 0), numbers.get("t0_us", 0))
+        if steps.num_steps < 0 or steps.dt_us < 1 or steps.last_us >= 1 << 63:
             raise FileFormatError(
                 f"{where}: step time needs num_steps >= 0 and dt_us >= 1 with every step's time in int64, "
                 f"got {attributes}"
@@ -811,22 +738,8 @@ def _window(
     path: str | os.PathLike[str], sample: object, t_start: object, t_end: object, target: _Target
 ) -> tuple[int | None, int | None]:
     """The window in microseconds (within int64), after checking the arguments every reader takes."""
-    if sample is not None and (isinstance(sample, bool) or sample not in (0, -1)):
-        raise OptionError(
-            f"{os.fspath(path)} holds one stream (an AEDAT 2.0 file is one sample): sample must be "
-            f"None, 0 or -1, got {sample!r}"
-        )
-    bounds = options.window(t_start, t_end)
-    steps = target.steps
-    return cast(
-        "tuple[int | None, int | None]",
-        tuple(
-            None
-            if t is None
-            else min(max(t if steps is None else steps.t0_us + t * steps.dt_us, -(1 << 63)), (1 << 63) - 1)
-            for t in bounds
-        ),
-    )
+    bounds = one_sample_window(path, sample, t_start, t_end, "AEDAT 2.0")
+    return window_us(bounds, target.steps, -(1 << 63), (1 << 63) - 1)
 
 
 def _warn(header: _Header, counts: Mapping[str, int]) -> None:
@@ -929,7 +842,7 @@ def read(
 
         counts: dict[str, int] = {}
         kept = 0
-        with _ordered(decode, range(0, header.records, PIECE)) as ordered:
+        with threads.ordered(decode, range(0, header.records, PIECE)) as ordered:
             for piece in ordered:
                 timeline.place(piece, out["t"][piece.start : piece.start + piece.events])
                 check(
@@ -1055,7 +968,7 @@ def _chunks(
             out = {name: np.empty(stop - start, dtype) for name, dtype in dtypes.items()}
             return _decode(descriptor, header, target.layout, start, stop, out), out
 
-        with _ordered(decode, range(0, header.records, count)) as ordered:
+        with threads.ordered(decode, range(0, header.records, count)) as ordered:
             for piece, out in ordered:
                 timeline.place(piece, out["t"][: piece.events])
                 _add(counts, piece)
@@ -1070,24 +983,8 @@ def _chunks(
 
 
 def _events(columns: dict[str, np.ndarray], target: _Target) -> Events:
-    """Checked columns as one-sample :class:`~eventcode.Events`."""
-    import torch
-
-    from eventcode.events import Events
-
-    tensors = {name: torch.from_numpy(column) for name, column in columns.items()}
-    return Events.from_columns(
-        tensors["t"],
-        tensors["x"],
-        tensors["y"],
-        tensors["p"],
-        offsets=torch.tensor([0, len(columns["t"])], dtype=torch.int64),
-        shape=target.shape,
-        num_steps=None if target.steps is None else target.steps.num_steps,
-        time_unit="us" if target.steps is None else "step",
-        polarities=target.polarities,
-        check="none",
-    )
+    """One chunk of columns (checked) as one-sample :class:`~eventcode.Events`."""
+    return steptime.one_sample(columns, target.shape, target.polarities, target.steps)
 
 
 def info(
@@ -1141,7 +1038,7 @@ def info(
         def scan(start: int) -> _Piece:
             return _decode(descriptor, header, target.layout, start, min(start + PIECE, header.records), None)
 
-        with _ordered(scan, range(0, header.records, PIECE)) as ordered:
+        with threads.ordered(scan, range(0, header.records, PIECE)) as ordered:
             for piece in ordered:
                 _add(counts, piece)
                 added = timeline.place(piece)

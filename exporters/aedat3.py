@@ -62,7 +62,6 @@ True
 from __future__ import annotations
 
 import array
-import functools
 import itertools
 import os
 import re
@@ -71,14 +70,13 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple, TypeVar, cast
 
 import numpy as np
 
-from eventcode import address, checks, options
+from eventcode import address, checks
 from eventcode.errors import (
     DataLossWarning,
     EventsError,
@@ -88,11 +86,13 @@ from eventcode.errors import (
     TimeOrderError,
 )
 from eventcode.options import positive_int
+from exporters import steptime, threads
 from exporters.atomic import AtomicWriter
 from exporters.batches import per_sample
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
-from exporters.options import step_us
+from exporters.options import one_sample_window
+from exporters.steptime import StepTime, Window, window_us
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -185,17 +185,8 @@ PACKET = np.dtype(
 """A row of the packet table: the header's byte offset and fields, the 64-bit times of the
 packet's first and last events (valid or not; 0 in an empty packet) and whether each is valid,
 and the valid ``TIMESTAMP_WRAP`` events of a special-event packet."""
-_WORKERS = max(1, os.cpu_count() or 1)
 _SALVAGE = "pass salvage=True to read the complete packets before it"
 R = TypeVar("R")
-
-
-class _StepTime(NamedTuple):
-    """A step-time stream: step ``k`` is at ``t0_us + k * dt_us`` microseconds."""
-
-    num_steps: int
-    dt_us: int
-    t0_us: int
 
 
 class _Recorded(NamedTuple):
@@ -203,7 +194,7 @@ class _Recorded(NamedTuple):
 
     shape: tuple[int, ...]
     polarities: int
-    steps: _StepTime | None
+    steps: StepTime | None
 
 
 def sniff(head: bytes) -> float:
@@ -359,13 +350,9 @@ class Writer(AtomicWriter):
                 f"samples of shape {self._shape} need a {self._size[0]}x{self._size[1]} sensor, beyond the "
                 f"15-bit x and y of AEDAT 3.1 (at most {EXTENT}x{EXTENT}); write AEDAT 4.0 or HDF5"
             )
-        dt_us = step_us(dt_us)
-        self._steps = None
-        if dt_us is not None:
-            if num_steps is None:
-                raise ExportError("a step-time stream needs num_steps with dt_us, to read back as steps")
-            self._steps = _StepTime(int(num_steps), dt_us, int(t0_us))
-            beyond = _beyond(self._steps)
+        self._steps = steptime.recorded(dt_us, t0_us, num_steps)
+        if self._steps is not None:
+            beyond = self._steps.beyond(*TIME_RANGE)
             if beyond is not None:
                 raise ExportError(
                     f"step time t0_us + k * dt_us (0 <= k < num_steps) reaches {beyond} us, beyond the "
@@ -393,11 +380,7 @@ class Writer(AtomicWriter):
 
     def write(self, events: Events) -> None:
         """Append one sample's events (microseconds, or steps when ``dt_us`` was given)."""
-        self._check(events)
-        if events.num_samples != 1:
-            raise ExportError(
-                f"Writer.write takes one sample at a time, got {events.num_samples}; pass events[b]"
-            )
+        self._check_one(events)
         columns = self._columns(events)
         t = columns[0]
         if not len(t):
@@ -433,19 +416,7 @@ class Writer(AtomicWriter):
 
     def _columns(self, events: Events) -> _Cols:
         """``t`` (us), ``x`` (channels tiled), ``y``, ``p`` as numpy arrays."""
-        if events.time_unit == "step":
-            if self._steps is None:
-                raise ExportError(
-                    "step-time events need dt_us, the microseconds per step, to be written in "
-                    "microseconds (e.g. dt_us=1000); reading the file returns steps again"
-                )
-            if (events.num_steps or 0) > self._steps.num_steps:
-                raise ExportError(
-                    f"events of {events.num_steps} steps do not fit this file's {self._steps.num_steps} steps"
-                )
-            events = events.to_us(self._steps.dt_us, self._steps.t0_us)
-        elif self._steps is not None:
-            raise ExportError("this file holds step time (dt_us was given); write step-time events")
+        events = steptime.in_us(events, self._steps)
         tiled = events.x if events.c is None else events.x + events.c * address.width(self._shape)
         t, x, y, p = (column.cpu().numpy() for column in (events.t, tiled, events.y, events.p))
         return t, x, y, p
@@ -489,7 +460,7 @@ class Writer(AtomicWriter):
                 done += hi - lo
             _pwritev(self._descriptor, buffers, offsets[a])
 
-        list(_parallel(task, range(len(groups))))
+        list(threads.parallel(task, range(len(groups))))
         self._position = offsets[-1]
 
 
@@ -580,7 +551,7 @@ def _pwrite(descriptor: int, data: memoryview, at: int) -> None:
 
 
 def _text_header(
-    size: tuple[int, int], shape: tuple[int, ...], polarities: int, steps: _StepTime | None
+    size: tuple[int, int], shape: tuple[int, ...], polarities: int, steps: StepTime | None
 ) -> bytes:
     """The header lines, CR LF each: version, format, source, start time, eventcode's line, end."""
     ours = f"shape={','.join(map(str, shape))} polarities={polarities}"
@@ -607,25 +578,6 @@ def _wrap_packet(overflow: int) -> bytes:
 def _extent(shape: tuple[int, ...]) -> tuple[int, int]:
     """The sensor ``(W, H)`` of a sample shape, channels side by side: ``(C * W, H)``."""
     return address.width(shape) * address.channels(shape), address.height(shape)
-
-
-def _beyond(steps: _StepTime) -> int | None:
-    """The first of the step times ``t0_us`` and ``t0_us + (num_steps - 1) * dt_us`` outside the
-    times a file holds, or None."""
-    last = steps.t0_us + max(steps.num_steps - 1, 0) * steps.dt_us
-    return next((t for t in (steps.t0_us, last) if not TIME_RANGE[0] <= t < TIME_RANGE[1]), None)
-
-
-def _parallel(function: Callable[[int], R], items: Sequence[int]) -> Iterator[R]:
-    """``function(item)`` for each item, in order, on all cores (numpy and file reads release the GIL)."""
-    if len(items) < 2 or _WORKERS == 1:
-        return map(function, items)
-    return _pool().map(function, items)
-
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="aedat3")
 
 
 # ---------------------------------------------------------------------- the file's structure
@@ -710,8 +662,8 @@ def _recorded(path: Path, position: int, text: str) -> _Recorded:
             raise ValueError(f"polarities is {polarities}, not 2, 1 or 0")
         steps = None
         if "dt_us" in fields:
-            steps = _StepTime(int(fields["num_steps"]), int(fields["dt_us"]), int(fields.get("t0_us", "0")))
-            if steps.num_steps < 0 or steps.dt_us < 1 or _beyond(steps) is not None:
+            steps = StepTime(int(fields["num_steps"]), int(fields["dt_us"]), int(fields.get("t0_us", "0")))
+            if steps.num_steps < 0 or steps.dt_us < 1 or steps.beyond(*TIME_RANGE) is not None:
                 raise ValueError(f"{steps} does not fit the times of a file")
     except (EventsError, ValueError, KeyError) as err:
         raise FileFormatError(
@@ -859,7 +811,7 @@ class _Target(NamedTuple):
     source: int
     size: tuple[int, int] | None
     shape: tuple[int, ...] | None
-    steps: _StepTime | None
+    steps: StepTime | None
     polarities: int
     packets: np.ndarray
 
@@ -928,21 +880,10 @@ def _check_order(path: Path, packets: np.ndarray) -> None:
         )
 
 
-_Window = tuple[int | None, int | None]
-
-
-def _select(target: _Target, window: _Window) -> tuple[np.ndarray, _Window]:
+def _select(target: _Target, window: Window) -> tuple[np.ndarray, Window]:
     """The packets overlapping the window, and the window in microseconds (steps converted for
     step-time files), clipped to the times a file holds."""
-    low, high = TIME_RANGE
-    steps = target.steps
-    window = cast(
-        _Window,
-        tuple(
-            None if t is None else min(max(t if steps is None else steps.t0_us + t * steps.dt_us, low), high)
-            for t in window
-        ),
-    )
+    window = window_us(window, target.steps, *TIME_RANGE)
     packets = target.packets
     keep = np.ones(len(packets), bool)
     if window[0] is not None:
@@ -952,7 +893,7 @@ def _select(target: _Target, window: _Window) -> tuple[np.ndarray, _Window]:
     return packets[keep], window
 
 
-def _skipped(file: _File, target: _Target, window: _Window) -> None:
+def _skipped(file: _File, target: _Target, window: Window) -> None:
     """Warn of the valid records of other streams in the window, TIMESTAMP_WRAP events excepted."""
     table = file.table
     other = (table["type"] != POLARITY) | (table["source"] != target.source)
@@ -1070,7 +1011,7 @@ def _decode(path: Path, descriptor: int, packets: np.ndarray) -> tuple[_Decoded,
         held = mask.any()
         return mask, int(x[lo:hi][mask].max()) if held else -1, int(y[lo:hi][mask].max()) if held else -1
 
-    results = list(_parallel(task, range(len(groups))))
+    results = list(threads.parallel(task, range(len(groups))))
     kept = None
     if any(mask is not None for mask, _, _ in results):
         kept = np.concatenate(
@@ -1130,7 +1071,7 @@ def _at(path: Path, packets: np.ndarray, starts: np.ndarray, j: int) -> str:
 
 
 def _checked(
-    file: _File, target: _Target, packets: np.ndarray, decoded: _Decoded, starts: np.ndarray, window: _Window
+    file: _File, target: _Target, packets: np.ndarray, decoded: _Decoded, starts: np.ndarray, window: Window
 ) -> dict[str, np.ndarray]:
     """The valid events of decoded packets, within the window, checked against the sensor and the
     recorded polarities and step time, as eventcode's columns (``c`` split off ``x``; steps)."""
@@ -1173,7 +1114,7 @@ def _polarity_outlier(p: np.ndarray, polarities: int) -> int | None:
     return checks.first(odd) if odd.any() else None
 
 
-def _to_steps(t: np.ndarray, steps: _StepTime, where: Callable[[int], str]) -> np.ndarray:
+def _to_steps(t: np.ndarray, steps: StepTime, where: Callable[[int], str]) -> np.ndarray:
     """Microseconds to steps ``(t - t0_us) / dt_us``: whole steps in ``[0, num_steps)``, else
     :class:`FileFormatError` naming the event's byte offset."""
     k, rest = np.divmod(t - steps.t0_us, steps.dt_us)
@@ -1331,18 +1272,13 @@ def _columns(
 ) -> Iterator[tuple[dict[str, np.ndarray], _Target]]:
     """Check the arguments at once, then (lazily) the columns, about ``chunk_events`` events at
     a time (None: one chunk), each with the stream they come from."""
-    if sample is not None and (isinstance(sample, bool) or sample not in (0, -1)):
-        raise OptionError(
-            f"{os.fspath(path)} holds one stream (an AEDAT 3.1 file is one sample): sample must be None, "
-            f"0 or -1, got {sample!r}"
-        )
-    window = options.window(t_start, t_end)
+    window = one_sample_window(path, sample, t_start, t_end, "AEDAT 3.1")
     return _chunks(Path(path), window, source, sensor_size, salvage, chunk_events)
 
 
 def _chunks(
     path: Path,
-    window: _Window,
+    window: Window,
     source: int | None,
     sensor_size: Sequence[int] | None,
     salvage: bool,
@@ -1405,24 +1341,7 @@ def _warn(file: _File, stacklevel: int) -> None:
 
 def _events(columns: dict[str, np.ndarray], target: _Target) -> Events:
     """One chunk of columns (checked) as one-sample :class:`~eventcode.Events`."""
-    import torch
-
-    from eventcode.events import Events
-
-    tensors = {name: torch.from_numpy(column) for name, column in columns.items()}
-    return Events.from_columns(
-        tensors["t"],
-        tensors["x"],
-        tensors["y"],
-        tensors["p"],
-        c=tensors.get("c"),
-        offsets=torch.tensor([0, len(columns["t"])], dtype=torch.int64),
-        shape=target.shape,
-        num_steps=None if target.steps is None else target.steps.num_steps,
-        time_unit="us" if target.steps is None else "step",
-        polarities=target.polarities,
-        check="none",
-    )
+    return steptime.one_sample(columns, target.shape, target.polarities, target.steps)
 
 
 def info(

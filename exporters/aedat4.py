@@ -49,7 +49,6 @@ import struct
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple, TypeVar, cast
@@ -60,23 +59,24 @@ import lz4.frame
 import numpy as np
 import zstandard
 
-from eventcode import address, checks, options
+from eventcode import address, checks
 from eventcode.errors import (
     AddressError,
     DataLossWarning,
     EventsError,
     ExportError,
     FileFormatError,
-    OptionError,
     TimeOrderError,
 )
 from eventcode.options import positive_int
+from exporters import steptime, threads
 from exporters.atomic import AtomicWriter, atomic_path
 from exporters.batches import per_sample
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
 from exporters.flatbuffers import Buffer
-from exporters.options import step_us
+from exporters.options import one_sample_window
+from exporters.steptime import StepTime, Window
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -130,19 +130,10 @@ offset, identifier, vtable, table, vector length: 32 bytes as every known writer
 packet whose table entry lists ``n`` events decompresses to at most ``16 * n`` + this."""
 INT64 = (-(1 << 63), (1 << 63) - 1)
 """The range of the file's int64 timestamps (and of eventcode's step-time attributes)."""
-_WORKERS = max(1, os.cpu_count() or 1)
 _NAME_OF_CODE = {code: name for name, code in CODES.items()}
 _SALVAGE = "pass salvage=True to keep the complete packets before it"
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class _StepTime(NamedTuple):
-    """A step-time stream as eventcode records it: step ``k`` is at ``t0_us + k * dt_us`` us."""
-
-    num_steps: int
-    dt_us: int
-    t0_us: int
 
 
 _Row = tuple[int, int, int, int, int, int]
@@ -311,13 +302,9 @@ class Writer(AtomicWriter):
                 f"x and y of AEDAT 4 (at most {address.INT16_EXTENT}x{address.INT16_EXTENT}); write HDF5, "
                 "whose address columns have any width"
             )
-        dt_us = step_us(dt_us)
-        self._steps: _StepTime | None = None
-        if dt_us is not None:
-            if num_steps is None:
-                raise ExportError("a step-time stream needs num_steps with dt_us, to read back as steps")
-            self._steps = _StepTime(int(num_steps), dt_us, int(t0_us))
-            beyond = _beyond_int64(self._steps)
+        self._steps = steptime.recorded(dt_us, t0_us, num_steps)
+        if self._steps is not None:
+            beyond = self._steps.beyond(INT64[0], INT64[1] + 1)
             if beyond is not None:
                 raise ExportError(
                     f"step time t0_us + k * dt_us (0 <= k < num_steps) reaches {beyond} us, beyond the "
@@ -350,11 +337,7 @@ class Writer(AtomicWriter):
 
     def write(self, events: Events) -> None:
         """Append one sample's events (microseconds, or steps when ``dt_us`` was given)."""
-        self._check(events)
-        if events.num_samples != 1:
-            raise ExportError(
-                f"Writer.write takes one sample at a time, got {events.num_samples}; pass events[b]"
-            )
+        self._check_one(events)
         columns = self._columns(events)
         if len(columns[0]):
             if self._last_t is not None and int(columns[0][0]) < self._last_t:
@@ -365,25 +348,12 @@ class Writer(AtomicWriter):
             self._last_t = int(columns[0][-1])
             self._pending.append(columns)
             self._pending_count += len(columns[0])
-            if self._pending_count >= PACKET_EVENTS[self._code] * _WORKERS:
+            if self._pending_count >= PACKET_EVENTS[self._code] * threads.WORKERS:
                 self._flush(final=False)
 
     def _columns(self, events: Events) -> tuple[np.ndarray, ...]:
         """``t`` (us), ``x`` (channels tiled), ``y``, ``p`` as numpy arrays."""
-        if events.time_unit == "step":
-            if self._steps is None:
-                raise ExportError(
-                    "step-time events need dt_us, the microseconds per step, to be written in "
-                    "microseconds (e.g. dt_us=1000); reading the file returns steps again"
-                )
-            num_steps, dt_us, t0_us = self._steps
-            if (events.num_steps or 0) > num_steps:
-                raise ExportError(
-                    f"events of {events.num_steps} steps do not fit this file's {num_steps} steps"
-                )
-            events = events.to_us(dt_us, t0_us)
-        elif self._steps is not None:
-            raise ExportError("this file holds step time (dt_us was given); write step-time events")
+        events = steptime.in_us(events, self._steps)
         x = events.x
         if events.c is not None:
             x = x + events.c * address.width(self._shape)
@@ -400,10 +370,10 @@ class Writer(AtomicWriter):
         size = PACKET_EVENTS[self._code]
         cut = len(columns[0]) if final else len(columns[0]) // size * size
         starts = list(range(0, cut, size))
-        batch = 16 * _WORKERS
+        batch = 16 * threads.WORKERS
         for first in range(0, len(starts), batch):
             ranges = [(a, min(a + size, cut)) for a in starts[first : first + batch]]
-            payloads = _parallel(
+            payloads = threads.parallel(
                 lambda r: _compress(self._code, _event_packet(*(c[r[0] : r[1]] for c in columns))), ranges
             )
             for (a, b), payload in zip(ranges, payloads, strict=True):
@@ -421,7 +391,7 @@ def _info_node(
     code: int,
     size: tuple[int, int],
     shape: tuple[int, ...],
-    steps: _StepTime | None,
+    steps: StepTime | None,
     source: str,
     polarities: int,
 ) -> str:
@@ -539,22 +509,6 @@ def _compress(code: int, payload: bytes | memoryview) -> bytes | memoryview:
         )
         return frame
     return zstandard.ZstdCompressor(level=LEVELS[code]).compress(payload)
-
-
-def _parallel(function: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
-    """``function(item)`` for each item, in order, computed on all cores as the results are used.
-
-    lz4, zstandard, file reads and large numpy copies release the GIL, so packets compress,
-    decompress and copy in parallel while the caller writes or gathers the earlier ones.
-    """
-    if len(items) < 2 or _WORKERS == 1:
-        return map(function, items)
-    return _pool().map(function, items)
-
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="aedat4")
 
 
 # ---------------------------------------------------------------------- transcoding
@@ -717,7 +671,7 @@ class _Attributes(NamedTuple):
 
     shape: tuple[int, ...] | None = None
     polarities: int = 2
-    steps: _StepTime | None = None
+    steps: StepTime | None = None
 
 
 class _Declared(NamedTuple):
@@ -737,7 +691,7 @@ class _Target(NamedTuple):
     id: int
     size: tuple[int, int]
     shape: tuple[int, ...]
-    steps: _StepTime | None
+    steps: StepTime | None
     polarities: int
 
 
@@ -1027,24 +981,15 @@ def read_columns(
     return (columns for columns, _ in _columns(path, stream, window, chunk_events, False, salvage))
 
 
-_Window = tuple[int | None, int | None]
-"""A half-open time window ``(t_start, t_end)``; None leaves a side open."""
-
-
-def _window(path: str | os.PathLike[str], sample: object, t_start: object, t_end: object) -> _Window:
+def _window(path: str | os.PathLike[str], sample: object, t_start: object, t_end: object) -> Window:
     """The window as ints, after checking the arguments every reader takes."""
-    if sample is not None and (isinstance(sample, bool) or sample not in (0, -1)):
-        raise OptionError(
-            f"{os.fspath(path)} holds one stream (an AEDAT 4.0 file is one sample): sample must be "
-            f"None, 0 or -1, got {sample!r}"
-        )
-    return options.window(t_start, t_end)
+    return one_sample_window(path, sample, t_start, t_end, "AEDAT 4.0")
 
 
 def _columns(
     path: str | os.PathLike[str],
     stream: int | None,
-    window: _Window,
+    window: Window,
     chunk_events: int | None,
     sort: bool,
     salvage: bool,
@@ -1230,12 +1175,12 @@ def _eventcode_attributes(path: Path, info: dict[str, str], size: tuple[int, int
         if "eventcodeDtUs" in info:
             if "eventcodeNumSteps" not in info:
                 raise ValueError("eventcodeDtUs comes without eventcodeNumSteps")
-            steps = _StepTime(
+            steps = StepTime(
                 _attribute(info, "eventcodeNumSteps", 0),
                 _attribute(info, "eventcodeDtUs", 1),
                 _attribute(info, "eventcodeT0Us", INT64[0], "0"),
             )
-            beyond = _beyond_int64(steps)
+            beyond = steps.beyond(INT64[0], INT64[1] + 1)
             if beyond is not None:
                 raise ValueError(
                     f"eventcodeT0Us + k * eventcodeDtUs (0 <= k < eventcodeNumSteps) reaches {beyond} us, "
@@ -1258,13 +1203,6 @@ def _attribute(info: dict[str, str], key: str, low: int, default: str = "") -> i
     if not low <= value <= INT64[1]:
         raise ValueError(f"{key} = {value} is outside [{low}, 2**63 - 1]")
     return value
-
-
-def _beyond_int64(steps: _StepTime) -> int | None:
-    """The first of the step times ``t0_us`` and ``t0_us + (num_steps - 1) * dt_us`` (us) outside
-    int64, or None when every step's time fits."""
-    last = steps.t0_us + max(steps.num_steps - 1, 0) * steps.dt_us
-    return next((t for t in (steps.t0_us, last) if not INT64[0] <= t <= INT64[1]), None)
 
 
 def _table(
@@ -1342,7 +1280,7 @@ def _gather(data: np.ndarray, positions: np.ndarray, dtype: str) -> np.ndarray:
     return data[positions[:, None] + np.arange(size)].view(dtype).ravel()
 
 
-def _select(layout: _Layout, target: _Target, window: _Window, salvage: bool) -> tuple[list[Packet], _Window]:
+def _select(layout: _Layout, target: _Target, window: Window, salvage: bool) -> tuple[list[Packet], Window]:
     """The packets of the ``target`` stream to decode, and the time window in microseconds.
 
     The packet table's time ranges pick the packets of a window when they run in time order
@@ -1392,7 +1330,7 @@ def _each_packet(function: Callable[[Packet], R], packets: list[Packet]) -> list
         except FileFormatError as err:
             raise _PacketError(str(err), i) from None
 
-    groups = _parallel(lambda run: [one(i) for i in range(*run)], _groups(packets, 1 << 16))
+    groups = threads.parallel(lambda run: [one(i) for i in range(*run)], _groups(packets, 1 << 16))
     return [result for group in groups for result in group]
 
 
@@ -1589,7 +1527,7 @@ def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: l
                     ) from None
         return _in_order(columns["t"][lo:hi])
 
-    ordered = all(list(_parallel(fill, ranges)))  # every group checked, even after one fails
+    ordered = all(list(threads.parallel(fill, ranges)))  # every group checked, even after one fails
     starts = [int(bounds[a]) for a, _ in ranges[1:]]
     ordered = ordered and all(_in_order(columns["t"][s - 1 : s + 1]) for s in starts if 0 < s < n)
     return _Decoded(columns, bounds, ordered, notes)
@@ -1635,7 +1573,7 @@ def _finish(
     decoded: _Decoded,
     target: _Target,
     packets: list[Packet],
-    window: _Window,
+    window: Window,
     sort: bool,
     before: int | None,
 ) -> dict[str, np.ndarray]:
@@ -1667,7 +1605,7 @@ def _finish(
     return columns
 
 
-def _steps(t: np.ndarray, steps: _StepTime, path: Path) -> np.ndarray:
+def _steps(t: np.ndarray, steps: StepTime, path: Path) -> np.ndarray:
     """Microseconds to steps, ``(t - t0_us) / dt_us``: whole steps in ``[0, num_steps)``
     (:func:`eventcode.checks.steps`), else :class:`FileFormatError`.
 
@@ -1690,28 +1628,8 @@ def _steps(t: np.ndarray, steps: _StepTime, path: Path) -> np.ndarray:
 
 
 def _events(columns: dict[str, np.ndarray], target: _Target) -> Events:
-    """One chunk of :func:`read_columns` (checked) as one-sample :class:`~eventcode.Events`."""
-    import torch
-
-    from eventcode.events import Events
-
-    tensors = {name: torch.from_numpy(column) for name, column in columns.items()}
-    for name, dtype in zip("xyc", address.column_dtypes(target.shape), strict=True):
-        if dtype is not None:  # int32 for a declared sensor over 32,768 wide: one dtype per shape
-            tensors[name] = tensors[name].to(dtype)
-    return Events.from_columns(
-        tensors["t"],
-        tensors["x"],
-        tensors["y"],
-        tensors["p"],
-        c=tensors.get("c"),
-        offsets=torch.tensor([0, len(columns["t"])], dtype=torch.int64),
-        shape=target.shape,
-        num_steps=None if target.steps is None else target.steps.num_steps,
-        time_unit="us" if target.steps is None else "step",
-        polarities=target.polarities,
-        check="none",
-    )
+    """One chunk of columns (checked) as one-sample :class:`~eventcode.Events`."""
+    return steptime.one_sample(columns, target.shape, target.polarities, target.steps)
 
 
 def _decompress(

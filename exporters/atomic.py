@@ -225,3 +225,11 @@ class AtomicWriter(abc.ABC):
                 f"events with polarities={events.polarities} do not fit this file's sensor of "
                 f"polarities={self._polarities}; give the writer polarities={events.polarities}"
             )
+
+    def _check_one(self, events: Events) -> None:
+        """:meth:`_check`, and that ``events`` is one sample (the writers of files of one stream)."""
+        self._check(events)
+        if events.num_samples != 1:
+            raise ExportError(
+                f"Writer.write takes one sample at a time, got {events.num_samples}; pass events[b]"
+            )

@@ -9,7 +9,10 @@ Examples
 
 from __future__ import annotations
 
-from eventcode.options import positive_int
+import os
+
+from eventcode.errors import OptionError
+from eventcode.options import positive_int, window
 
 
 def step_us(dt_us: object) -> int | None:
@@ -21,3 +24,21 @@ def step_us(dt_us: object) -> int | None:
         Anything but a positive whole number of microseconds (0, negative, fractional, a bool).
     """
     return None if dt_us is None else positive_int("dt_us", dt_us, "microseconds per step")
+
+
+def one_sample_window(
+    path: str | os.PathLike[str], sample: object, t_start: object, t_end: object, name: str
+) -> tuple[int | None, int | None]:
+    """The window ``(t_start, t_end)`` as ints, after checking ``sample`` of a file of one stream.
+
+    Raises
+    ------
+    OptionError
+        ``sample`` not None, 0 or -1 (``name``, the format, says why), or a window that is not ints.
+    """
+    if sample is not None and (isinstance(sample, bool) or sample not in (0, -1)):
+        raise OptionError(
+            f"{os.fspath(path)} holds one stream (an {name} file is one sample): sample must be "
+            f"None, 0 or -1, got {sample!r}"
+        )
+    return window(t_start, t_end)

@@ -33,7 +33,7 @@ from eventcode.errors import (
     TimeOrderError,
 )
 from eventcode.tonic import from_tonic
-from exporters import aedat4
+from exporters import aedat4, threads
 from exporters.contract import FileInfo, Stream
 from exporters.flatbuffers import Buffer
 
@@ -184,7 +184,7 @@ def test_writer_appends_chunks_in_constant_memory(tmp_path: Path) -> None:
     with aedat4.Writer(path, sensor_size=(WIDTH, HEIGHT), compression="zstd") as writer:
         for start in range(0, len(events), 7_777):
             writer.write(_piece(events, start, 7_777))
-            assert writer._pending_count < aedat4.PACKET_EVENTS[3] * (aedat4._WORKERS + 1)
+            assert writer._pending_count < aedat4.PACKET_EVENTS[3] * (threads.WORKERS + 1)
     assert aedat4.read(path) == events
     assert len(packets(path)) == 4
 

@@ -1,0 +1,71 @@
+"""Work on all cores for the file formats: numpy, lz4, zstandard and file reads release the GIL,
+so packets pack, compress, decompress and copy in parallel while the caller uses earlier results.
+
+One pool of :data:`WORKERS` threads serves every format.
+
+Examples
+--------
+>>> from exporters import threads
+>>> list(threads.parallel(lambda i: i * i, range(5)))
+[0, 1, 4, 9, 16]
+>>> with threads.ordered(lambda i: i + 1, range(3)) as results:
+...     list(results)
+[1, 2, 3]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+WORKERS = max(1, os.cpu_count() or 1)
+"""Threads of the pool: one per core."""
+
+
+def parallel(function: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """``function(item)`` for each item, in order, computed on all cores as the results are used."""
+    if len(items) < 2 or WORKERS == 1:
+        return map(function, items)
+    return pool().map(function, items)
+
+
+@contextlib.contextmanager
+def ordered(function: Callable[[T], R], items: Sequence[T]) -> Iterator[Iterator[R]]:
+    """``function(item)`` for each item, in order, computed on all cores a few items ahead.
+
+    On leaving the block, work not begun is dropped and running work is waited for: no worker
+    reads a file after it closes.
+    """
+    pending: deque[Future[R]] = deque()
+
+    def results() -> Iterator[R]:
+        if len(items) < 2 or WORKERS == 1:
+            yield from map(function, items)
+            return
+        for item in items:
+            pending.append(pool().submit(function, item))
+            if len(pending) > 2 * WORKERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    try:
+        yield results()
+    finally:
+        for future in pending:
+            future.cancel()
+        wait(pending)
+
+
+@functools.cache
+def pool() -> ThreadPoolExecutor:
+    """The shared pool, made on first use."""
+    return ThreadPoolExecutor(WORKERS, thread_name_prefix="exporters")
