@@ -17,7 +17,7 @@ Examples
 >>> exporters.read(path) == events
 True
 >>> [f.name for f in exporters.formats()]
-['aedat4', 'hdf5', 'nir', 'aedat2', 'aedat3']
+['aedat4', 'hdf5', 'nir', 'aedat2', 'aedat3', 'dat', 'es', 'evt', 'nmnist']
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from eventcode.errors import ExportError
 from eventcode.options import events_argument
-from exporters import aedat2, aedat3, aedat4, hdf5, nir
+from exporters import aedat2, aedat3, aedat4, dat, es, evt, hdf5, nir, nmnist
 from exporters.contract import HEAD_BYTES, FileInfo
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTRACT",
-    "NOT_YET",
     "Format",
     "for_reading",
     "for_writing",
@@ -99,15 +98,6 @@ class Format:
 
 _REGISTRY: dict[str, Format] = {}
 
-NOT_YET = {
-    "Event Stream": ((".es",), b"Event Stream"),
-    "Prophesee EVT 2.0/3.0 (RAW)": ((".raw",), None),
-    "Prophesee DAT": ((".dat",), None),
-    "N-MNIST binary": ((".bin",), None),
-}
-"""Formats recognized (by magic bytes, else suffix) but not read or written yet: their files
-get a one-line "not supported yet" error instead of a guess."""
-
 
 def register(module: ModuleType) -> Format:
     """Add a format module to the registry (a later registration of the same name replaces it).
@@ -152,7 +142,6 @@ def for_writing(path: str | os.PathLike[str], format: str | None = None) -> Form
         raise ExportError(f"{os.fspath(path)}: {suffix!r} files are written by several formats; give {names}")
     if claimed:
         return claimed[0]
-    _not_yet(path, suffix, b"")
     raise ExportError(
         f"{os.fspath(path)}: no registered format has suffix {suffix!r}; give format= one of {_known()}"
     )
@@ -179,7 +168,6 @@ def for_reading(path: str | os.PathLike[str], format: str | None = None) -> Form
     confident = [score for score in scores if score[0] > 0]
     if confident:
         return max(confident, key=lambda score: score[:2])[2]
-    _not_yet(path, suffix, head)
     for _, named, fmt in scores:
         if named:
             return fmt
@@ -213,13 +201,6 @@ def _named(format: str) -> Format:
     return _REGISTRY[format]
 
 
-def _not_yet(path: str | os.PathLike[str], suffix: str, head: bytes) -> None:
-    """Raise for a format recognized but not supported yet."""
-    for name, (suffixes, magic) in NOT_YET.items():
-        if (magic and head.startswith(magic)) or suffix in suffixes:
-            raise ExportError(f"{os.fspath(path)}: {name} is not supported yet")
-
-
 def _known() -> str:
     return ", ".join(f"{fmt.name} ({' '.join(fmt.suffixes)})" for fmt in _REGISTRY.values())
 
@@ -229,3 +210,7 @@ register(hdf5)
 register(nir)
 register(aedat2)
 register(aedat3)
+register(dat)
+register(es)
+register(evt)
+register(nmnist)

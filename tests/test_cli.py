@@ -446,10 +446,10 @@ def test_view_draws_a_batched_file(tmp_path: Path) -> None:
 
 
 def test_errors_are_one_line(shared: Path, tmp_path: Path) -> None:
-    for folder in ("evt3", "es"):
-        path = next((shared / "data/real" / folder).iterdir())
-        one_line_error(run("info", path), "is not supported yet")
-        one_line_error(run("convert", path, tmp_path / "x.h5"), "is not supported yet")
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("not events")
+    one_line_error(run("info", unknown), "no registered format recognizes")
+    one_line_error(run("convert", unknown, tmp_path / "x.h5"), "no registered format recognizes")
     one_line_error(run("info", tmp_path / "missing.aedat4"), "does not exist")
     broken = tmp_path / "broken.aedat4"
     broken.write_bytes((shared / "data/real/aedat4/tonic_sample.aedat4").read_bytes()[:5000])
@@ -564,3 +564,21 @@ def test_convert_into_aedat2_takes_the_camera_whose_layout_holds_the_sensor(tmp_
     one_line_error(
         run("convert", source, tmp_path / "d.h5", "--camera", "DVS128"), "--camera is for AEDAT 2.0"
     )
+
+
+@pytest.mark.parametrize("folder", ["evt2", "evt3", "dat", "es", "nmnist_bin", "aedat2"])
+def test_every_camera_format_converts_to_hdf5_and_back_streaming(
+    shared: Path, tmp_path: Path, folder: str
+) -> None:
+    files = json.loads((shared / "data/real/manifest.json").read_text())["files"]
+    for path in sorted((shared / "data/real" / folder).iterdir()):
+        truth = next(f for f in files if f["path"] == f"{folder}/{path.name}")["summary"]
+        options = ["--chunk-events", "10000"]
+        result = run("convert", path, tmp_path / "out.h5", *options)
+        assert result.exit_code == 0, result.output
+        back = hdf5.read(tmp_path / "out.h5")
+        assert len(back) == truth["events"], path.name
+        if len(back):
+            assert (int(back.t[0]), int(back.t[-1])) == (truth["t_first_us"], truth["t_last_us"])
+            assert int(back.p.sum()) == truth["on"]
+        assert json.loads(run("info", "--json", path).stdout)["events"] == truth["events"]

@@ -26,7 +26,7 @@ import click
 
 import eventcode
 from eventcode.cli import convert, demo, encode, export_sim, info, view
-from eventcode.errors import DataLossWarning, EventcodeError
+from eventcode.errors import EventcodeError, EventcodeWarning
 
 
 class Commands(click.Group):
@@ -35,7 +35,7 @@ class Commands(click.Group):
     def invoke(self, context: click.Context) -> Any:
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("always", DataLossWarning)
+                warnings.simplefilter("always", EventcodeWarning)
                 warnings.showwarning = _show_warning
                 return super().invoke(context)
         except click.UsageError as err:

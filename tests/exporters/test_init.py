@@ -16,12 +16,22 @@ EVENTS = Events(t=[0, 4, 9], x=[1, 2, 0], y=[0, 1, 1], p=[1, 0, 1], sensor_size=
 
 
 def test_formats_lists_the_registered_modules() -> None:
-    aedat4, hdf5, nir, aedat2, aedat3 = exporters.formats()
+    aedat4, hdf5, nir, aedat2, aedat3, dat, es, evt, nmnist = exporters.formats()
     assert (aedat4.name, aedat4.suffixes, aedat4.batched) == ("aedat4", (".aedat4",), False)
     assert (hdf5.name, hdf5.suffixes, hdf5.batched) == ("hdf5", (".h5", ".hdf5"), True)
     assert (nir.name, nir.suffixes, nir.batched) == ("nir", (".nir",), True)
     assert (aedat2.name, aedat2.suffixes, aedat2.batched) == ("aedat2", (".aedat", ".aedat2"), False)
     assert (aedat3.name, aedat3.suffixes, aedat3.batched) == ("aedat3", (".aedat",), False)
+    assert (es.name, es.suffixes, nmnist.name, nmnist.suffixes) == ("es", (".es",), "nmnist", (".bin",))
+    assert (dat.name, dat.suffixes, evt.name, evt.suffixes) == ("dat", (".dat",), "evt", (".raw", ".evt"))
+
+
+def test_every_real_recording_goes_to_its_format_by_its_bytes(shared: Path) -> None:
+    formats = {"aedat2": "aedat2", "aedat4": "aedat4", "dat": "dat", "es": "es", "evt2": "evt", "evt3": "evt"}
+    formats["nmnist_bin"] = "nmnist"
+    for folder, name in formats.items():
+        for path in (shared / "data/real" / folder).iterdir():
+            assert exporters.for_reading(path).name == name, path.name
 
 
 def test_aedat_files_go_by_their_magic_line_and_writing_needs_the_version(
@@ -50,8 +60,7 @@ def test_dispatch_by_magic_bytes_or_explicit_format(tmp_path: Path) -> None:
     path = tmp_path / "recording.bin"
     exporters.write(path, EVENTS, format="aedat4")
     assert exporters.for_reading(path).name == "aedat4"
-    with pytest.raises(ExportError, match="N-MNIST binary is not supported yet"):
-        exporters.for_writing(path)  # writing goes by the suffix, never by the old file
+    assert exporters.for_writing(path).name == "nmnist"  # writing goes by the suffix, never by the old file
     assert exporters.read(path) == EVENTS
 
 
@@ -71,16 +80,6 @@ def test_unknown_formats_are_named(tmp_path: Path) -> None:
         exporters.read(tmp_path / "b.xyz")
     with pytest.raises(ExportError, match="unknown format 'evt3'"):
         exporters.read(tmp_path / "b.xyz", format="evt3")
-
-
-@pytest.mark.parametrize(
-    ("folder", "name"),
-    [("evt2", "EVT"), ("evt3", "EVT"), ("dat", "DAT"), ("es", "Event Stream")],
-)
-def test_formats_not_supported_yet_say_so(shared: Path, folder: str, name: str) -> None:
-    for path in (shared / "data/real" / folder).iterdir():
-        with pytest.raises(ExportError, match=rf"{name}.* is not supported yet"):
-            exporters.read(path)
 
 
 @pytest.mark.parametrize("dt_us", [0, -5, 2.5, True, "10"])
