@@ -103,7 +103,7 @@ def writers(fmt: str, events: eventcode.Events) -> dict[str, Callable[[Path], ob
 
 def readers(fmt: str) -> dict[str, Callable[[Path], Columns]]:
     def ours(path: Path) -> Columns:
-        sized = fmt in ("DAT", "N-MNIST")  # files that may not record their sensor size
+        sized = fmt != "EVT 3.0"  # files whose header may not give (or may guess) the sensor size
         events = exporters.read(path, **({"sensor_size": FORMATS[fmt]["size"]} if sized else {}))
         return events.t.numpy(), events.x.numpy(), events.y.numpy(), events.p.numpy()
 

@@ -5,9 +5,10 @@ The header is lines starting with ``%`` (``% evt 3.0``, ``% format EVT3;height=7
 first line that does not start with ``%``. ``% t0 N`` (faery writes it with ``zero_t0``) is added
 to every time, as faery does. The version comes from ``% evt`` or ``% format``
 (``version=`` for a file that says neither). The sensor size comes from ``% geometry``, else
-``% format``'s width and height, else the camera of ``% plugin_name`` (:data:`PLUGINS`), else
-``sensor_size=``, else the largest address, with a :class:`~eventcode.errors.DataLossWarning`
-saying so. Only CD events are read; the other words (``EXT_TRIGGER``, ``OTHERS``, ``CONTINUED``,
+``% format``'s width and height, else ``sensor_size=``, else the camera of ``% plugin_name``
+(:data:`PLUGINS`; a guess ``sensor_size=`` overrides, since expelliarmus writes a Gen3 plugin
+name whatever the data), else the largest address, with a
+:class:`~eventcode.errors.DataLossWarning` saying so. Only CD events are read; the other words (``EXT_TRIGGER``, ``OTHERS``, ``CONTINUED``,
 reserved types) are counted by kind in :func:`info`'s ``extras["skipped"]`` and reported by a
 :class:`~eventcode.errors.DataLossWarning`.
 
@@ -197,8 +198,6 @@ def _header(path: Path, file: BinaryIO, version: object) -> _Header:
         )
     size = _size(path, fields)
     plugin = fields.get("plugin_name")
-    if size is None and plugin in PLUGINS:
-        size = PLUGINS[plugin]
     steps, polarities = _eventcode_line(path, fields.get("eventcode"))
     t0 = fields.get("t0", "0")
     if not t0.isdigit():
@@ -453,6 +452,9 @@ class _Target:
 
 
 def _target(header: _Header, sensor_size: Sequence[int] | None) -> _Target:
+    """The sensor: the header's geometry, else ``sensor_size``, else the camera of the header's
+    plugin name (a guess ``sensor_size`` overrides: expelliarmus writes a Gen3 plugin name
+    whatever the data)."""
     size = header.size
     if sensor_size is not None:
         given = (int(sensor_size[0]), int(sensor_size[1]))
@@ -461,6 +463,8 @@ def _target(header: _Header, sensor_size: Sequence[int] | None) -> _Target:
                 f"{header.path}: sensor_size={tuple(sensor_size)} but the header says {size[0]}x{size[1]}"
             )
         size = given
+    elif size is None:
+        size = PLUGINS.get(header.plugin or "")
     return _Target(size, header.steps, header.polarities)
 
 
