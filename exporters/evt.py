@@ -8,9 +8,9 @@ to every time, as faery does. The version comes from ``% evt`` or ``% format``
 ``% format``'s width and height, else ``sensor_size=``, else the camera of ``% plugin_name``
 (:data:`PLUGINS`; a guess ``sensor_size=`` overrides, since expelliarmus writes a Gen3 plugin
 name whatever the data), else the largest address, with a
-:class:`~eventcode.errors.DataLossWarning` saying so. Only CD events are read; the other words (``EXT_TRIGGER``, ``OTHERS``, ``CONTINUED``,
-reserved types) are counted by kind in :func:`info`'s ``extras["skipped"]`` and reported by a
-:class:`~eventcode.errors.DataLossWarning`.
+:class:`~eventcode.errors.DataLossWarning` saying so. Only CD events are read; the other
+words (``EXT_TRIGGER``, ``OTHERS``, ``CONTINUED``, reserved types) are counted by kind in
+:func:`info`'s ``extras["skipped"]`` and reported by a :class:`~eventcode.errors.DataLossWarning`.
 
 EVT 2.0 (32-bit words, type in bits 31-28): ``CD_OFF`` / ``CD_ON`` carry x, y and the 6 low bits of
 the time; ``EVT_TIME_HIGH`` its bits 33-6. The time is ``time_high << 6 | low``; every decrease of
