@@ -78,7 +78,7 @@ import numpy as np
 from eventcode import address
 from eventcode.errors import DataLossWarning, ExportError, FileFormatError, OptionError
 from eventcode.options import positive_int
-from exporters import steptime
+from exporters import steptime, threads
 from exporters.atomic import AtomicWriter
 from exporters.batches import per_sample
 from exporters.compression import Compression, canonical
@@ -116,6 +116,9 @@ BLOCK = 1 << 22
 MAX_BRIDGE = 1 << 22
 """Most ``TIME_HIGH`` words a writer adds to bridge gaps in one chunk."""
 _HEAD_LIMIT = 1 << 20
+_PIECE = 1 << 16
+"""Fewest words of a piece that one core decodes (small pieces keep temporaries in cache)."""
+"""Fewest words of a piece that one core decodes (small pieces keep temporaries in cache)."""
 _EVT2_KINDS = {0xA: "ext_trigger", 0xE: "others", 0xF: "continued"}
 _EVT3_KINDS = {0xA: "ext_trigger", 0xE: "others", 0x7: "continued_4", 0xF: "continued_12"}
 _BITS = np.unpackbits(
@@ -123,6 +126,7 @@ _BITS = np.unpackbits(
 )
 """``_BITS[m, i]``: bit ``i`` of the 12-bit mask ``m`` (the events of a vector word)."""
 _POPCOUNT = _BITS.sum(axis=1, dtype=np.int64)
+_DTYPES = {"t": np.int64, "x": np.int16, "y": np.int16, "p": bool}
 
 
 def sniff(head: bytes) -> float:
@@ -287,32 +291,67 @@ def _times(high_values: np.ndarray, period_bits: int, state: _State) -> np.ndarr
     return unwrapped
 
 
-def _before(mask: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """For each word index of ``at``, how many words where ``mask`` holds come at or before it."""
+def _before(mask: np.ndarray, at: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """For each word index of ``at``, how many words where ``mask`` holds (at ``where``) come at or
+    before it: a search among few such words, else a count over all."""
+    if 16 * len(where) < len(mask):
+        found: np.ndarray = np.searchsorted(where, at, side="right")
+        return found
     counts: np.ndarray = np.cumsum(mask.view(np.uint8), dtype=np.int32)[at]  # blocks < 2^31 words
     return counts
 
 
-def _evt2(words: np.ndarray, state: _State) -> dict[str, np.ndarray]:
-    types = (words >> 28).astype(np.uint8)
-    is_high, cd = types == 8, types <= 1
-    where = np.flatnonzero(cd)
-    at_high = np.flatnonzero(is_high)
-    _count(state, types, _EVT2_KINDS, len(where) + len(at_high))
+def _evt2(words: np.ndarray, state: _State, out: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+    """Decode EVT 2.0 words in pieces on all cores: a scan finds each piece's CD and TIME_HIGH
+    words, the TIME_HIGH values unwrap in order, then each piece fills its part of the columns
+    (the start of the columns ``out`` if given, long enough for every word)."""
+    pieces = max(1, min(16 * threads.WORKERS, len(words) // _PIECE))
+    cuts = np.linspace(0, len(words), pieces + 1, dtype=np.int64)
+    bounds = list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
+
+    def scan(piece: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lo, hi = piece
+        types = words[lo:hi].view(np.uint8)[3::4] >> 4  # bits 31-28 of each little-endian word
+        cd, high = np.flatnonzero(types <= 1), np.flatnonzero(types == 8)
+        # the CD words before each TIME_HIGH: a count where there are no other words
+        every = len(cd) + len(high) == hi - lo
+        starts = high - np.arange(len(high)) if every else np.searchsorted(cd, high)
+        return cd + lo, high + lo, starts
+
+    scanned = list(threads.parallel(scan, bounds))
+    at_high = np.concatenate([high for _, high, _ in scanned])
+    found = np.cumsum([0] + [len(cd) for cd, _, _ in scanned])
+    n_high = np.cumsum([0] + [len(high) for _, high, _ in scanned])
+    total = int(found[-1])
+    read = total + len(at_high)
+    types = words.view(np.uint8)[3::4] >> 4 if read < len(words) else words[:0]  # only to count others
+    _count(state, types, _EVT2_KINDS, min(read, len(types)))
     carry = (state.wraps << 28) + state.high
-    highs = np.concatenate(([carry], _times((words[at_high] & 0x0FFFFFFF).astype(np.int64), 28, state)))
-    cd_words = words[where]
-    return {
-        "t": (highs[_before(is_high, where)] << 6) | ((cd_words >> 22) & 63).astype(np.int64),
-        "x": ((cd_words >> 11) & 0x7FF).astype(np.int16),
-        "y": (cd_words & 0x7FF).astype(np.int16),
-        "p": (cd_words >> 28).astype(bool),
-        "source": where,
-    }
+    highs = np.concatenate(([carry], _times((words[at_high] & 0x0FFFFFFF).astype(np.int64), 28, state))) << 6
+    if out is None:
+        out = {name: np.empty(total, dtype) for name, dtype in _DTYPES.items()}
+    t, x, y, p = (out[name][:total] for name in "txyp")
+
+    def fill(index: int) -> None:
+        cd, _, starts = scanned[index]
+        part = slice(int(found[index]), int(found[index + 1]))
+        # the CD words after each TIME_HIGH (the one before the piece first) take its value
+        piece_highs = highs[int(n_high[index]) : int(n_high[index + 1]) + 1]
+        high = np.repeat(piece_highs, np.diff(starts, prepend=0, append=len(cd)))
+        cd_words = words[cd]
+        halves = cd_words.view("<u2")
+        np.bitwise_or(high, np.bitwise_and(halves[1::2] >> 6, 63), out=t[part])
+        np.bitwise_and(cd_words >> 11, 0x7FF, out=x[part], casting="unsafe")
+        np.bitwise_and(halves[0::2], 0x7FF, out=y[part], casting="unsafe")
+        np.greater_equal(cd_words.view(np.uint8)[3::4], 0x10, out=p[part])
+
+    for _ in threads.parallel(fill, range(pieces)):
+        pass
+    return {"t": t, "x": x, "y": y, "p": p, "words": words}  # words: where the events are, for errors
 
 
 def _evt3(words: np.ndarray, state: _State, offset: int, path: Path | None) -> dict[str, np.ndarray]:
-    types = (words >> 12).astype(np.uint8)
+    types = words.view(np.uint8)[1::2] >> 4  # bits 15-12 of each little-endian word
     value = words & 0x0FFF
     is_high, is_low, is_y, is_base = types == 8, types == 6, types == 0, types == 3
     events = ((types - 4) < 2) | (types == 2)  # VECT_12, VECT_8 (uint8 wraps below 4), EVT_ADDR_X
@@ -328,10 +367,11 @@ def _evt3(words: np.ndarray, state: _State, offset: int, path: Path | None) -> d
     ys = np.concatenate(([state.y], value[at[2]] & 0x7FF)).astype(np.int64)
     bases = np.concatenate(([state.base], value[at[3]] & 0x7FF)).astype(np.int64)
     polarities = np.concatenate(([state.vp], value[at[3]] >> 11)).astype(bool)
-    time = (highs[_before(is_high, source)] << 12) | lows[_before(is_low, source)]
-    y = ys[_before(is_y, source)]
-    single_x = value[source] & 0x7FF
-    p = (value[source] >> 11).astype(bool)
+    time = (highs[_before(is_high, source, at[0])] << 12) | lows[_before(is_low, source, at[1])]
+    y = ys[_before(is_y, source, at[2])]
+    at_source = value[source]
+    single_x = at_source & 0x7FF
+    p = at_source >= 0x800
     if len(at[3]) == 0 and state.base < 0 and not vector.any():  # no vectors: one event per word
         if len(y) and y.min() < 0:
             word = int(source[np.argmax(y < 0)])
@@ -392,17 +432,23 @@ def _blocks(
     state: _State,
     size: tuple[int, int] | None,
     ordered: bool,
+    out: dict[str, np.ndarray] | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
     """Decoded columns of each block of ``block`` words, checked against the sensor (of ``size``)
-    and, if ``ordered``, the time order."""
+    and, if ``ordered``, the time order; EVT 2.0 blocks fill ``out`` one after the other if given."""
     dtype = "<u4" if header.version == "2.0" else "<u2"
     last_t: int | None = None
+    filled = 0
     for first in range(0, header.words, block):
         count = min(block, header.words - first)
         file.seek(header.data_start + first * header.word_bytes)
         words = np.fromfile(file, dtype=dtype, count=count)
         offset = header.data_start + first * header.word_bytes
-        columns = _evt2(words, state) if header.version == "2.0" else _evt3(words, state, offset, path)
+        if header.version == "2.0":
+            columns = _evt2(words, state, None if out is None else {n: a[filled:] for n, a in out.items()})
+            filled += len(columns["t"])
+        else:
+            columns = _evt3(words, state, offset, path)
         if header.t0:
             columns["t"] += header.t0
         t = columns["t"]
@@ -417,8 +463,9 @@ def _blocks(
                     f"after {last_t if at == 0 else int(t[at - 1])} us); sort=True sorts the events instead"
                 )
             last_t = int(t[-1])
-        if size is not None:
-            bad = np.flatnonzero((columns["x"] >= size[0]) | (columns["y"] >= size[1]))
+        x, y = columns["x"], columns["y"]
+        if size is not None and len(x) and (int(x.max()) >= size[0] or int(y.max()) >= size[1]):
+            bad = np.flatnonzero((x >= size[0]) | (y >= size[1]))
             if len(bad):
                 at = int(bad[0])
                 raise FileFormatError(
@@ -431,7 +478,8 @@ def _blocks(
 
 def _byte(columns: dict[str, np.ndarray], event: int, offset: int, header: _Header) -> int:
     """The byte offset of the word that holds event ``event`` of a block starting at ``offset``."""
-    source = columns["source"]
+    # EVT 2.0: the CD words of the block, found again only for an error
+    source = columns["source"] if "source" in columns else np.flatnonzero((columns["words"] >> 28) <= 1)
     word = (
         source[event]
         if "ends" not in columns
@@ -574,11 +622,19 @@ def read(
     with _open(path, version, sensor_size) as (path, file, header, target):
         window = _window(path, sample, t_start, t_end, target)
         state = _State()
-        blocks = list(
-            _blocks(path, file, header, max(header.words, 1) if sort else BLOCK, state, target.size, not sort)
+        block = max(header.words, 1) if sort else BLOCK
+        # EVT 2.0 has at most one event per word: its blocks decode into the columns in place
+        out = (
+            {name: np.empty(header.words, dtype) for name, dtype in _DTYPES.items()}
+            if header.version == "2.0" and header.words > block
+            else None
         )
+        blocks = list(_blocks(path, file, header, block, state, target.size, not sort, out))
+    filled = sum(len(b["t"]) for b in blocks)
     columns = {
-        name: np.concatenate([b[name] for b in blocks])
+        name: out[name][:filled]
+        if out is not None
+        else np.concatenate([b[name] for b in blocks])
         if len(blocks) > 1
         else (blocks[0] if blocks else _empty())[name]
         for name in "txyp"
