@@ -78,7 +78,7 @@ from eventcode.errors import (
 from eventcode.options import positive_int
 from exporters import aer, steptime, threads
 from exporters.atomic import AtomicWriter
-from exporters.batches import per_sample
+from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
 from exporters.options import one_sample_window
@@ -216,20 +216,17 @@ def write(
     >>> aedat2.read(path) == digits
     True
     """
-    for target, sample in per_sample(path, events):
-        with Writer(
-            target,
-            shape=sample.shape,
-            compression=compression,
-            camera=camera,
-            layout=layout,
-            dt_us=dt_us,
-            t0_us=t0_us,
-            num_steps=sample.num_steps,
-            overwrite=overwrite,
-            polarities=sample.polarities,
-        ) as writer:
-            writer.write(sample)
+    write_samples(
+        Writer,
+        path,
+        events,
+        compression=compression,
+        camera=camera,
+        layout=layout,
+        dt_us=dt_us,
+        t0_us=t0_us,
+        overwrite=overwrite,
+    )
 
 
 class Writer(AtomicWriter):

@@ -88,7 +88,7 @@ from eventcode.errors import (
 from eventcode.options import positive_int
 from exporters import steptime, threads
 from exporters.atomic import AtomicWriter
-from exporters.batches import per_sample
+from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
 from exporters.options import one_sample_window
@@ -263,19 +263,16 @@ def write(
     >>> aedat3.read(path).t.tolist()
     [10, 20, 20]
     """
-    for target, sample in per_sample(path, events):
-        with Writer(
-            target,
-            shape=sample.shape,
-            compression=compression,
-            dt_us=dt_us,
-            t0_us=t0_us,
-            num_steps=sample.num_steps,
-            channels=channels,
-            overwrite=overwrite,
-            polarities=sample.polarities,
-        ) as writer:
-            writer.write(sample)
+    write_samples(
+        Writer,
+        path,
+        events,
+        compression=compression,
+        dt_us=dt_us,
+        t0_us=t0_us,
+        channels=channels,
+        overwrite=overwrite,
+    )
 
 
 class Writer(AtomicWriter):

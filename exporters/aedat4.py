@@ -71,7 +71,7 @@ from eventcode.errors import (
 from eventcode.options import positive_int
 from exporters import steptime, threads
 from exporters.atomic import AtomicWriter, atomic_path
-from exporters.batches import per_sample
+from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
 from exporters.flatbuffers import Buffer
@@ -213,20 +213,17 @@ def write(
     >>> aedat4.read(folder / "a.aedat4").t.tolist()
     [10, 20, 20]
     """
-    for target, sample in per_sample(path, events):
-        with Writer(
-            target,
-            shape=sample.shape,
-            compression=compression,
-            dt_us=dt_us,
-            t0_us=t0_us,
-            num_steps=sample.num_steps,
-            channels=channels,
-            overwrite=overwrite,
-            source=source,
-            polarities=sample.polarities,
-        ) as writer:
-            writer.write(sample)
+    write_samples(
+        Writer,
+        path,
+        events,
+        compression=compression,
+        dt_us=dt_us,
+        t0_us=t0_us,
+        channels=channels,
+        overwrite=overwrite,
+        source=source,
+    )
 
 
 class Writer(AtomicWriter):

@@ -16,8 +16,9 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventcode.errors import ExportError
 
@@ -44,3 +45,26 @@ def per_sample(path: str | os.PathLike[str], events: Events) -> list[tuple[Path,
             )
         return [(Path(text), events)]
     return [(Path(text.format(b)), events[b]) for b in range(events.num_samples)]
+
+
+def write_samples(
+    writer: Callable[..., Any], path: str | os.PathLike[str], events: Events, **options: Any
+) -> None:
+    """Write each sample to its file (:func:`per_sample`) through a format's ``Writer``: opened with
+    the sample's shape, polarities and (for step time) ``num_steps``, plus ``options``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, torch
+    >>> from eventcode import Events
+    >>> from exporters import aedat4
+    >>> from exporters.batches import write_samples
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> write_samples(aedat4.Writer, folder / "s{}.aedat4", Events.from_dense(torch.ones(2, 3, 4)), dt_us=10)
+    >>> sorted(path.name for path in folder.iterdir())
+    ['s0.aedat4', 's1.aedat4', 's2.aedat4']
+    """
+    for target, sample in per_sample(path, events):
+        steps = {} if sample.num_steps is None else {"num_steps": sample.num_steps}
+        with writer(target, shape=sample.shape, polarities=sample.polarities, **steps, **options) as opened:
+            opened.write(sample)

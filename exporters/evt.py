@@ -80,7 +80,7 @@ from eventcode.errors import DataLossWarning, ExportError, FileFormatError, Opti
 from eventcode.options import positive_int
 from exporters import steptime, threads
 from exporters.atomic import AtomicWriter
-from exporters.batches import per_sample
+from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
 from exporters.options import one_sample_window
@@ -872,19 +872,16 @@ def write(
     >>> evt.read(path) == events
     True
     """
-    for target, one in per_sample(path, events):
-        with Writer(
-            target,
-            shape=one.shape,
-            compression=compression,
-            dt_us=dt_us,
-            t0_us=t0_us,
-            num_steps=one.num_steps,
-            version=version,
-            overwrite=overwrite,
-            polarities=one.polarities,
-        ) as writer:
-            writer.write(one)
+    write_samples(
+        Writer,
+        path,
+        events,
+        compression=compression,
+        dt_us=dt_us,
+        t0_us=t0_us,
+        version=version,
+        overwrite=overwrite,
+    )
 
 
 class Writer(AtomicWriter):

@@ -56,7 +56,7 @@ from eventcode.errors import (
 from eventcode.options import positive_int
 from exporters import threads
 from exporters.atomic import AtomicWriter
-from exporters.batches import per_sample
+from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
 from exporters.options import one_sample_window
@@ -71,6 +71,12 @@ SUFFIXES = (".bin",)
 COMPRESSIONS = {"none": "none"}
 """The records are stored as they are: ``"none"`` (or None) only."""
 DEFAULT_COMPRESSION = "none"
+
+NO_STEP_TIME = (
+    "an N-MNIST .bin file has no header to record dt_us (step time) in; write microsecond events "
+    "(events.to_us(dt_us)) and read them back in microseconds"
+)
+"""Why step-time events are refused."""
 
 RECORD_BYTES = 5
 TIME_LIMIT = 1 << 23
@@ -164,19 +170,8 @@ def write(
     b'\\x01\\x02\\x80\\x00\\x03'
     """
     if dt_us is not None:
-        raise ExportError(
-            "an N-MNIST .bin file has no header to record dt_us (step time) in; write microsecond "
-            "events (events.to_us(dt_us)) and read them back in microseconds"
-        )
-    for target, sample in per_sample(path, events):
-        with Writer(
-            target,
-            shape=sample.shape,
-            compression=compression,
-            overwrite=overwrite,
-            polarities=sample.polarities,
-        ) as writer:
-            writer.write(sample)
+        raise ExportError(NO_STEP_TIME)
+    write_samples(Writer, path, events, compression=compression, overwrite=overwrite)
 
 
 class Writer(AtomicWriter):
@@ -217,7 +212,10 @@ class Writer(AtomicWriter):
         shape: Sequence[int] | None = None,
         overwrite: bool = True,
         polarities: int | None = None,
+        num_steps: int | None = None,
     ) -> None:
+        if num_steps is not None:
+            raise ExportError(NO_STEP_TIME)
         canonical(compression, COMPRESSIONS, "N-MNIST")
         super().__init__(
             path,
@@ -249,10 +247,7 @@ class Writer(AtomicWriter):
         """Append one sample's microsecond events, in time order across chunks."""
         self._check_one(events)
         if events.time_unit == "step":
-            raise ExportError(
-                "step-time events: an N-MNIST .bin file has no header to record dt_us in; write "
-                "events.to_us(dt_us) and read microseconds back"
-            )
+            raise ExportError(NO_STEP_TIME)
         if not len(events):
             return
         t, x, y, p = (column.cpu().numpy() for column in (events.t, events.x, events.y, events.p))
