@@ -44,7 +44,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -52,7 +52,7 @@ from eventcode import address
 from eventcode.errors import DataLossWarning, EventsError, ExportError, FileFormatError
 from eventcode.options import positive_int
 from exporters.contract import FileInfo, Stream
-from exporters.options import one_sample_window
+from exporters.options import one_sample_window, started
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -421,7 +421,7 @@ def read_chunks(
     >>> [len(chunk) for chunk in es.read_chunks(path, chunk_events=40)]
     [40, 40, 20]
     """
-    shape, chunks = _start(_chunks(path, chunk_events, sample, t_start, t_end))
+    shape, chunks = started(_chunks(path, chunk_events, sample, t_start, t_end))
     return (_events(columns, shape) for columns in chunks)
 
 
@@ -446,14 +446,7 @@ def read_columns(
     >>> [(chunk["t"].tolist(), chunk["x"].tolist()) for chunk in es.read_columns(path)]
     [([130], [2])]
     """
-    return _start(_chunks(path, chunk_events, sample, t_start, t_end))[1]
-
-
-def _start(
-    chunks: Iterator[tuple[int, ...] | dict[str, np.ndarray]],
-) -> tuple[tuple[int, ...], Iterator[dict[str, np.ndarray]]]:
-    """The shape :func:`_chunks` yields first (checking the arguments), and the chunks after it."""
-    return cast("tuple[int, ...]", next(chunks)), cast("Iterator[dict[str, np.ndarray]]", chunks)
+    return started(_chunks(path, chunk_events, sample, t_start, t_end))[1]
 
 
 def _chunks(

@@ -83,7 +83,7 @@ from exporters.atomic import AtomicWriter
 from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
-from exporters.options import one_sample_window
+from exporters.options import one_sample_window, started
 from exporters.steptime import StepTime, window_us
 
 if TYPE_CHECKING:
@@ -691,7 +691,7 @@ def read_chunks(
     >>> [len(chunk) for chunk in evt.read_chunks(path, chunk_events=40)]
     [40, 40, 20]
     """
-    target, chunks = _start(_chunks(path, chunk_events, sample, t_start, t_end, version, sensor_size))
+    target, chunks = started(_chunks(path, chunk_events, sample, t_start, t_end, version, sensor_size))
     return (_events(columns, target) for columns in chunks)
 
 
@@ -718,13 +718,7 @@ def read_columns(
     >>> [(chunk["t"].tolist(), chunk["p"].dtype.name) for chunk in evt.read_columns(path)]
     [([1, 5, 9], 'bool')]
     """
-    return _start(_chunks(path, chunk_events, sample, t_start, t_end, version, sensor_size))[1]
-
-
-def _start(
-    chunks: Iterator[_Target | dict[str, np.ndarray]],
-) -> tuple[_Target, Iterator[dict[str, np.ndarray]]]:
-    return cast(_Target, next(chunks)), cast("Iterator[dict[str, np.ndarray]]", chunks)
+    return started(_chunks(path, chunk_events, sample, t_start, t_end, version, sensor_size))[1]
 
 
 def _chunks(

@@ -59,7 +59,7 @@ from exporters.atomic import AtomicWriter
 from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
-from exporters.options import one_sample_window
+from exporters.options import one_sample_window, started
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -511,7 +511,7 @@ def read_chunks(
     >>> [len(chunk) for chunk in nmnist.read_chunks(path, chunk_events=40, sensor_size=(34, 34))]
     [40, 40, 20]
     """
-    shape, chunks = _start(_chunks(path, chunk_events, sample, t_start, t_end, sensor_size))
+    shape, chunks = started(_chunks(path, chunk_events, sample, t_start, t_end, sensor_size))
     return (_events(columns, shape) for columns in chunks)
 
 
@@ -536,14 +536,7 @@ def read_columns(
     >>> [chunk["t"].tolist() for chunk in nmnist.read_columns(path, sensor_size=(34, 34))]
     [[5]]
     """
-    return _start(_chunks(path, chunk_events, sample, t_start, t_end, sensor_size))[1]
-
-
-def _start(
-    chunks: Iterator[tuple[int, ...] | dict[str, np.ndarray]],
-) -> tuple[tuple[int, ...], Iterator[dict[str, np.ndarray]]]:
-    """The shape :func:`_chunks` yields first (checking the arguments), and the chunks after it."""
-    return cast("tuple[int, ...]", next(chunks)), cast("Iterator[dict[str, np.ndarray]]", chunks)
+    return started(_chunks(path, chunk_events, sample, t_start, t_end, sensor_size))[1]
 
 
 def _chunks(

@@ -1,4 +1,4 @@
-"""Checks of the options every writer shares, so that each format refuses the same values alike.
+"""Checks of the options every reader and writer shares, so that each format refuses the same values alike.
 
 Examples
 --------
@@ -10,9 +10,16 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from eventcode.errors import OptionError
 from eventcode.options import positive_int, window
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Head = TypeVar("Head")
 
 
 def step_us(dt_us: object) -> int | None:
@@ -42,3 +49,9 @@ def one_sample_window(
             f"None, 0 or -1, got {sample!r}"
         )
     return window(t_start, t_end)
+
+
+def started(chunks: Iterator[Head | dict[str, np.ndarray]]) -> tuple[Head, Iterator[dict[str, np.ndarray]]]:
+    """Run a reader's chunk generator to its first item, what describes the chunks (so bad arguments
+    raise at the call, not at the first chunk), and return it with the column chunks after it."""
+    return cast(Head, next(chunks)), cast("Iterator[dict[str, np.ndarray]]", chunks)
