@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import os
 import queue
-import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -572,7 +571,10 @@ def _decode(
     """Read records ``start:stop`` and decode their events into the front of ``out``'s columns
     (``t``: the stored times as int64); without ``out`` only find the events and their times."""
     offset, n = header.data_start + RECORD.itemsize * start, stop - start
-    records, words = _SCRATCH.records(n), _SCRATCH.words(n)
+    records, words = (
+        threads.scratch("aedat2.records", n, RECORD),
+        threads.scratch("aedat2.words", n, np.uint32),
+    )
     got = os.preadv(descriptor, [records.data], offset) if n else 0
     if got != RECORD.itemsize * n:
         raise FileFormatError(f"{header.path}: byte {offset + got}: the file ends early (it shrank?)")
@@ -601,27 +603,6 @@ def _decode(
             back = int(less[0]) if len(less) else None
     first, last = (int(t[0]), int(t[-1])) if len(t) else (None, None)
     return _Piece(start, stop - start, len(t), positions, counts, first, last, wraps, back)
-
-
-class _Scratch(threading.local):
-    """Each thread's buffers for the records it reads and their native words, reused from piece
-    to piece (fresh pages for every piece cost as much as decoding them)."""
-
-    def __init__(self) -> None:
-        self._records, self._words = np.empty(0, RECORD), np.empty(0, np.uint32)
-
-    def records(self, n: int) -> np.ndarray:
-        if len(self._records) < n:
-            self._records = np.empty(n, RECORD)
-        return self._records[:n]
-
-    def words(self, n: int) -> np.ndarray:
-        if len(self._words) < n:
-            self._words = np.empty(n, np.uint32)
-        return self._words[:n]
-
-
-_SCRATCH = _Scratch()
 
 
 class _Timeline:

@@ -66,7 +66,6 @@ import itertools
 import os
 import re
 import struct
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -440,7 +439,8 @@ class Writer(AtomicWriter):
 
         def task(k: int) -> None:
             a, b = groups[k]
-            words = _bytes(8 * sum(piece.events for piece in pieces[a:b])).view(np.uint32).reshape(-1, 2)
+            events = sum(piece.events for piece in pieces[a:b])
+            words = threads.scratch("aedat3.words", 2 * events, np.uint32).reshape(-1, 2)
             buffers: list[bytes | memoryview] = []
             done = 0
             for piece in pieces[a:b]:
@@ -929,22 +929,9 @@ class _Decoded(NamedTuple):
     y_max: int
 
 
-_LOCAL = threading.local()
-
-
-def _bytes(n: int) -> np.ndarray:
-    """This thread's byte buffer, ``n`` bytes of it (grown as needed, kept for the next task)."""
-    if len(getattr(_LOCAL, "bytes", ())) < n:
-        _LOCAL.bytes = np.empty(max(n, 8 * TASK_EVENTS + 1024), np.uint8)
-    buffer: np.ndarray = _LOCAL.bytes[:n]
-    return buffer
-
-
 def _scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
     """This thread's two uint32 scratch columns, ``n`` values each."""
-    if getattr(_LOCAL, "scratch", np.empty((2, 0))).shape[1] < n:
-        _LOCAL.scratch = np.empty((2, max(n, TASK_EVENTS)), np.uint32)
-    return _LOCAL.scratch[0, :n], _LOCAL.scratch[1, :n]
+    return threads.scratch("aedat3.data", n, np.uint32), threads.scratch("aedat3.field", n, np.uint32)
 
 
 def _decode(path: Path, descriptor: int, packets: np.ndarray) -> tuple[_Decoded, np.ndarray]:
@@ -964,7 +951,7 @@ def _decode(path: Path, descriptor: int, packets: np.ndarray) -> tuple[_Decoded,
     def task(k: int) -> tuple[np.ndarray | None, int, int]:
         a, b = groups[k]
         lo, hi = int(starts[a]), int(starts[b])
-        words = _bytes(8 * (hi - lo)).view(np.uint32).reshape(-1, 2)
+        words = threads.scratch("aedat3.words", 2 * (hi - lo), np.uint32).reshape(-1, 2)
         _read(path, descriptor, packets[a:b], words)
         data, field = _scratch(hi - lo)
         np.copyto(data, words[:, 0])

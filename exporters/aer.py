@@ -52,7 +52,6 @@ Examples
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Literal, NamedTuple
@@ -61,6 +60,7 @@ import numpy as np
 
 from eventcode import checks
 from eventcode.errors import AddressError, ExportError, FileFormatError, OptionError
+from exporters import threads
 
 COLUMNS = ("x", "y", "p")
 """The event columns a field can hold."""
@@ -370,7 +370,7 @@ def pack(
         out = np.empty(n, layout.dtype)
     elif len(out) != n:
         raise ExportError(f"out holds {len(out)} words for {n} events")
-    word, scratch = _SCRATCH.get("word", n, layout.dtype), _SCRATCH.get("field", n, layout.dtype)
+    word, scratch = _scratch("aer.word", n, layout.dtype), _scratch("aer.field", n, layout.dtype)
     for a in range(0, n, CHUNK):
         b = min(a + CHUNK, n)
         acc, tmp = word[: b - a], scratch[: b - a]
@@ -439,22 +439,9 @@ def _numpy(value: object) -> np.ndarray:
     return np.asarray(value)
 
 
-class _Scratch(threading.local):
-    """Each thread's work arrays of :data:`CHUNK` words, reused from call to call (fresh pages
-    for every call cost as much as the work)."""
-
-    def __init__(self) -> None:
-        self.arrays: dict[tuple[str, np.dtype], np.ndarray] = {}
-
-    def get(self, name: str, n: int, dtype: np.dtype) -> np.ndarray:
-        """Work array ``name`` of ``min(n, CHUNK)`` values of ``dtype``."""
-        array = self.arrays.get((name, dtype))
-        if array is None or len(array) < min(n, CHUNK):
-            array = self.arrays[(name, dtype)] = np.empty(CHUNK, dtype)
-        return array[: min(n, CHUNK)]
-
-
-_SCRATCH = _Scratch()
+def _scratch(name: str, n: int, dtype: np.dtype) -> np.ndarray:
+    """This thread's work array ``name`` of ``min(n, CHUNK)`` values of ``dtype``."""
+    return threads.scratch(name, min(n, CHUNK), dtype)
 
 
 # ---------------------------------------------------------------------- unpacking
@@ -545,7 +532,7 @@ def unpack_into(
     index, counts = classify(words, layout)
     if index is not None:
         words = words[index]
-    scratch = _SCRATCH.get("field", len(words), layout.dtype)
+    scratch = _scratch("aer.field", len(words), layout.dtype)
     for a in range(0, len(words), CHUNK):
         b = min(a + CHUNK, len(words))
         chunk, tmp = words[a:b], scratch[: b - a]
@@ -592,7 +579,7 @@ def classify(words: np.ndarray, layout: Layout) -> tuple[np.ndarray | None, dict
     mask, value = layout.event
     if not mask or not len(words):
         return None, counts
-    scratch = _SCRATCH.get("field", len(words), layout.dtype)
+    scratch = _scratch("aer.field", len(words), layout.dtype)
     for a in range(0, len(words), CHUNK):  # the common case, only events: no mask is kept
         masked = np.bitwise_and(words[a : a + CHUNK], mask, out=scratch[: len(words[a : a + CHUNK])])
         if masked.any() if value == 0 else not (masked == value).all():

@@ -50,7 +50,6 @@ from __future__ import annotations
 import bisect
 import os
 import queue
-import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -515,26 +514,15 @@ class _Piece(NamedTuple):
     back: int | None
 
 
-class _Scratch(threading.local):
-    """Each thread's buffers for the records it reads and a word's fields, reused from piece to
-    piece (fresh pages for every piece cost as much as decoding them)."""
-
-    def __init__(self) -> None:
-        self.records, self.field = np.empty(0, RECORD), np.empty(0, np.uint32)
-
-    def get(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if len(self.records) < n:
-            self.records, self.field = np.empty(n, RECORD), np.empty(n, np.uint32)
-        return self.records[:n], self.field[:n]
-
-
-_SCRATCH = _Scratch()
+def _scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's buffers for ``n`` records and one uint32 field of each."""
+    return threads.scratch("dat.records", n, RECORD), threads.scratch("dat.field", n, np.uint32)
 
 
 def _decode(descriptor: int, header: _Header, start: int, stop: int, out: dict[str, np.ndarray]) -> _Piece:
     """Read records ``start:stop`` and decode them into ``out``'s columns (``t``: the stored times)."""
     offset, n = header.byte(start), stop - start
-    records, field = _SCRATCH.get(n)
+    records, field = _scratch(n)
     if header.version == 2:
         records = out["t"].view(RECORD)  # 8 bytes an event: the records go where their times will be
     got = os.preadv(descriptor, [records.data], offset) if n else 0
@@ -935,7 +923,7 @@ def _scan_size(descriptor: int, header: _Header) -> tuple[int, int]:
 
     def scan(start: int) -> tuple[int, int]:
         stop = min(start + PIECE, header.records)
-        records, field = _SCRATCH.get(stop - start)
+        records, field = _scratch(stop - start)
         os.preadv(descriptor, [records.data], header.byte(start))
         word = records["word"]
         np.bitwise_and(word, (1 << x_bits) - 1, out=field)

@@ -24,6 +24,12 @@ high and the low 12 bits of a 24-bit time. Every decrease of ``TIME_HIGH`` is a 
 word of its kind (a cumulative maximum of indices), the base x adds the cumulative sum of the
 vectors' widths since, and the vectors' masks expand with one bit table; no Python loop per word.
 
+Both versions decode in pieces of about half a million words on all cores. A first pass over each
+piece counts its events and finds the state it leaves (the last y, low time, vector base, and its
+TIME_HIGH values); the states chain in file order; then each piece decodes from its starting state
+straight into its slice of the output columns, with per-thread scratch buffers for every
+temporary (fresh temporaries cost page faults, which serialize threads on a virtual machine).
+
 Who is right on ``evt3/expelliarmus_evt3_sample.raw``: this module, Prophesee's spec read
 literally. The file (Gen4.1 camera) writes each ``TIME_HIGH`` with a ``TIME_LOW`` right after it
 whose value is ahead of the next ``TIME_LOW`` (``TH 0xb2d, TL 0x32b, TL 0x320``) and no event
@@ -65,11 +71,12 @@ True
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
@@ -112,13 +119,14 @@ PLUGINS = {
 MAX_SIZE = 2048
 """EVT 2.0 and 3.0 address 11 bits: sensors up to 2048 x 2048."""
 BLOCK = 1 << 22
-"""Words decoded at a time by :func:`read` (16 MiB of EVT 2.0)."""
+"""Most words :func:`read_chunks` and :func:`info` decode at a time (16 MiB of EVT 2.0);
+:func:`read` decodes the whole file at once, straight into its columns."""
 MAX_BRIDGE = 1 << 22
 """Most ``TIME_HIGH`` words a writer adds to bridge gaps in one chunk."""
 _HEAD_LIMIT = 1 << 20
-_PIECE = 1 << 16
-"""Fewest words of a piece that one core decodes (small pieces keep temporaries in cache)."""
-"""Fewest words of a piece that one core decodes (small pieces keep temporaries in cache)."""
+_PIECE = 1 << 19
+"""Words of a piece that one core decodes: large enough that threads seldom wait on each
+other for the interpreter, small enough that the temporaries stay in cache."""
 _EVT2_KINDS = {0xA: "ext_trigger", 0xE: "others", 0xF: "continued"}
 _EVT3_KINDS = {0xA: "ext_trigger", 0xE: "others", 0x7: "continued_4", 0xF: "continued_12"}
 _BITS = np.unpackbits(
@@ -252,33 +260,64 @@ def _eventcode_line(path: Path, line: str | None) -> tuple[StepTime | None, int]
 
 
 # ---------------------------------------------------------------------- decoding
+@dataclass
 class _State:
-    """What a decoder carries from one block of words to the next."""
+    """What a decoder carries from one piece of words to the next."""
 
-    def __init__(self) -> None:
-        self.high = 0  # last TIME_HIGH value (raw)
-        self.wraps = 0
-        self.low = 0  # EVT 3.0: last TIME_LOW
-        self.y = -1  # EVT 3.0: last ADDR_Y (-1: none yet)
-        self.base = -1  # EVT 3.0: vector base x after the last word (-1: none yet)
-        self.vp = 0  # EVT 3.0: polarity of the last VECT_BASE_X
-        self.counts: dict[str, int] = {}
-
-
-def _last(mask: np.ndarray) -> np.ndarray:
-    """For each word, the index of the last word at or before it where ``mask`` holds, else -1."""
-    index = np.where(mask, np.arange(len(mask), dtype=np.int64), -1)
-    return np.maximum.accumulate(index) if len(index) else index
+    high: int = 0  # last TIME_HIGH value (raw)
+    wraps: int = 0
+    low: int = 0  # EVT 3.0: last TIME_LOW
+    y: int = -1  # EVT 3.0: last ADDR_Y (-1: none yet)
+    base: int = -1  # EVT 3.0: vector base x after the last word (-1: none yet)
+    vp: int = 0  # EVT 3.0: polarity of the last VECT_BASE_X
+    counts: dict[str, int] = field(default_factory=dict)
 
 
-def _count(state: _State, types: np.ndarray, kinds: dict[int, str], read: int) -> None:
-    """Add the words of other kinds to ``state.counts`` (``read``: the words of the decoded kinds)."""
-    left = len(types) - read
-    for kind, name in kinds.items():
-        found = int(np.count_nonzero(types == kind)) if left else 0
-        state.counts[name] = state.counts.get(name, 0) + found
-        left -= found
-    state.counts["reserved"] = state.counts.get("reserved", 0) + left
+@dataclass
+class _Scan:
+    """What a first pass over a piece of words finds: its events, its TIME_HIGH values and, for
+    EVT 3.0, the state it leaves (-1 where it sets none) and the vector widths after its last base."""
+
+    events: int
+    highs: np.ndarray
+    kinds: np.ndarray | None  # words of each type, where some are of no decoded type
+    low: int = -1
+    y: int = -1
+    base: int = -1
+    vp: int = 0
+    widths: int = 0
+    vectors: bool = False
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The first event of a piece (or block) whose time goes back, and the first outside the
+    sensor: (event index, word index), both -1 where there is none; and the word of its first event."""
+
+    back: tuple[int, int] = (-1, -1)
+    outside: tuple[int, int] = (-1, -1)
+    first_word: int = -1
+
+
+def _piece(path: Path, descriptor: int, at: int, count: int, dtype: str) -> np.ndarray:
+    """``count`` words at byte ``at``, read into this thread's scratch buffer."""
+    words = threads.scratch("evt.words", count, dtype)
+    if os.preadv(descriptor, [words.data], at) != words.nbytes:
+        raise FileFormatError(
+            f"{path}: the file ends before byte {at + words.nbytes}: it changed while being read"
+        )
+    return words
+
+
+def _tally(state: _State, kinds: np.ndarray | None, names: dict[int, str], decoded: tuple[int, ...]) -> None:
+    """Add the words of other kinds (``kinds``: words of each type) to ``state.counts``."""
+    for name in (*names.values(), "reserved"):
+        state.counts.setdefault(name, 0)
+    if kinds is None:
+        return
+    for kind in range(16):
+        if kind not in decoded:
+            state.counts[names.get(kind, "reserved")] += int(kinds[kind])
 
 
 def _times(high_values: np.ndarray, period_bits: int, state: _State) -> np.ndarray:
@@ -291,102 +330,219 @@ def _times(high_values: np.ndarray, period_bits: int, state: _State) -> np.ndarr
     return unwrapped
 
 
-def _before(mask: np.ndarray, at: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """For each word index of ``at``, how many words where ``mask`` holds (at ``where``) come at or
-    before it: a search among few such words, else a count over all."""
+def _found(
+    t: np.ndarray, x: np.ndarray, y: np.ndarray, size: tuple[int, int] | None, word: Callable[[int], int]
+) -> _Found:
+    """Where, in one piece's events, time first goes back and an event first falls outside ``size``
+    (``word``: the word index of an event)."""
+    back = outside = (-1, -1)
+    if len(t) > 1:
+        behind = np.less(t[1:], t[:-1], out=threads.scratch("evt.behind", len(t) - 1, bool))
+        if behind.any():
+            at = int(np.argmax(behind)) + 1
+            back = (at, word(at))
+    if size is not None and len(x) and (int(x.max()) >= size[0] or int(y.max()) >= size[1]):
+        at = int(np.argmax((x >= size[0]) | (y >= size[1])))
+        outside = (at, word(at))
+    return _Found(back, outside, word(0) if len(t) else -1)
+
+
+def _evt2_scan(words: np.ndarray) -> _Scan:
+    kinds = np.right_shift(words, 28, out=threads.scratch("evt.kinds", len(words), np.uint32))
+    events = int(np.count_nonzero(np.less_equal(kinds, 1, out=threads.scratch("evt.mask", len(words), bool))))
+    highs = words[np.equal(kinds, 8, out=threads.scratch("evt.mask", len(words), bool))] & 0x0FFFFFFF
+    other = events + len(highs) < len(words)
+    return _Scan(events, highs, np.bincount(kinds, minlength=16) if other else None)
+
+
+def _steps(out: np.ndarray, at: np.ndarray, values: np.ndarray, first: int) -> np.ndarray:
+    """``out`` filled with ``first``, then from each place ``at`` (sorted) on with ``values`` there
+    (the last of values at one place wins; places past the end do nothing): a cumulative sum of
+    the steps, without a temporary as long as ``out``.
+
+    >>> _steps(np.empty(6, np.int64), np.array([2, 2, 4, 9]), np.array([7, 8, 5, 1]), 3).tolist()
+    [3, 3, 8, 8, 5, 5]
+    """
+    last = np.flatnonzero(np.diff(at, append=np.iinfo(np.int64).max))
+    at, steps = at[last], np.diff(values[last], prepend=first)
+    out.fill(0)
+    if len(out):
+        out[0] = first
+        inside = at < len(out)
+        out[at[inside]] += steps[inside]
+        np.cumsum(out, out=out)
+    return out
+
+
+def _evt2(words: np.ndarray, highs: np.ndarray, out: dict[str, np.ndarray]) -> Callable[[int], int]:
+    """Decode EVT 2.0 words into ``out`` (``highs``: the unwrapped time of the last TIME_HIGH
+    before the piece, then of each in it, shifted to bits 6 and up); the word index of an event.
+
+    Every temporary is a scratch buffer."""
+    n = len(out["t"])
+    is_cd = np.less(words, 0x20000000, out=threads.scratch("evt.mask", len(words), bool))  # types 0, 1
+    cd = np.compress(is_cd, words, out=threads.scratch("evt.cd", n, np.uint32))
+    kinds = np.right_shift(words, 28, out=threads.scratch("evt.kinds", len(words), np.uint32))
+    at_high = np.flatnonzero(np.equal(kinds, 8, out=threads.scratch("evt.high", len(words), bool)))
+    if n + len(at_high) == len(words):  # the events before each TIME_HIGH: a count
+        before = np.subtract(at_high, np.arange(len(at_high)), out=at_high)
+    else:
+        before = np.cumsum(is_cd, dtype=np.int64)[at_high]
+    t = _steps(out["t"], before, highs[1:], highs[0])
+    halves = cd.view("<u2")
+    low = np.right_shift(halves[1::2], 6, out=threads.scratch("evt.low", n, np.uint16))
+    np.bitwise_or(t, np.bitwise_and(low, 63, out=low), out=t)
+    np.bitwise_and(
+        np.right_shift(cd, 11, out=threads.scratch("evt.kinds", n, np.uint32)),
+        0x7FF,
+        out=out["x"],
+        casting="unsafe",
+    )
+    np.bitwise_and(halves[0::2], 0x7FF, out=out["y"], casting="unsafe")
+    np.greater_equal(cd, 0x10000000, out=out["p"])
+    return lambda event: int(np.argmax(is_cd)) if event == 0 else int(np.flatnonzero(is_cd)[event])
+
+
+def _last_of(kinds: np.ndarray, kind: int) -> int:
+    """The index of the last word of type ``kind`` (-1: none), looked for from the end."""
+    size = 256
+    while True:
+        found = np.flatnonzero(kinds[-size:] == kind)
+        if len(found):
+            return max(len(kinds) - size, 0) + int(found[-1])
+        if size >= len(kinds):
+            return -1
+        size *= 16
+
+
+def _widths(kinds: np.ndarray) -> int:
+    """The x advance of the vector words of ``kinds``: 12 per VECT_12, 8 per VECT_8."""
+    return 12 * int(np.count_nonzero(kinds == 4)) + 8 * int(np.count_nonzero(kinds == 5))
+
+
+def _evt3_scan(words: np.ndarray) -> _Scan:
+    kinds = words >> 12
+    counts = np.bincount(kinds, minlength=16)
+    events = int(counts[2])
+    for kind, bits in ((4, 0xFFF), (5, 0xFF)):
+        if counts[kind]:
+            events += int(_POPCOUNT[words[kinds == kind] & bits].sum())
+    highs = words[kinds == 8] & 0x0FFF if counts[8] else words[:0]
+    decoded = sum(int(counts[kind]) for kind in (0, 2, 3, 4, 5, 6, 8))
+    scan = _Scan(events, highs, counts if decoded < len(words) else None)
+    if counts[6]:
+        scan.low = int(words[_last_of(kinds, 6)] & 0x0FFF)
+    if counts[0]:
+        scan.y = int(words[_last_of(kinds, 0)] & 0x07FF)
+    vectors = bool(counts[4] or counts[5])
+    scan.vectors = vectors
+    if counts[3]:
+        at = _last_of(kinds, 3)
+        scan.base, scan.vp = int(words[at] & 0x07FF), int(words[at] >> 11) & 1
+        scan.widths = _widths(kinds[at + 1 :]) if vectors else 0
+    elif vectors:
+        scan.widths = _widths(kinds)
+    return scan
+
+
+def _evt3_states(scans: list[_Scan], state: _State) -> list[_State]:
+    """The state at the start of each piece, and ``state`` moved to the end of the last."""
+    starts = []
+    for scan in scans:
+        starts.append(replace(state, counts={}))
+        state.low = scan.low if scan.low >= 0 else state.low
+        state.y = scan.y if scan.y >= 0 else state.y
+        if scan.base >= 0:
+            state.base, state.vp = scan.base + scan.widths, scan.vp
+        elif state.base >= 0:
+            state.base += scan.widths
+        _times(scan.highs.astype(np.int64), 12, state)
+    return starts
+
+
+def _last(mask: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the words of one type (``mask``) are, and how many of them come before each event word
+    (``source``): a count over all words for a common type, a search for a rare one."""
+    where = np.flatnonzero(mask)
     if 16 * len(where) < len(mask):
-        found: np.ndarray = np.searchsorted(where, at, side="right")
-        return found
-    counts: np.ndarray = np.cumsum(mask.view(np.uint8), dtype=np.int32)[at]  # blocks < 2^31 words
-    return counts
+        # each rare word counts from the first event after it on
+        first_after = np.searchsorted(source, where)
+        rare: np.ndarray = np.cumsum(np.bincount(first_after, minlength=len(source) + 1)[: len(source)])
+        return where, rare
+    counts = np.cumsum(mask.view(np.uint8), dtype=np.int32, out=threads.scratch("evt.count", len(mask), np.int32))
+    return where, counts[source]  # pieces < 2^31 words
 
 
-def _evt2(words: np.ndarray, state: _State, out: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
-    """Decode EVT 2.0 words in pieces on all cores: a scan finds each piece's CD and TIME_HIGH
-    words, the TIME_HIGH values unwrap in order, then each piece fills its part of the columns
-    (the start of the columns ``out`` if given, long enough for every word)."""
-    pieces = max(1, min(16 * threads.WORKERS, len(words) // _PIECE))
-    cuts = np.linspace(0, len(words), pieces + 1, dtype=np.int64)
-    bounds = list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
-
-    def scan(piece: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        lo, hi = piece
-        types = words[lo:hi].view(np.uint8)[3::4] >> 4  # bits 31-28 of each little-endian word
-        cd, high = np.flatnonzero(types <= 1), np.flatnonzero(types == 8)
-        # the CD words before each TIME_HIGH: a count where there are no other words
-        every = len(cd) + len(high) == hi - lo
-        starts = high - np.arange(len(high)) if every else np.searchsorted(cd, high)
-        return cd + lo, high + lo, starts
-
-    scanned = list(threads.parallel(scan, bounds))
-    at_high = np.concatenate([high for _, high, _ in scanned])
-    found = np.cumsum([0] + [len(cd) for cd, _, _ in scanned])
-    n_high = np.cumsum([0] + [len(high) for _, high, _ in scanned])
-    total = int(found[-1])
-    read = total + len(at_high)
-    types = words.view(np.uint8)[3::4] >> 4 if read < len(words) else words[:0]  # only to count others
-    _count(state, types, _EVT2_KINDS, min(read, len(types)))
-    carry = (state.wraps << 28) + state.high
-    highs = np.concatenate(([carry], _times((words[at_high] & 0x0FFFFFFF).astype(np.int64), 28, state))) << 6
-    if out is None:
-        out = {name: np.empty(total, dtype) for name, dtype in _DTYPES.items()}
-    t, x, y, p = (out[name][:total] for name in "txyp")
-
-    def fill(index: int) -> None:
-        cd, _, starts = scanned[index]
-        part = slice(int(found[index]), int(found[index + 1]))
-        # the CD words after each TIME_HIGH (the one before the piece first) take its value
-        piece_highs = highs[int(n_high[index]) : int(n_high[index + 1]) + 1]
-        high = np.repeat(piece_highs, np.diff(starts, prepend=0, append=len(cd)))
-        cd_words = words[cd]
-        halves = cd_words.view("<u2")
-        np.bitwise_or(high, np.bitwise_and(halves[1::2] >> 6, 63), out=t[part])
-        np.bitwise_and(cd_words >> 11, 0x7FF, out=x[part], casting="unsafe")
-        np.bitwise_and(halves[0::2], 0x7FF, out=y[part], casting="unsafe")
-        np.greater_equal(cd_words.view(np.uint8)[3::4], 0x10, out=p[part])
-
-    for _ in threads.parallel(fill, range(pieces)):
-        pass
-    return {"t": t, "x": x, "y": y, "p": p, "words": words}  # words: where the events are, for errors
+def _latest(
+    types: np.ndarray, value: np.ndarray, source: np.ndarray, kind: int, carry: int, bits: int
+) -> np.ndarray:
+    """For each event word (``source``), the value (its ``bits``) of the last word of type ``kind``
+    before it (``carry`` where none): for a common kind, a running maximum of the indices of its words."""
+    mask = np.equal(types, kind, out=threads.scratch("evt.kind", len(types), bool))
+    if 16 * np.count_nonzero(mask) < len(types):
+        where, before = _last(mask, source)
+        rare: np.ndarray = np.concatenate(([carry], value[where] & bits))[before]
+        return rare
+    index = np.multiply(_counting(len(types)), mask, out=threads.scratch("evt.index", len(types), np.int32))
+    np.maximum.accumulate(index, out=index)  # 1 + the index of the last word of the kind, 0 if none
+    last = index[source]
+    found: np.ndarray = np.bitwise_and(value[last - 1], bits, dtype=np.int32)
+    found[: np.searchsorted(last, 1)] = carry  # the events before the first word of the kind
+    return found
 
 
-def _evt3(words: np.ndarray, state: _State, offset: int, path: Path | None) -> dict[str, np.ndarray]:
-    types = words.view(np.uint8)[1::2] >> 4  # bits 15-12 of each little-endian word
-    value = words & 0x0FFF
-    is_high, is_low, is_y, is_base = types == 8, types == 6, types == 0, types == 3
-    events = ((types - 4) < 2) | (types == 2)  # VECT_12, VECT_8 (uint8 wraps below 4), EVT_ADDR_X
+_counted = np.zeros(0, np.int32)
+
+
+def _counting(count: int) -> np.ndarray:
+    """1, 2, ..., ``count`` (int32), made once for the longest piece asked for."""
+    global _counted
+    if len(_counted) < count:
+        _counted = np.arange(1, count + 1, dtype=np.int32)
+    return _counted[:count]
+
+
+def _evt3(
+    words: np.ndarray, state: _State, offset: int, path: Path, out: dict[str, np.ndarray], vectors: bool
+) -> Callable[[int], int]:
+    """Decode EVT 3.0 words from ``state`` into ``out`` (raising, with the byte offset, at an event
+    before any y or vector base; ``vectors``: whether there are vector words); the word index of an
+    event."""
+    n = len(words)
+    types = np.right_shift(words, 12, out=threads.scratch("evt.kinds", n, np.uint16))
+    value = np.bitwise_and(words, 0x0FFF, out=threads.scratch("evt.value", n, np.uint16))
+    if vectors:  # VECT_12, VECT_8 (uint16 wraps below 4), EVT_ADDR_X
+        events = ((types - 4) < 2) | (types == 2)
+    else:
+        events = np.equal(types, 2, out=threads.scratch("evt.mask", n, bool))
     source = np.flatnonzero(events)  # the words that hold events
-    at = [np.flatnonzero(mask) for mask in (is_high, is_low, is_y, is_base)]
-    _count(state, types, _EVT3_KINDS, len(source) + sum(len(positions) for positions in at))
+    # state at each event word: the last word of each kind before it (a count picks it)
+    at_high = np.flatnonzero(np.equal(types, 8, out=threads.scratch("evt.kind", n, bool)))
+    carry = ((state.wraps << 12) + state.high) << 12
+    highs = _times(value[at_high].astype(np.int64), 12, state) << 12
+    low = _latest(types, value, source, 6, state.low, 0xFFF)
+    y = _latest(types, value, source, 0, state.y, 0x7FF)
+    at_source = value[source]
+    if not vectors and (state.y >= 0 or not len(y) or y.min() >= 0):  # one event per word
+        t = out["t"]
+        np.bitwise_or(_steps(t, np.searchsorted(source, at_high), highs, carry), low, out=t)
+        np.bitwise_and(at_source, 0x7FF, out=out["x"], casting="unsafe")
+        np.copyto(out["y"], y, casting="unsafe")
+        np.greater_equal(at_source, 0x800, out=out["p"])
+        return lambda event: int(source[event])
+    time = _steps(np.empty(len(source), np.int64), np.searchsorted(source, at_high), highs, carry) | low
     kinds = types[source]
     vector = kinds != 2
-    # state at each event word: the last word of each kind before it (a count picks it)
-    carry_high = (state.wraps << 12) + state.high
-    highs = np.concatenate(([carry_high], _times(value[at[0]].astype(np.int64), 12, state)))
-    lows = np.concatenate(([state.low], value[at[1]])).astype(np.int64)
-    ys = np.concatenate(([state.y], value[at[2]] & 0x7FF)).astype(np.int64)
-    bases = np.concatenate(([state.base], value[at[3]] & 0x7FF)).astype(np.int64)
-    polarities = np.concatenate(([state.vp], value[at[3]] >> 11)).astype(bool)
-    time = (highs[_before(is_high, source, at[0])] << 12) | lows[_before(is_low, source, at[1])]
-    y = ys[_before(is_y, source, at[2])]
-    at_source = value[source]
-    single_x = at_source & 0x7FF
-    p = at_source >= 0x800
-    if len(at[3]) == 0 and state.base < 0 and not vector.any():  # no vectors: one event per word
-        if len(y) and y.min() < 0:
-            word = int(source[np.argmax(y < 0)])
-            raise FileFormatError(
-                f"{path}: EVT 3.0 event word at byte {offset + 2 * word} has no EVT_ADDR_Y before it"
-            )
-        if len(words):
-            state.low, state.y = int(lows[-1]), int(ys[-1])
-        return {"t": time, "x": single_x.astype(np.int16), "y": y.astype(np.int16), "p": p, "source": source}
-    n_base = np.searchsorted(at[3], source)  # VECT_BASE_X words before each event word
+    at_base, n_base = _last(
+        np.equal(types, 3, out=threads.scratch("evt.kind", n, bool)), source
+    )  # VECT_BASE_X words before each event word
+    bases = np.concatenate(([state.base], value[at_base] & 0x7FF)).astype(np.int64)
+    polarities = np.concatenate(([state.vp], value[at_base] >> 11)).astype(bool)
     # vector base x: the base plus the widths of the vectors after it and before this word
     width = np.where(kinds == 4, 12, 8) * vector
     after = np.concatenate(([0], np.cumsum(width)))  # widths of the event words before each, and all
     # for each base word (the carry first), the widths of the event words before it
-    since = np.concatenate(([0], after[np.searchsorted(source, at[3])]))
+    since = np.concatenate(([0], after[np.searchsorted(source, at_base)]))
     base = bases[n_base] + after[:-1] - since[n_base]
     base[bases[n_base] < 0] = -1
     bad = np.flatnonzero((y < 0) | (vector & (base < 0)))
@@ -398,30 +554,89 @@ def _evt3(words: np.ndarray, state: _State, offset: int, path: Path | None) -> d
     per = np.ones(len(source), np.int64)
     per[vector] = _POPCOUNT[masks]
     end = np.cumsum(per)
-    total = int(end[-1]) if len(end) else 0
     rows, columns = np.nonzero(_BITS[masks])
     at_vector = (end - per)[vector]
     place = at_vector[rows] + np.arange(len(rows)) - (np.cumsum(per[vector]) - per[vector])[rows]
     single = np.flatnonzero(~vector)
-    x = np.empty(total, np.int16)
-    out_p = np.empty(total, bool)
-    x[end[single] - 1] = single_x[single]
-    out_p[end[single] - 1] = p[single]
+    x, p = out["x"], out["p"]
+    x[end[single] - 1] = at_source[single] & 0x7FF
+    p[end[single] - 1] = at_source[single] >= 0x800
     x[place] = base[vector][rows] + columns
-    out_p[place] = polarities[n_base[vector]][rows]
-    if len(words):
-        state.low, state.y = int(lows[-1]), int(ys[-1])
-        last_base = int(bases[-1])
-        state.base = last_base + int(after[-1]) - int(since[-1]) if last_base >= 0 else -1
-        state.vp = int(polarities[-1])
-    return {
-        "t": np.repeat(time, per),
-        "x": x,
-        "y": np.repeat(y, per).astype(np.int16),
-        "p": out_p,
-        "source": source,
-        "ends": end,
-    }
+    p[place] = polarities[n_base[vector]][rows]
+    out["t"][:] = np.repeat(time, per)
+    out["y"][:] = np.repeat(y, per)
+    return lambda event: int(source[np.searchsorted(end, event, side="right")])
+
+
+def _block(
+    path: Path,
+    descriptor: int,
+    header: _Header,
+    first: int,
+    count: int,
+    state: _State,
+    size: tuple[int, int] | None,
+) -> tuple[dict[str, np.ndarray], _Found]:
+    """Decode ``count`` words from word ``first`` in pieces on all cores: a scan of each piece
+    counts its events and the state it leaves, the states chain in order, then each piece decodes
+    into its part of the columns and checks its events; then the pieces' seams are checked."""
+    dtype, bits = ("<u4", 28) if header.version == "2.0" else ("<u2", 12)
+    pieces = max(1, round(count / _PIECE))
+    cuts = np.linspace(first, first + count, pieces + 1, dtype=np.int64).tolist()
+    bounds = list(itertools.pairwise(cuts))
+
+    def words(piece: tuple[int, int]) -> np.ndarray:
+        return _piece(
+            path, descriptor, header.data_start + piece[0] * header.word_bytes, piece[1] - piece[0], dtype
+        )
+
+    scan = _evt2_scan if header.version == "2.0" else _evt3_scan
+    scans = list(threads.parallel(lambda piece: scan(words(piece)), bounds))
+    names, decoded = (_EVT2_KINDS, (0, 1, 8)) if bits == 28 else (_EVT3_KINDS, (0, 2, 3, 4, 5, 6, 8))
+    for found in scans:
+        _tally(state, found.kinds, names, decoded)
+    ends = np.cumsum([0] + [found.events for found in scans]).tolist()
+    out = {name: np.empty(ends[-1], dtype) for name, dtype in _DTYPES.items()}
+    if bits == 28:
+        carry = (state.wraps << 28) + state.high
+        highs = np.concatenate(
+            ([carry], _times(np.concatenate([s.highs for s in scans]).astype(np.int64), 28, state))
+        )
+        n_high = np.cumsum([0] + [len(s.highs) for s in scans]).tolist()
+    else:
+        starts = _evt3_states(scans, state)
+
+    def decode(index: int) -> _Found:
+        lo = bounds[index][0]
+        part = {name: column[ends[index] : ends[index + 1]] for name, column in out.items()}
+        if bits == 28:
+            word = _evt2(words(bounds[index]), highs[n_high[index] : n_high[index + 1] + 1] << 6, part)
+        else:
+            piece_state = starts[index]
+            offset = header.data_start + lo * header.word_bytes
+            word = _evt3(words(bounds[index]), piece_state, offset, path, part, scans[index].vectors)
+        found = _found(part["t"], part["x"], part["y"], size, word)
+
+        def shifted(pair: tuple[int, int]) -> tuple[int, int]:
+            return pair if pair[0] < 0 else (pair[0] + ends[index], pair[1] + lo - first)
+
+        return _Found(
+            shifted(found.back),
+            shifted(found.outside),
+            found.first_word + lo - first if found.first_word >= 0 else -1,
+        )
+
+    founds = list(threads.parallel(decode, range(pieces)))
+    back = [found.back for found in founds if found.back[0] >= 0]
+    t = out["t"]
+    back += [
+        (ends[i], found.first_word)
+        for i, found in enumerate(founds)
+        if 0 < ends[i] < ends[i + 1] and t[ends[i]] < t[ends[i] - 1]
+    ]
+    outside = [found.outside for found in founds if found.outside[0] >= 0]
+    first_word = next((found.first_word for found in founds if found.first_word >= 0), -1)
+    return out, _Found(min(back, default=(-1, -1)), min(outside, default=(-1, -1)), first_word)
 
 
 def _blocks(
@@ -432,60 +647,40 @@ def _blocks(
     state: _State,
     size: tuple[int, int] | None,
     ordered: bool,
-    out: dict[str, np.ndarray] | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
     """Decoded columns of each block of ``block`` words, checked against the sensor (of ``size``)
-    and, if ``ordered``, the time order; EVT 2.0 blocks fill ``out`` one after the other if given."""
-    dtype = "<u4" if header.version == "2.0" else "<u2"
+    and, if ``ordered``, the time order."""
     last_t: int | None = None
-    filled = 0
     for first in range(0, header.words, block):
-        count = min(block, header.words - first)
-        file.seek(header.data_start + first * header.word_bytes)
-        words = np.fromfile(file, dtype=dtype, count=count)
-        offset = header.data_start + first * header.word_bytes
-        if header.version == "2.0":
-            columns = _evt2(words, state, None if out is None else {n: a[filled:] for n, a in out.items()})
-            filled += len(columns["t"])
-        else:
-            columns = _evt3(words, state, offset, path)
+        columns, found = _block(
+            path, file.fileno(), header, first, min(block, header.words - first), state, size
+        )
         if header.t0:
             columns["t"] += header.t0
         t = columns["t"]
-        if ordered and len(t):
-            back = np.flatnonzero(t[1:] < t[:-1])
-            if last_t is not None and t[0] < last_t:
-                back = np.concatenate(([-1], back))
-            if len(back):
-                at = int(back[0]) + 1
-                raise FileFormatError(
-                    f"{path}: time goes back at byte {_byte(columns, at, offset, header)} ({int(t[at])} us "
-                    f"after {last_t if at == 0 else int(t[at - 1])} us); sort=True sorts the events instead"
-                )
+        back = found.back
+        if ordered and last_t is not None and len(t) and t[0] < last_t:
+            back = (0, found.first_word)
+        if ordered and back[0] >= 0:
+            at, word = back
+            raise FileFormatError(
+                f"{path}: time goes back at byte {_byte(header, first + word)} ({int(t[at])} us "
+                f"after {last_t if at == 0 else int(t[at - 1])} us); sort=True sorts the events instead"
+            )
+        if found.outside[0] >= 0 and size is not None:
+            at, word = found.outside
+            raise FileFormatError(
+                f"{path}: event at byte {_byte(header, first + word)} has x={int(columns['x'][at])}, "
+                f"y={int(columns['y'][at])} outside the {size[0]}x{size[1]} sensor"
+            )
+        if len(t):
             last_t = int(t[-1])
-        x, y = columns["x"], columns["y"]
-        if size is not None and len(x) and (int(x.max()) >= size[0] or int(y.max()) >= size[1]):
-            bad = np.flatnonzero((x >= size[0]) | (y >= size[1]))
-            if len(bad):
-                at = int(bad[0])
-                raise FileFormatError(
-                    f"{path}: event at byte {_byte(columns, at, offset, header)} has "
-                    f"x={int(columns['x'][at])}, y={int(columns['y'][at])} outside the "
-                    f"{size[0]}x{size[1]} sensor"
-                )
         yield columns
 
 
-def _byte(columns: dict[str, np.ndarray], event: int, offset: int, header: _Header) -> int:
-    """The byte offset of the word that holds event ``event`` of a block starting at ``offset``."""
-    # EVT 2.0: the CD words of the block, found again only for an error
-    source = columns["source"] if "source" in columns else np.flatnonzero((columns["words"] >> 28) <= 1)
-    word = (
-        source[event]
-        if "ends" not in columns
-        else source[np.searchsorted(columns["ends"], event, side="right")]
-    )
-    return offset + int(word) * header.word_bytes
+def _byte(header: _Header, word: int) -> int:
+    """The byte offset of word ``word``."""
+    return header.data_start + word * header.word_bytes
 
 
 @dataclass(frozen=True)
@@ -622,23 +817,9 @@ def read(
     with _open(path, version, sensor_size) as (path, file, header, target):
         window = _window(path, sample, t_start, t_end, target)
         state = _State()
-        block = max(header.words, 1) if sort else BLOCK
-        # EVT 2.0 has at most one event per word: its blocks decode into the columns in place
-        out = (
-            {name: np.empty(header.words, dtype) for name, dtype in _DTYPES.items()}
-            if header.version == "2.0" and header.words > block
-            else None
-        )
-        blocks = list(_blocks(path, file, header, block, state, target.size, not sort, out))
-    filled = sum(len(b["t"]) for b in blocks)
-    columns = {
-        name: out[name][:filled]
-        if out is not None
-        else np.concatenate([b[name] for b in blocks])
-        if len(blocks) > 1
-        else (blocks[0] if blocks else _empty())[name]
-        for name in "txyp"
-    }
+        # one block: its pieces decode straight into the columns
+        blocks = list(_blocks(path, file, header, max(header.words, 1), state, target.size, not sort))
+    columns = blocks[0] if blocks else _empty()
     if sort:
         order = np.argsort(columns["t"], kind="stable")
         columns = {name: column[order] for name, column in columns.items()}

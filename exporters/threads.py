@@ -1,7 +1,9 @@
 """Work on all cores for the file formats: numpy, lz4, zstandard and file reads release the GIL,
 so packets pack, compress, decompress and copy in parallel while the caller uses earlier results.
 
-One pool of :data:`WORKERS` threads serves every format.
+One pool of :data:`WORKERS` threads serves every format. :func:`scratch` gives each thread
+buffers it keeps from one piece of work to the next: temporaries that are allocated afresh for
+every piece cost page faults, and on a virtual machine those serialize the threads.
 
 Examples
 --------
@@ -11,6 +13,8 @@ Examples
 >>> with threads.ordered(lambda i: i + 1, range(3)) as results:
 ...     list(results)
 [1, 2, 3]
+>>> threads.scratch("demo", 3, "<u2").dtype.name
+'uint16'
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -69,3 +76,23 @@ def ordered(function: Callable[[T], R], items: Sequence[T]) -> Iterator[Iterator
 def pool() -> ThreadPoolExecutor:
     """The shared pool, made on first use."""
     return ThreadPoolExecutor(WORKERS, thread_name_prefix="exporters")
+
+
+_buffers = threading.local()
+
+
+def scratch(name: str, count: int, dtype: np.typing.DTypeLike) -> np.ndarray:
+    """This thread's buffer ``name`` as ``count`` items of ``dtype`` (contents undefined).
+
+    The buffer is kept, and grown when asked for more, so a view stays valid only until the
+    same thread asks for ``name`` again: use it within one piece of work, never return it, and
+    name it after its module (``"dat.records"``) so that two modules' buffers never meet.
+    """
+    size = count * np.dtype(dtype).itemsize
+    held = getattr(_buffers, "held", None)
+    if held is None:
+        held = _buffers.held = {}
+    buffer = held.get(name)
+    if buffer is None or len(buffer) < size:
+        buffer = held[name] = np.empty(max(size, 1 << 12), np.uint8)
+    return buffer[:size].view(dtype)
