@@ -45,6 +45,24 @@ def timed(
     return statistics.median(times), len(times), result
 
 
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """Seconds of each call of each function, ``repeat`` rounds of one call of each in turn
+    (A, B, A, B, ...), so that a slow spell of the machine falls on every function alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            result = fn()
+            times[name].append(time.perf_counter() - start)
+            del result
+    return times
+
+
+def spread(times: list[float]) -> str:
+    """The median of ``times`` and their range, as ``0.123 s (0.110-0.140)``."""
+    return f"{statistics.median(times):.3f} s ({min(times):.3f}-{max(times):.3f})"
+
+
 def _status_kib(key: str) -> int:
     match = re.search(rf"{key}:\s+(\d+)", Path("/proc/self/status").read_text())
     if match is None:
