@@ -156,7 +156,7 @@ def measure(
         try:
             right = same(events, read(path))
         except Exception as err:  # a peer failing on a file it should read: reported
-            rows.append({**base, "reader": reader, "error": str(err)[:80]})
+            rows.append({**base, "reader": reader, "error": str(err).replace(f"{path}: ", "")[:50]})
             continue
         if right:
             correct[reader] = lambda r=read: r(path)
@@ -198,6 +198,40 @@ def verdict(fmt: str, rows: list[dict[str, object]]) -> str | None:
     )
 
 
+def cell(by: dict[str, dict[str, object]], name: str) -> str:
+    """Reader ``name``'s Mev/s on one file, or why it has none."""
+    row = by.get(name)
+    if row is None:
+        return ""
+    return f"fails: {row['error']}" if "error" in row else f"{row['mev_s']:.0f}"
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    """One markdown line per file: each reader's Mev/s beside the limit's, eventcode over the best
+    peer (median and range of the rounds) and eventcode's time over the limit's."""
+    files: dict[tuple[object, ...], dict[str, dict[str, object]]] = {}
+    for row in rows:
+        files.setdefault((row["events"], row["format"], row["file"]), {})[str(row["reader"])] = row
+    lines = [
+        "| events | file (writer) | eventcode | expelliarmus | faery | Tonic | limit (fromfile) "
+        "| eventcode / best peer (rounds) | eventcode / limit |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (count, fmt, writer), by in files.items():
+        peers = {k: r for k, r in by.items() if k not in ("eventcode", "limit") and "seconds" in r}
+        ratio = limit = ""
+        if peers and "seconds" in by.get("eventcode", {}):
+            best = min(peers, key=lambda k: peers[k]["seconds"])
+            low, high = peers[best]["ratio_range"]
+            ratio = f"{peers[best]['ratio']:.2f}x ({low:.2f}-{high:.2f})"
+            limit = f"{1 / by['limit']['ratio']:.1f}x its time"
+        cells = " | ".join(
+            cell(name) for name in ("eventcode", "expelliarmus", "faery", "Tonic read_mnist_file", "limit")
+        )
+        lines.append(f"| {count / 1e6:g} M | {fmt} ({writer}) | {cells} | {ratio} | {limit} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=float, nargs="+", default=[5e6, 20e6])
@@ -233,21 +267,9 @@ def main() -> None:
                     verdicts.append(line)
     print(
         f"# {platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}, median of {args.repeat} "
-        "interleaved rounds (range)"
+        "interleaved rounds"
     )
-    print("| events | format | file by | reader | seconds (range) | Mev/s | its time / eventcode's (range) |")
-    print("|---|---|---|---|---|---|---|")
-    for row in rows:
-        start = f"| {row['events'] / 1e6:g} M | {row['format']} | {row['file']} | {row['reader']} "
-        if "error" in row:
-            print(f"{start}| {row['error']} | | |")
-            continue
-        ratio = (
-            ""
-            if row["ratio"] is None
-            else f"{row['ratio']:.2f}x ({row['ratio_range'][0]:.2f}-{row['ratio_range'][1]:.2f})"
-        )
-        print(f"{start}| {row['spread']} | {row['mev_s']:.0f} | {ratio} |")
+    print(table(rows))
     print()
     for line in verdicts:
         print(line)
