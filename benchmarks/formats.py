@@ -226,7 +226,8 @@ def table(rows: list[dict[str, object]]) -> str:
             ratio = f"{peers[best]['ratio']:.2f}x ({low:.2f}-{high:.2f})"
             limit = f"{1 / by['limit']['ratio']:.1f}x its time"
         cells = " | ".join(
-            cell(name) for name in ("eventcode", "expelliarmus", "faery", "Tonic read_mnist_file", "limit")
+            cell(by, name)
+            for name in ("eventcode", "expelliarmus", "faery", "Tonic read_mnist_file", "limit")
         )
         lines.append(f"| {count / 1e6:g} M | {fmt} ({writer}) | {cells} | {ratio} | {limit} |")
     return "\n".join(lines)
@@ -265,6 +266,8 @@ def main() -> None:
                 line = verdict(fmt, found)
                 if line:
                     verdicts.append(line)
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "verdicts": verdicts}, indent=1))
     print(
         f"# {platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}, median of {args.repeat} "
         "interleaved rounds"
@@ -273,8 +276,6 @@ def main() -> None:
     print()
     for line in verdicts:
         print(line)
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "verdicts": verdicts}, indent=1))
 
 
 if __name__ == "__main__":
