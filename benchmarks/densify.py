@@ -1,18 +1,23 @@
-"""Benchmark: events -> dense [T, B, 1, 28, 28], eventcode vs what a user writes by hand.
+"""Benchmark: events -> dense ``[T, B, *shape]`` float32, eventcode vs what a user writes by hand,
+swept over densities and sensor sizes.
 
 Baselines, on the same events in the same process:
 
-- ``numpy bincount``: flat index from the columns, ``np.bincount`` of ON minus OFF, cast to the
-  same float32 output (the hand-written numpy path);
-- ``torch index_put_``: flat index from the columns, ``out.view(-1).index_put_(..., accumulate=True)``
-  with +1/-1 values (the naive torch path).
+- ``numpy bincount``: the flat index from the columns, ``np.bincount`` weighted +1 (ON) / -1
+  (OFF), cast to float32 (the fastest hand-written numpy path we found; two unweighted bincounts
+  of ON and OFF take 1.4-2x longer);
+- ``torch index_put_``: the flat index, ``out.view(-1).index_put_(..., accumulate=True)`` of +1/-1.
 
-Prints time (median of ``--repeat`` runs), events/s, GB/s of output written, peak memory above
-the input events and the ratio of each baseline's time to eventcode's. Peak memory on the CPU is
-the resident-set high-water mark of one call in a fresh process (see ``common.py``); on CUDA
-it is ``torch.cuda.max_memory_allocated`` above the events.
+Each case (a sensor size, a density of events per output element) has an output of about
+``--cells`` elements: T = 100 steps and B samples for small sensors, fewer steps for large ones.
+Events are random, sorted by (sample, t), 80% ON. The methods run in ``--repeat`` interleaved
+rounds; each row prints the median (and range) of the time, events/s, GB/s of output written and
+the memset limit: ``torch.empty(...).fill_(1)`` of the same output, GB/s. Peak memory beyond the
+input events is the resident-set high-water mark of one call in a fresh process (``common.py``);
+the bound for eventcode is the output plus twice the event bytes (13 B per event). On CUDA the
+peak is ``torch.cuda.max_memory_allocated`` above the events.
 
-Run: ``python benchmarks/densify.py [--events 2e6 50e6] [--device cpu|cuda] [--json out.json]``
+Run: ``python benchmarks/densify.py [--cells 25e6] [--repeat 5] [--device cpu|cuda] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -21,35 +26,43 @@ import argparse
 import functools
 import json
 import platform
+import statistics
 
 import numpy as np
 import torch
-from common import isolated_peak, peak_rss_bytes, timed
+from common import interleaved, isolated_peak, peak_rss_bytes, spread
 
 import eventcode
 from eventcode import Events
 
-NUM_STEPS, SHAPE, DENSITY = 100, (1, 28, 28), 0.13  # rate-coded MNIST: ~13% of pixel-steps fire
+SIZES = ((28, 28), (128, 128), (346, 260), (1280, 720))
+"""Sensor sizes (W, H) swept: MNIST to a 1 Mpx-class camera."""
+DENSITIES = (0.001, 0.01, 0.13, 0.6)
+"""Events per output element swept: sparse camera bins to rate-coded inputs and beyond."""
 
 
-def make_events(num_events: int, device: str) -> Events:
-    """Random step-time events, 80% ON, sorted by (sample, t) at the density of rate-coded MNIST."""
-    numel = int(np.prod(SHAPE))
-    batch = max(1, round(num_events / (DENSITY * NUM_STEPS * numel)))
+def make_events(size: tuple[int, int], density: float, cells: float, device: str) -> Events:
+    """Random step-time events on a ``size`` sensor, sorted by (sample, t), 80% ON, about
+    ``density * cells`` of them over an output of about ``cells`` elements."""
+    width, height = size
+    numel = width * height
+    num_steps = 100 if numel * 100 <= cells else max(1, round(cells / numel))
+    batch = max(1, round(cells / (num_steps * numel)))
+    num_events = max(1, round(density * num_steps * batch * numel))
     gen = torch.Generator().manual_seed(0)
     sample = torch.randint(0, batch, (num_events,), generator=gen).sort().values
     offsets = torch.zeros(batch + 1, dtype=torch.int64)
     offsets[1:] = torch.bincount(sample, minlength=batch).cumsum(0)
-    t = torch.randint(0, NUM_STEPS, (num_events,), generator=gen)
-    t = (t + sample * NUM_STEPS).sort().values - sample * NUM_STEPS  # sort t within each sample
+    t = torch.randint(0, num_steps, (num_events,), generator=gen)
+    t = (t + sample * num_steps).sort().values - sample * num_steps  # sort t within each sample
     events = Events.from_columns(
         t,
-        torch.randint(0, SHAPE[2], (num_events,), generator=gen, dtype=torch.int16),
-        torch.randint(0, SHAPE[1], (num_events,), generator=gen, dtype=torch.int16),
+        torch.randint(0, width, (num_events,), generator=gen, dtype=torch.int16),
+        torch.randint(0, height, (num_events,), generator=gen, dtype=torch.int16),
         torch.rand(num_events, generator=gen) < 0.8,
         offsets=offsets,
-        shape=SHAPE,
-        num_steps=NUM_STEPS,
+        shape=(1, height, width),
+        num_steps=num_steps,
         check="none",
     )
     return events.to(device)
@@ -59,26 +72,32 @@ def eventcode_dense(events: Events) -> torch.Tensor:
     return eventcode.densify(events)
 
 
-def torch_index_put(events: Events) -> torch.Tensor:
-    batch, numel = events.num_samples, int(np.prod(SHAPE))
+def flat_index(events: Events) -> torch.Tensor:
+    """The flat output index of each event, as a user computes it with torch."""
+    batch, (_, height, width) = events.num_samples, events.shape
     sample = torch.repeat_interleave(
         torch.arange(batch, device=events.device), events.offsets.diff(), output_size=len(events)
     )
-    flat = (events.t * batch + sample) * numel + events.y.long() * SHAPE[2] + events.x.long()
+    return (events.t * batch + sample) * (height * width) + events.y.long() * width + events.x.long()
+
+
+def torch_index_put(events: Events) -> torch.Tensor:
     values = events.p.float() * 2 - 1
-    out = torch.zeros(NUM_STEPS * batch * numel, device=events.device)
-    out.index_put_((flat,), values, accumulate=True)
-    return out.view(NUM_STEPS, batch, *SHAPE)
+    out = torch.zeros(
+        events.num_steps * events.num_samples * int(np.prod(events.shape)), device=events.device
+    )
+    out.index_put_((flat_index(events),), values, accumulate=True)
+    return out.view(events.num_steps, events.num_samples, *events.shape)
 
 
 def numpy_bincount(events: Events) -> torch.Tensor:
-    batch, numel = events.num_samples, int(np.prod(SHAPE))
+    batch, (_, height, width) = events.num_samples, events.shape
     t, x, y, p = (v.numpy() for v in (events.t, events.x, events.y, events.p))
     sample = np.repeat(np.arange(batch), np.diff(events.offsets.numpy()))
-    flat = (t * batch + sample) * numel + y.astype(np.int64) * SHAPE[2] + x
-    size = NUM_STEPS * batch * numel
-    counts = np.bincount(flat[p], minlength=size) - np.bincount(flat[~p], minlength=size)
-    return torch.from_numpy(counts.astype(np.float32).reshape(NUM_STEPS, batch, *SHAPE))
+    flat = (t * batch + sample) * (height * width) + y.astype(np.int64) * width + x
+    size = events.num_steps * batch * height * width
+    counts = np.bincount(flat, weights=p * 2.0 - 1.0, minlength=size)
+    return torch.from_numpy(counts.astype(np.float32).reshape(events.num_steps, batch, *events.shape))
 
 
 METHODS = {
@@ -88,76 +107,106 @@ METHODS = {
 }
 
 
-def peak_memory(name: str, num_events: int, device: str) -> float:
+def peak_memory(name: str, case: tuple[tuple[int, int], float, float], device: str) -> float:
     """Peak bytes allocated by one call beyond the input events, measured in isolation."""
+    size, density, cells = case
     if device == "cuda":
-        events = make_events(num_events, device)
+        events = make_events(size, density, cells, device)
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
         METHODS[name](events)
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - base
-    return isolated_peak(__file__, name, str(num_events))
+    return isolated_peak(__file__, name, f"{size[0]}x{size[1]}", str(density), str(cells))
+
+
+def memset(out_elements: int, device: str) -> float:
+    """Seconds to write an output of this many float32 (fresh memory, as densify gets it)."""
+
+    def fill() -> torch.Tensor:
+        return torch.empty(out_elements, device=device).fill_(1)
+
+    return statistics.median(interleaved({"memset": fill}, 3)["memset"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=float, nargs="+", default=[2e6, 50e6])
+    parser.add_argument("--cells", type=float, default=25e6, help="output elements of each case")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="also write the rows to this JSON file")
-    parser.add_argument("--peak", nargs=2, metavar=("METHOD", "EVENTS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--peak", nargs=4, metavar=("METHOD", "SIZE", "DENSITY", "CELLS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.peak:  # child process of peak_memory
-        sample = make_events(int(args.peak[1]), "cpu")
-        print(peak_rss_bytes(lambda: METHODS[args.peak[0]](sample)))
+        name, size, density, cells = args.peak
+        width, height = (int(v) for v in size.split("x"))
+        sample = make_events((width, height), float(density), float(cells), "cpu")
+        METHODS[name](sample)  # once first: lazy imports and first-call caches are not its memory
+        print(peak_rss_bytes(lambda: METHODS[name](sample)))
         return
 
     methods = list(METHODS) if args.device == "cpu" else ["eventcode", "torch index_put_"]
     print(
         f"# densify benchmark: {platform.machine()}, {torch.get_num_threads()} threads, "
-        f"torch {torch.__version__}, numpy {np.__version__}, device {args.device}"
+        f"torch {torch.__version__}, numpy {np.__version__}, device {args.device}, median of "
+        f"{args.repeat} interleaved rounds"
     )
     if args.device == "cuda":
         print(f"# GPU: {torch.cuda.get_device_name()}")
-    columns = ["events", "method", "time (s)", "Mev/s", "GB/s written", "peak extra (MB)", "output (MB)"]
-    print("| " + " | ".join([*columns, "time / eventcode's"]) + " |")
-    print("|" + "---|" * (len(columns) + 1))
+    print(
+        "| sensor | density | T x B | events | method | time (s) (range) | Mev/s | GB/s written "
+        "(memset) | peak extra (MB) (bound) | its time / eventcode's (range) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
-    for n in (int(v) for v in args.events):
-        events = make_events(n, args.device)
-        event_bytes = n * 13
-        results = {}
-        for name in methods:
-            seconds, _, out = timed(functools.partial(METHODS[name], events), args.repeat, args.device)
-            results[name] = (seconds, out.numel() * out.element_size())
-            if name != "eventcode":
-                reference = eventcode.densify(events)
-                assert torch.equal(out, reference), f"{name} disagrees with eventcode"
-                del reference
-            del out
-        for name in methods:
-            seconds, out_bytes = results[name]
-            peak = peak_memory(name, n, args.device)
-            ratio = seconds / results["eventcode"][0]
-            row = {
-                "events": n,
-                "method": name,
-                "seconds": seconds,
-                "mev_per_s": n / seconds / 1e6,
-                "gb_per_s": out_bytes / seconds / 1e9,
-                "peak_extra_mb": peak / 1e6,
-                "output_mb": out_bytes / 1e6,
-                "event_mb": event_bytes / 1e6,
-                "ratio": ratio,
-            }
-            rows.append(row)
-            cells = [f"{n / 1e6:g} M", name, f"{seconds:.4f}", f"{row['mev_per_s']:.0f}"]
-            cells += [f"{row['gb_per_s']:.2f}", f"{row['peak_extra_mb']:.0f}", f"{row['output_mb']:.0f}"]
-            print("| " + " | ".join([*cells, f"{ratio:.2f}x"]) + " |")
-        print(f"# {n / 1e6:g} M events = {event_bytes / 1e6:.0f} MB of event columns (13 B/event)")
-        del events
+    for size in SIZES:
+        for density in DENSITIES:
+            events = make_events(size, density, args.cells, args.device)
+            reference = eventcode.densify(events)
+            for name in methods[1:]:
+                assert torch.equal(METHODS[name](events), reference), f"{name} disagrees with eventcode"
+            out_bytes = reference.numel() * reference.element_size()
+            limit = out_bytes / memset(reference.numel(), args.device) / 1e9
+            del reference
+            times = interleaved(
+                {name: functools.partial(METHODS[name], events) for name in methods}, args.repeat
+            )
+            ours = times["eventcode"]
+            bound = out_bytes + 2 * 13 * len(events)
+            for name in methods:
+                seconds = statistics.median(times[name])
+                ratios = [b / a for a, b in zip(ours, times[name], strict=True)]
+                peak = peak_memory(name, (size, density, args.cells), args.device)
+                row = {
+                    "sensor": f"{size[0]}x{size[1]}",
+                    "density": density,
+                    "steps": events.num_steps,
+                    "batch": events.num_samples,
+                    "events": len(events),
+                    "method": name,
+                    "seconds": seconds,
+                    "spread": spread(times[name]),
+                    "mev_per_s": len(events) / seconds / 1e6,
+                    "gb_per_s": out_bytes / seconds / 1e9,
+                    "memset_gb_per_s": limit,
+                    "peak_extra_mb": peak / 1e6,
+                    "bound_mb": bound / 1e6,
+                    "ratio": statistics.median(ratios),
+                    "ratio_range": (min(ratios), max(ratios)),
+                }
+                rows.append(row)
+                low, high = row["ratio_range"]
+                print(
+                    f"| {row['sensor']} | {density:g} | {events.num_steps} x {events.num_samples} "
+                    f"| {len(events) / 1e6:.2f} M | {name} | {row['spread']} | {row['mev_per_s']:.0f} "
+                    f"| {row['gb_per_s']:.2f} ({limit:.2f}) | {row['peak_extra_mb']:.0f} ({bound / 1e6:.0f}) "
+                    f"| {row['ratio']:.2f}x ({low:.2f}-{high:.2f}) |",
+                    flush=True,
+                )
+            del events
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

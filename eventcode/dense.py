@@ -114,18 +114,19 @@ def densify(
     target = options.device("device", device) if device is not None else events.device
     num_steps, batch, numel = events.num_steps, events.num_samples, math.prod(events.shape)
     out = torch.zeros(num_steps * batch * planes * numel, dtype=dtype, device=target)  # type: ignore[operator]
-    samples = torch.arange(batch, device=events.device)
     chunk = SCATTER_EVENTS.get(target.type, SCATTER_EVENTS["cuda"])
+    plane, height, width = planes * numel, address.height(events.shape), address.width(events.shape)
+    offsets = events.offsets.to(target)
     for start in range(0, len(events), chunk):
         stop = min(start + chunk, len(events))
-        counts = events.offsets[1:].clamp(start, stop) - events.offsets[:-1].clamp(start, stop)
-        sample = torch.repeat_interleave(samples, counts, output_size=stop - start).to(target)
         columns = {k: v[start:stop].to(target, non_blocking=True) for k, v in events.columns().items()}
-        flat = columns["t"] * (batch * planes * numel)
-        flat += sample.mul_(planes * numel)
+        flat = _sample_planes(offsets, start, stop, plane)
+        flat.add_(columns["t"], alpha=batch * plane)
         if planes == 2:
-            flat += columns["p"].to(torch.int64).mul_(numel)
-        flat += address.flat(columns["x"], columns["y"], columns.get("c"), events.shape)
+            flat.add_(columns["p"], alpha=numel)
+        if "c" in columns:
+            flat.add_(columns["c"], alpha=height * width)
+        flat.add_(columns["y"], alpha=width).add_(columns["x"])
         if only_on:
             flat = flat[columns["p"]]
         values = _values(columns["p"], signed, dtype, len(flat))
@@ -134,6 +135,21 @@ def densify(
         else:
             out.scatter_add_(0, flat, values)
     return out.view(num_steps, batch, *((planes,) if polarity == "split" else ()), *events.shape)  # type: ignore[arg-type]
+
+
+def _sample_planes(offsets: torch.Tensor, start: int, stop: int, plane: int) -> torch.Tensor:
+    """``sample * plane`` for the events ``start:stop`` (int64), built as a cumulative sum of its
+    steps at the samples' first events (several times faster than ``repeat_interleave``).
+
+    >>> _sample_planes(torch.tensor([0, 2, 2, 5]), 1, 5, 10).tolist()
+    [0, 20, 20, 20]
+    """
+    steps = torch.zeros(stop - start, dtype=torch.int64, device=offsets.device)
+    if stop > start:
+        steps[0] = (torch.searchsorted(offsets, start, right=True) - 1) * plane
+        firsts = offsets[(offsets > start) & (offsets < stop)] - start  # an empty sample repeats one
+        steps.index_add_(0, firsts, torch.full_like(firsts, plane))
+    return steps.cumsum_(0)
 
 
 def to_sparse(
