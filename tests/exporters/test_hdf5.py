@@ -217,18 +217,26 @@ def test_dsec_files_without_our_attributes_read(
 
 # ---------------------------------------------------------------------- partial reads
 class ReadCounter:
-    """Counts the elements h5py hands back per dataset."""
+    """Counts the elements h5py hands back per dataset (by indexing or ``read_direct``)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.elements: dict[str, int] = {}
-        original = h5py.Dataset.__getitem__
+        original, direct = h5py.Dataset.__getitem__, h5py.Dataset.read_direct
 
         def counting(dataset: h5py.Dataset, key: object) -> object:
             value = original(dataset, key)
             self.elements[dataset.name] = self.elements.get(dataset.name, 0) + int(np.size(value))
             return value
 
+        def counting_direct(
+            dataset: h5py.Dataset, dest: np.ndarray, source_sel: slice, dest_sel: object = None
+        ) -> None:
+            direct(dataset, dest, source_sel, dest_sel)
+            size = len(range(*source_sel.indices(len(dataset))))
+            self.elements[dataset.name] = self.elements.get(dataset.name, 0) + size
+
         monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
+        monkeypatch.setattr(h5py.Dataset, "read_direct", counting_direct)
 
 
 def test_time_windows_read_only_their_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
