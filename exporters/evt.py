@@ -469,7 +469,8 @@ def _last(mask: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         first_after = np.searchsorted(source, where)
         rare: np.ndarray = np.cumsum(np.bincount(first_after, minlength=len(source) + 1)[: len(source)])
         return where, rare
-    counts = np.cumsum(mask.view(np.uint8), dtype=np.int32, out=threads.scratch("evt.count", len(mask), np.int32))
+    counts = threads.scratch("evt.count", len(mask), np.int32)
+    np.cumsum(mask.view(np.uint8), dtype=np.int32, out=counts)
     return where, counts[source]  # pieces < 2^31 words
 
 
