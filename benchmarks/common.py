@@ -45,15 +45,20 @@ def timed(
     return statistics.median(times), len(times), result
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeat: int, after: Callable[[object], object] | None = None
+) -> dict[str, list[float]]:
     """Seconds of each call of each function, ``repeat`` rounds of one call of each in turn
-    (A, B, A, B, ...), so that a slow spell of the machine falls on every function alike."""
+    (A, B, A, B, ...), so that a slow spell of the machine falls on every function alike;
+    ``after`` gets each result, untimed (to remove a written file, say)."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
             start = time.perf_counter()
             result = fn()
             times[name].append(time.perf_counter() - start)
+            if after is not None:
+                after(result)
             del result
     return times
 

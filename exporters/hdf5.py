@@ -160,8 +160,9 @@ GATHER_GAP = 1 << 12
 FORMAT = "eventcode-hdf5"
 VERSION = 1
 _UINT32_END = 1 << 32
-READ_PIECE = 1 << 20
-"""Events of a one-stream file read and checked at a time, on each core."""
+PIECE_EVENTS = 1 << 20
+"""Events of a one-stream file read and checked, or their times converted for writing, at a time
+on each core."""
 _INT64 = np.iinfo(np.int64)
 Piece = TypeVar("Piece")
 
@@ -257,6 +258,7 @@ def write(
         overwrite=overwrite,
         chunk_events=max(1, -(-len(events) // chunks)),
     ) as writer:
+        writer._reserve(len(events))
         writer.write(events)
 
 
@@ -428,6 +430,14 @@ class Writer(AtomicWriter):
         root.attrs.update(attributes)
         return root
 
+    def _reserve(self, total: int) -> None:
+        """Lay the event columns out contiguously for exactly ``total`` events, when uncompressed
+        (:func:`write` knows them all; a plain read or write of such a column is one copy)."""
+        if not self._filters:
+            for name in ("t", "x", "y", "p", "c"):
+                if name in self._columns:
+                    self._columns[name].total = total
+
     # ------------------------------------------------------------------ appending
     def write(self, events: Events) -> None:
         """Append events: the next stretch of the stream, or (``batched``) whole samples."""
@@ -457,6 +467,9 @@ class Writer(AtomicWriter):
                 )
             self._last_t = int(t[-1])
         start = self._count
+        stream_us = self._num_steps is None and not self._batched
+        # DSEC's ms index searches the times on the other cores while the columns are stored
+        found = threads.pool().submit(self._ms_positions, t, start) if stream_us else None
         self._columns["t"].append(t)
         for name in ("x", "y", "p", "c"):
             if name in self._columns:
@@ -470,8 +483,8 @@ class Writer(AtomicWriter):
                 self._columns["step_to_idx"].append(rows)
             else:
                 self._merge_stream_steps(rows[0], t)
-        elif not self._batched:
-            self._extend_ms_index(t, start)
+        elif found is not None and (positions := found.result()) is not None:
+            self._columns["ms_to_idx"].append(positions)
 
     def _relative(self, t: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Microseconds minus t_offset (set by the first non-empty write) in their stored dtype,
@@ -493,20 +506,27 @@ class Writer(AtomicWriter):
             times.fit(low, high)
         if not self._t_offset:
             return t
-        stored: np.ndarray = np.subtract(
-            t, self._t_offset, out=np.empty(len(t), times.dtype), casting="unsafe"
-        )
+        stored = np.empty(len(t), times.dtype)
+        offset = np.int64(self._t_offset)
+
+        def piece(a: int) -> None:
+            np.subtract(t[a : a + PIECE_EVENTS], offset, out=stored[a : a + PIECE_EVENTS], casting="unsafe")
+
+        for _ in threads.parallel(piece, range(0, len(t), PIECE_EVENTS)):
+            pass
         return stored  # fits
 
-    def _extend_ms_index(self, t: np.ndarray, start: int) -> None:
-        """DSEC's ms_to_idx for the milliseconds now decided: those up to the last time seen."""
+    def _ms_positions(self, t: np.ndarray, start: int) -> np.ndarray | None:
+        """DSEC's ms_to_idx entries now decided (those up to the last time seen), or None."""
         index = self._columns["ms_to_idx"]
         if not len(t):
-            return
+            return None
         known = int(t[-1]) // 1000 + 1  # ms * 1000 <= last t: their first event is already written
-        if known > index.length:
-            ms = (np.arange(index.length, known, dtype=np.int64) * 1000).astype(t.dtype)  # <= t[-1]
-            index.append((np.searchsorted(t, ms, side="left") + start).astype(np.uint64))
+        if known <= index.length:
+            return None
+        ms = (np.arange(index.length, known, dtype=np.int64) * 1000).astype(t.dtype)  # <= t[-1]
+        positions: np.ndarray = (np.searchsorted(t, ms, side="left") + start).astype(np.uint64)
+        return positions
 
     def _merge_stream_steps(self, row: np.ndarray, t: np.ndarray) -> None:
         """One stream in steps: keep a single row; steps after this chunk stay at its end."""
@@ -557,6 +577,7 @@ class _Column:
         self.pending: list[np.ndarray] = []
         self.waiting = 0
         self.stored = 0
+        self.total: int | None = None  # rows of a contiguous dataset, when known before the first
 
     @property
     def length(self) -> int:
@@ -588,7 +609,8 @@ class _Column:
     def _store(self, count: int) -> None:
         data = self.pending[0] if len(self.pending) == 1 else self._joined()
         dataset = self._dataset(data, count)
-        dataset.resize(self.stored + count, axis=0)
+        if self.total is None:
+            dataset.resize(self.stored + count, axis=0)
         dataset[self.stored : self.stored + count] = data[:count].astype(self.dtype, copy=False)
         self.stored += count
         rest = data[count:]
@@ -604,6 +626,8 @@ class _Column:
         """The dataset, created now if this is the first store."""
         if self.name in self.file:
             return self.file[self.name]
+        if self.total is not None:
+            return self.file.create_dataset(self.name, shape=(self.total, *self.row), dtype=self.dtype)
         return self.file.create_dataset(
             self.name,
             shape=(0, *self.row),
@@ -1472,7 +1496,7 @@ class _Reader:
         limits = {"x": address.width(self.shape), "y": address.height(self.shape), "p": 2}
 
         def piece(a: int) -> tuple[bool, bool, int, int]:
-            b = min(a + READ_PIECE, n)
+            b = min(a + PIECE_EVENTS, n)
             stored, widened = {}, []
             for name in "txyp":
                 data, column = self.datasets[name], out[name][a:b]
@@ -1492,7 +1516,7 @@ class _Reader:
             np.add(stamps, np.int64(self.t_offset), out=out["t"][a:b], dtype=np.int64, casting="unsafe")
             return good, int(stored["p"].min()) == 0, int(stamps[0]), int(stamps[-1])
 
-        found = list(threads.parallel(piece, range(0, n, READ_PIECE)))
+        found = list(threads.parallel(piece, range(0, n, PIECE_EVENTS)))
         seams = all(earlier[3] <= later[2] for earlier, later in itertools.pairwise(found))
         if not (seams and all(good for good, _, _, _ in found)):
             return None
