@@ -277,12 +277,16 @@ def _sparse_steps(
             fired[row[dense], : t1 - t0, col[dense]] = draws < chance[a0:a1][dense, None]
             del draws
             pending = torch.nonzero(following < t1).squeeze(1)
-            while len(pending):
-                at = following[pending]
-                fired[row[sparse[pending]], at - t0, col[sparse[pending]]] = True
-                at += _gaps(stay[pending], num_steps, uniform)
-                following[pending] = at
-                pending = pending[at < t1]
+            while len(pending):  # a few spikes of every pending neuron a round
+                at = _spikes(following[pending], stay[pending], t1 - t0, num_steps, uniform)
+                inside = at < t1
+                neuron, k = torch.nonzero(inside[:, :-1]).unbind(1)
+                fired[row[sparse[pending[neuron]]], at[neuron, k] - t0, col[sparse[pending[neuron]]]] = True
+                # the first spike past the window waits for the next one; a neuron still inside draws on
+                following[pending] = at.gather(1, inside.sum(1, keepdim=True).clamp_(max=at.shape[1] - 1))[
+                    :, 0
+                ]
+                pending = pending[inside[:, -1]]
             where = flat_nonzero(fired)
             del fired
             firsts = torch.arange(b1 - b0 + 1, device=device) << (slot_bits + step_bits)
@@ -317,6 +321,18 @@ def _join(pieces: list[torch.Tensor], dtype: torch.dtype, device: torch.device) 
     if len(pieces) == 1:
         return pieces[0]
     return torch.cat(pieces) if pieces else torch.zeros(0, dtype=dtype, device=device)
+
+
+def _spikes(
+    first: torch.Tensor, log_stay: torch.Tensor, span: int, limit: int, uniform: Uniform
+) -> torch.Tensor:
+    """``[neurons, k + 1]`` spike times: each neuron's pending spike ``first``, then ``k`` more
+    geometric gaps after it, ``k`` about the spikes the likeliest neuron fires in ``span`` steps
+    (so most neurons finish their window in one round)."""
+    likeliest = float(-torch.expm1(log_stay.max())) if len(log_stay) else 0.0
+    k = min(64, max(4, math.ceil(1.25 * span * likeliest) + 2))
+    gaps = _gaps(log_stay.repeat_interleave(k), limit, uniform).view(-1, k)
+    return torch.cat((first[:, None], gaps), 1).cumsum_(1)
 
 
 def _gaps(log_stay: torch.Tensor, limit: int, uniform: Uniform) -> torch.Tensor:
