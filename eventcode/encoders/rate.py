@@ -329,7 +329,7 @@ def _spikes(
     """``[neurons, k + 1]`` spike times: each neuron's pending spike ``first``, then ``k`` more
     geometric gaps after it, ``k`` about the spikes the likeliest neuron fires in ``span`` steps
     (so most neurons finish their window in one round)."""
-    likeliest = float(-torch.expm1(log_stay.max())) if len(log_stay) else 0.0
+    likeliest = float(-torch.expm1(log_stay.min())) if len(log_stay) else 0.0
     k = min(64, max(4, math.ceil(1.25 * span * likeliest) + 2))
     gaps = _gaps(log_stay.repeat_interleave(k), limit, uniform).view(-1, k)
     return torch.cat((first[:, None], gaps), 1).cumsum_(1)
