@@ -44,6 +44,7 @@ True
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import struct
 import threading
@@ -1405,20 +1406,23 @@ def _payload(layout: _Layout, packet: Packet, stored: bytes | memoryview) -> byt
     return _decompress(layout.path, layout.code, stored, packet.offset, limit)
 
 
+def _packet_records(descriptor: int, layout: _Layout, packet: Packet) -> tuple[np.ndarray, str | None]:
+    """One packet's events as 16-byte structs, read and decompressed, and how the packet
+    disagrees with its table entry (None where it agrees)."""
+    payload = _payload(layout, packet, _stored(descriptor, layout, packet))
+    start, count = _event_vector(layout.path, payload, packet.offset)
+    records = np.frombuffer(payload, EVENT, count=count, offset=start)
+    found = (count, int(records["t"][0]), int(records["t"][-1])) if count else (0, None, None)
+    return records, _disagreement(layout, packet, found)
+
+
 def _decode(
     descriptor: int, layout: _Layout, packets: list[Packet]
 ) -> tuple[list[np.ndarray], list[str | None]]:
     """Each packet's events as 16-byte structs, read and decompressed on all cores, and how each
     packet disagrees with its table entry (None where it agrees)."""
 
-    def one(packet: Packet) -> tuple[np.ndarray, str | None]:
-        payload = _payload(layout, packet, _stored(descriptor, layout, packet))
-        start, count = _event_vector(layout.path, payload, packet.offset)
-        records = np.frombuffer(payload, EVENT, count=count, offset=start)
-        found = (count, int(records["t"][0]), int(records["t"][-1])) if count else (0, None, None)
-        return records, _disagreement(layout, packet, found)
-
-    results = _each_packet(one, packets)
+    results = _each_packet(functools.partial(_packet_records, descriptor, layout), packets)
     return [records for records, _ in results], [note for _, note in results]
 
 
@@ -1487,33 +1491,86 @@ class _Decoded(NamedTuple):
 def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: list[Packet]) -> _Decoded:
     """The packets' columns, filled and checked a group of packets at a time on all cores.
 
-    Addresses are checked in their stored int16 with :func:`eventcode.checks.addresses`, against
-    the declared sensor ``size``: an event outside raises :class:`_PacketError` naming its packet. Time
-    order (:func:`eventcode.checks.time_order`) is only noted here, in ``ordered``: the caller
-    sorts or raises.
+    When the table gives every packet's count, each group reads, decompresses and copies its
+    packets straight into their place in the columns, so a payload is freed before the next is
+    made (kept, a file's worth of payloads is fresh memory, whose page faults serialize the
+    threads); a packet that disagrees with its table entry sends the whole read the long way:
+    every packet decoded first, then copied. Addresses are checked in their stored int16 with
+    :func:`eventcode.checks.addresses`, against the declared sensor ``size``: an event outside
+    raises :class:`_PacketError` naming its packet. Time order
+    (:func:`eventcode.checks.time_order`) is only noted here, in ``ordered``: the caller sorts or
+    raises.
     """
+    counts = [packet.count for packet in packets]
+    if None not in counts:
+        bounds = np.cumsum([0, *counts])
+        columns = _empty_columns(int(bounds[-1]))
+
+        def direct(i: int) -> tuple[str | None, bool]:
+            records, note = _packet_records(descriptor, layout, packets[i])
+            if note is None:
+                _place(columns, records, int(bounds[i]))
+            return note, note is None
+
+        decoded = _filled(columns, bounds, size, layout, packets, direct)
+        if not any(decoded.notes):
+            return decoded
     parts, notes = _decode(descriptor, layout, packets)
     bounds = np.cumsum([0] + [len(part) for part in parts])
-    n = int(bounds[-1])
-    columns: dict[str, np.ndarray] = {
+    columns = _empty_columns(int(bounds[-1]))
+
+    def copied(i: int) -> tuple[str | None, bool]:
+        _place(columns, parts[i], int(bounds[i]))
+        return notes[i], True
+
+    return _filled(columns, bounds, size, layout, packets, copied)
+
+
+def _empty_columns(n: int) -> dict[str, np.ndarray]:
+    return {
         "t": np.empty(n, np.int64),
         "x": np.empty(n, np.int16),
         "y": np.empty(n, np.int16),
         "p": np.empty(n, bool),
     }
-    ranges = _runs([len(part) for part in parts], 1 << 16)  # about 65,536 events: few thread hand-offs
 
-    def fill(group: tuple[int, int]) -> bool:
-        for i in range(*group):
-            part, lo, hi = parts[i], bounds[i], bounds[i + 1]
-            for name in "txy":
-                columns[name][lo:hi] = part[name]
-            np.not_equal(part["p"], 0, out=columns["p"][lo:hi])
-        lo, hi = bounds[group[0]], bounds[group[1]]
+
+def _place(columns: dict[str, np.ndarray], records: np.ndarray, at: int) -> None:
+    """A packet's event records into the columns from event ``at``."""
+    end = at + len(records)
+    for name in "txy":
+        columns[name][at:end] = records[name]
+    np.not_equal(records["p"], 0, out=columns["p"][at:end])
+
+
+def _filled(
+    columns: dict[str, np.ndarray],
+    bounds: np.ndarray,
+    size: tuple[int, int],
+    layout: _Layout,
+    packets: list[Packet],
+    fill: Callable[[int], tuple[str | None, bool]],
+) -> _Decoded:
+    """Each packet filled by ``fill(i)`` (which returns how it disagrees with its table entry, or
+    None, and whether it placed its events) and checked, a group of about 65,536 events at a
+    time on all cores."""
+
+    def group(run: tuple[int, int]) -> tuple[list[str | None], bool]:
+        notes, placed = [], True
+        for i in range(*run):
+            try:
+                note, done = fill(i)
+            except FileFormatError as err:
+                raise _PacketError(str(err), i) from None
+            notes.append(note)
+            placed = placed and done
+        if not placed:  # a packet left out (the read goes the long way): nothing to check
+            return notes, True
+        lo, hi = bounds[run[0]], bounds[run[1]]
         try:
             _inside(columns, lo, hi, size)
         except AddressError:
-            for i in range(*group):  # the first packet holding an event outside, by its byte offset
+            for i in range(*run):  # the first packet holding an event outside, by its byte offset
                 try:
                     _inside(columns, bounds[i], bounds[i + 1], size)
                 except AddressError as err:
@@ -1522,10 +1579,14 @@ def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: l
                         f"{size[0]}x{size[1]} sensor: {err}",
                         i,
                     ) from None
-        return _in_order(columns["t"][lo:hi])
+        return notes, _in_order(columns["t"][lo:hi])
 
-    ordered = all(list(threads.parallel(fill, ranges)))  # every group checked, even after one fails
+    ranges = _runs([int(b - a) for a, b in itertools.pairwise(bounds)], 1 << 16)  # few thread hand-offs
+    results = list(threads.parallel(group, ranges))  # every group checked, even after one fails
+    notes = [note for found, _ in results for note in found]
+    n = int(bounds[-1])
     starts = [int(bounds[a]) for a, _ in ranges[1:]]
+    ordered = all(ordered for _, ordered in results)
     ordered = ordered and all(_in_order(columns["t"][s - 1 : s + 1]) for s in starts if 0 < s < n)
     return _Decoded(columns, bounds, ordered, notes)
 

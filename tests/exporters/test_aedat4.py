@@ -165,11 +165,11 @@ def test_time_windows_read_only_the_packets_they_need(
     t = events.t
     t0, t1 = int(t[70_000]), int(t[140_000])
     decoded = []
-    real_decode = aedat4._decode
+    real_decoded = aedat4._decoded
     monkeypatch.setattr(
         aedat4,
-        "_decode",
-        lambda fd, meta, packets: decoded.append(len(packets)) or real_decode(fd, meta, packets),
+        "_decoded",
+        lambda fd, meta, size, packets: decoded.append(len(packets)) or real_decoded(fd, meta, size, packets),
     )
     window = aedat4.read(path, t_start=t0, t_end=t1)
     assert window == events.time_slice(t0, t1)
