@@ -283,9 +283,8 @@ def _sparse_steps(
                 neuron, k = torch.nonzero(inside[:, :-1]).unbind(1)
                 fired[row[sparse[pending[neuron]]], at[neuron, k] - t0, col[sparse[pending[neuron]]]] = True
                 # the first spike past the window waits for the next one; a neuron still inside draws on
-                following[pending] = at.gather(1, inside.sum(1, keepdim=True).clamp_(max=at.shape[1] - 1))[
-                    :, 0
-                ]
+                next_one = inside.sum(1, keepdim=True).clamp_(max=at.shape[1] - 1)
+                following[pending] = at.gather(1, next_one).squeeze(1)
                 pending = pending[inside[:, -1]]
             where = flat_nonzero(fired)
             del fired
