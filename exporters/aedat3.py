@@ -89,7 +89,7 @@ from exporters import steptime, threads
 from exporters.atomic import AtomicWriter
 from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
-from exporters.contract import FileInfo, Stream
+from exporters.contract import FileInfo, Stream, empty_columns
 from exporters.options import one_sample_window
 from exporters.steptime import StepTime, Window, window_us
 
@@ -945,7 +945,8 @@ def _decode(path: Path, descriptor: int, packets: np.ndarray) -> tuple[_Decoded,
     starts = np.zeros(len(packets) + 1, np.int64)
     np.cumsum(packets["number"], out=starts[1:])
     n = int(starts[-1])
-    t, x, y, p = np.empty(n, np.int64), np.empty(n, np.int16), np.empty(n, np.int16), np.empty(n, bool)
+    columns = empty_columns(n)
+    t, x, y, p = (columns[name] for name in "txyp")
     groups = _groups(packets["number"], TASK_EVENTS)
 
     def task(k: int) -> tuple[np.ndarray | None, int, int]:

@@ -74,7 +74,7 @@ from exporters import steptime, threads
 from exporters.atomic import AtomicWriter, atomic_path
 from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
-from exporters.contract import FileInfo, Stream
+from exporters.contract import FileInfo, Stream, empty_columns
 from exporters.flatbuffers import Buffer
 from exporters.options import one_sample_window
 from exporters.steptime import StepTime, Window
@@ -1504,7 +1504,7 @@ def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: l
     counts = [packet.count for packet in packets]
     if None not in counts:
         bounds = np.cumsum([0, *counts])
-        columns = _empty_columns(int(bounds[-1]))
+        columns = empty_columns(int(bounds[-1]))
 
         def direct(i: int) -> tuple[str | None, bool]:
             records, note = _packet_records(descriptor, layout, packets[i])
@@ -1517,22 +1517,13 @@ def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: l
             return decoded
     parts, notes = _decode(descriptor, layout, packets)
     bounds = np.cumsum([0] + [len(part) for part in parts])
-    columns = _empty_columns(int(bounds[-1]))
+    columns = empty_columns(int(bounds[-1]))
 
     def copied(i: int) -> tuple[str | None, bool]:
         _place(columns, parts[i], int(bounds[i]))
         return notes[i], True
 
     return _filled(columns, bounds, size, layout, packets, copied)
-
-
-def _empty_columns(n: int) -> dict[str, np.ndarray]:
-    return {
-        "t": np.empty(n, np.int64),
-        "x": np.empty(n, np.int16),
-        "y": np.empty(n, np.int16),
-        "p": np.empty(n, bool),
-    }
 
 
 def _place(columns: dict[str, np.ndarray], records: np.ndarray, at: int) -> None:

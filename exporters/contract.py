@@ -51,6 +51,23 @@ HEAD_BYTES = 4096
 """How many leading bytes of a file :func:`sniff` sees."""
 
 
+def empty_columns(n: int) -> dict[str, np.ndarray]:
+    """Uninitialized ``read_columns`` columns for ``n`` events of a sensor whose addresses fit
+    int16: ``t`` int64, ``x`` and ``y`` int16, ``p`` bool (numpy is imported on first use).
+
+    >>> {name: column.dtype.name for name, column in empty_columns(2).items()}
+    {'t': 'int64', 'x': 'int16', 'y': 'int16', 'p': 'bool'}
+    """
+    import numpy as np
+
+    return {
+        "t": np.empty(n, np.int64),
+        "x": np.empty(n, np.int16),
+        "y": np.empty(n, np.int16),
+        "p": np.empty(n, bool),
+    }
+
+
 @dataclass(frozen=True)
 class Stream:
     """One stream of a file: events, or another kind of record stored beside them.

@@ -74,7 +74,7 @@ from exporters import steptime, threads
 from exporters.atomic import AtomicWriter
 from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
-from exporters.contract import FileInfo, Stream
+from exporters.contract import FileInfo, Stream, empty_columns
 from exporters.options import one_sample_window, started
 from exporters.steptime import StepTime, window_us
 
@@ -650,16 +650,6 @@ def _check(header: _Header, target: _Target, piece: _Piece, columns: dict[str, n
             )
 
 
-def _columns(n: int) -> dict[str, np.ndarray]:
-    """Empty columns for ``n`` events: 14-bit addresses fit int16."""
-    return {
-        "t": np.empty(n, np.int64),
-        "x": np.empty(n, np.int16),
-        "y": np.empty(n, np.int16),
-        "p": np.empty(n, bool),
-    }
-
-
 def _finish(
     columns: dict[str, np.ndarray], target: _Target, window: tuple[int | None, int | None]
 ) -> dict[str, np.ndarray]:
@@ -822,7 +812,7 @@ def read(
     """
     path, header, target, window = _open(path, sample, t_start, t_end, sensor_size)
     lo, hi, base = _span(path, header, target, window)
-    out = _columns(hi - lo)
+    out = empty_columns(hi - lo)  # 14-bit addresses fit int16
     x_max = y_max = -1
     with open(path, "rb") as file:
         descriptor = file.fileno()
@@ -958,7 +948,7 @@ def _chunks(
         timeline = _Timeline(header, base)
 
         def decode(start: int) -> tuple[_Piece, dict[str, np.ndarray]]:
-            out = _columns(min(start + count, hi) - start)
+            out = empty_columns(min(start + count, hi) - start)
             return _decode(descriptor, header, start, start + len(out["t"]), out), out
 
         with threads.ordered(decode, range(lo, hi, count)) as ordered:

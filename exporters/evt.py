@@ -89,7 +89,7 @@ from exporters import steptime, threads
 from exporters.atomic import AtomicWriter
 from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
-from exporters.contract import FileInfo, Stream
+from exporters.contract import FileInfo, Stream, empty_columns
 from exporters.options import one_sample_window, started
 from exporters.steptime import StepTime, window_us
 
@@ -134,7 +134,6 @@ _BITS = np.unpackbits(
 )
 """``_BITS[m, i]``: bit ``i`` of the 12-bit mask ``m`` (the events of a vector word)."""
 _POPCOUNT = _BITS.sum(axis=1, dtype=np.int64)
-_DTYPES = {"t": np.int64, "x": np.int16, "y": np.int16, "p": bool}
 
 
 def sniff(head: bytes) -> float:
@@ -597,7 +596,7 @@ def _block(
     for found in scans:
         _tally(state, found.kinds, names, decoded)
     ends = np.cumsum([0] + [found.events for found in scans]).tolist()
-    out = {name: np.empty(ends[-1], dtype) for name, dtype in _DTYPES.items()}
+    out = empty_columns(ends[-1])
     if bits == 28:
         carry = (state.wraps << 28) + state.high
         highs = np.concatenate(
@@ -820,22 +819,13 @@ def read(
         state = _State()
         # one block: its pieces decode straight into the columns
         blocks = list(_blocks(path, file, header, max(header.words, 1), state, target.size, not sort))
-    columns = blocks[0] if blocks else _empty()
+    columns = blocks[0] if blocks else empty_columns(0)
     if sort:
         order = np.argsort(columns["t"], kind="stable")
         columns = {name: column[order] for name, column in columns.items()}
     target, inferred = _sized(target, columns)
     _warn(header, state, inferred)
     return _events(_finish(columns, target, window), target)
-
-
-def _empty() -> dict[str, np.ndarray]:
-    return {
-        "t": np.zeros(0, np.int64),
-        "x": np.zeros(0, np.int16),
-        "y": np.zeros(0, np.int16),
-        "p": np.zeros(0, bool),
-    }
 
 
 def _sized(target: _Target, columns: dict[str, np.ndarray]) -> tuple[_Target, tuple[int, int] | None]:
