@@ -274,10 +274,12 @@ class _State:
 
 @dataclass
 class _Scan:
-    """What a first pass over a piece of words finds: its events, its TIME_HIGH values and, for
-    EVT 3.0, the state it leaves (-1 where it sets none) and the vector widths after its last base."""
+    """What a first pass over a piece of words finds: its events, where its TIME_HIGH words are and
+    their values and, for EVT 3.0, the state it leaves (-1 where it sets none) and the vector
+    widths after its last base."""
 
     events: int
+    at_high: np.ndarray  # int32 word indices within the piece
     highs: np.ndarray
     kinds: np.ndarray | None  # words of each type, where some are of no decoded type
     low: int = -1
@@ -349,9 +351,11 @@ def _found(
 def _evt2_scan(words: np.ndarray) -> _Scan:
     kinds = np.right_shift(words, 28, out=threads.scratch("evt.kinds", len(words), np.uint32))
     events = int(np.count_nonzero(np.less_equal(kinds, 1, out=threads.scratch("evt.mask", len(words), bool))))
-    highs = words[np.equal(kinds, 8, out=threads.scratch("evt.mask", len(words), bool))] & 0x0FFFFFFF
+    at_high = np.flatnonzero(np.equal(kinds, 8, out=threads.scratch("evt.mask", len(words), bool)))
+    at_high = at_high.astype(np.int32)  # pieces < 2^31 words
+    highs = words[at_high] & 0x0FFFFFFF
     other = events + len(highs) < len(words)
-    return _Scan(events, highs, np.bincount(kinds, minlength=16) if other else None)
+    return _Scan(events, at_high, highs, np.bincount(kinds, minlength=16) if other else None)
 
 
 def _steps(out: np.ndarray, at: np.ndarray, values: np.ndarray, first: int) -> np.ndarray:
@@ -373,18 +377,19 @@ def _steps(out: np.ndarray, at: np.ndarray, values: np.ndarray, first: int) -> n
     return out
 
 
-def _evt2(words: np.ndarray, highs: np.ndarray, out: dict[str, np.ndarray]) -> Callable[[int], int]:
-    """Decode EVT 2.0 words into ``out`` (``highs``: the unwrapped time of the last TIME_HIGH
-    before the piece, then of each in it, shifted to bits 6 and up); the word index of an event.
+def _evt2(
+    words: np.ndarray, at_high: np.ndarray, highs: np.ndarray, out: dict[str, np.ndarray]
+) -> Callable[[int], int]:
+    """Decode EVT 2.0 words into ``out`` (``at_high``: where the TIME_HIGH words are; ``highs``:
+    the unwrapped time of the last TIME_HIGH before the piece, then of each in it, shifted to bits
+    6 and up); the word index of an event.
 
     Every temporary is a scratch buffer."""
     n = len(out["t"])
     is_cd = np.less(words, 0x20000000, out=threads.scratch("evt.mask", len(words), bool))  # types 0, 1
     cd = np.compress(is_cd, words, out=threads.scratch("evt.cd", n, np.uint32))
-    kinds = np.right_shift(words, 28, out=threads.scratch("evt.kinds", len(words), np.uint32))
-    at_high = np.flatnonzero(np.equal(kinds, 8, out=threads.scratch("evt.high", len(words), bool)))
     if n + len(at_high) == len(words):  # the events before each TIME_HIGH: a count
-        before = np.subtract(at_high, np.arange(len(at_high)), out=at_high)
+        before = at_high - np.arange(len(at_high), dtype=np.int32)
     else:
         before = np.cumsum(is_cd, dtype=np.int64)[at_high]
     t = _steps(out["t"], before, highs[1:], highs[0])
@@ -426,9 +431,9 @@ def _evt3_scan(words: np.ndarray) -> _Scan:
     for kind, bits in ((4, 0xFFF), (5, 0xFF)):
         if counts[kind]:
             events += int(_POPCOUNT[words[kinds == kind] & bits].sum())
-    highs = words[kinds == 8] & 0x0FFF if counts[8] else words[:0]
+    at_high = (np.flatnonzero(kinds == 8) if counts[8] else np.zeros(0, np.int64)).astype(np.int32)
     decoded = sum(int(counts[kind]) for kind in (0, 2, 3, 4, 5, 6, 8))
-    scan = _Scan(events, highs, counts if decoded < len(words) else None)
+    scan = _Scan(events, at_high, words[at_high] & 0x0FFF, counts if decoded < len(words) else None)
     if counts[6]:
         scan.low = int(words[_last_of(kinds, 6)] & 0x0FFF)
     if counts[0]:
@@ -503,23 +508,22 @@ def _counting(count: int) -> np.ndarray:
 
 
 def _evt3(
-    words: np.ndarray, state: _State, offset: int, path: Path, out: dict[str, np.ndarray], vectors: bool
+    words: np.ndarray, state: _State, offset: int, path: Path, out: dict[str, np.ndarray], scan: _Scan
 ) -> Callable[[int], int]:
     """Decode EVT 3.0 words from ``state`` into ``out`` (raising, with the byte offset, at an event
-    before any y or vector base; ``vectors``: whether there are vector words); the word index of an
-    event."""
+    before any y or vector base; ``scan``: the piece's first pass); the word index of an event."""
     n = len(words)
     types = np.right_shift(words, 12, out=threads.scratch("evt.kinds", n, np.uint16))
     value = np.bitwise_and(words, 0x0FFF, out=threads.scratch("evt.value", n, np.uint16))
+    vectors, at_high = scan.vectors, scan.at_high
     if vectors:  # VECT_12, VECT_8 (uint16 wraps below 4), EVT_ADDR_X
         events = ((types - 4) < 2) | (types == 2)
     else:
         events = np.equal(types, 2, out=threads.scratch("evt.mask", n, bool))
     source = np.flatnonzero(events)  # the words that hold events
     # state at each event word: the last word of each kind before it (a count picks it)
-    at_high = np.flatnonzero(np.equal(types, 8, out=threads.scratch("evt.kind", n, bool)))
     carry = ((state.wraps << 12) + state.high) << 12
-    highs = _times(value[at_high].astype(np.int64), 12, state) << 12
+    highs = _times(scan.highs.astype(np.int64), 12, state) << 12
     low = _latest(types, value, source, 6, state.low, 0xFFF)
     y = _latest(types, value, source, 0, state.y, 0x7FF)
     at_source = value[source]
@@ -610,11 +614,12 @@ def _block(
         lo = bounds[index][0]
         part = {name: column[ends[index] : ends[index + 1]] for name, column in out.items()}
         if bits == 28:
-            word = _evt2(words(bounds[index]), highs[n_high[index] : n_high[index + 1] + 1] << 6, part)
+            piece_highs = highs[n_high[index] : n_high[index + 1] + 1] << 6
+            word = _evt2(words(bounds[index]), scans[index].at_high, piece_highs, part)
         else:
             piece_state = starts[index]
             offset = header.data_start + lo * header.word_bytes
-            word = _evt3(words(bounds[index]), piece_state, offset, path, part, scans[index].vectors)
+            word = _evt3(words(bounds[index]), piece_state, offset, path, part, scans[index])
         found = _found(part["t"], part["x"], part["y"], size, word)
 
         def shifted(pair: tuple[int, int]) -> tuple[int, int]:
