@@ -180,17 +180,26 @@ def measure(
     return rows
 
 
+def best_peer(by: dict[str, dict[str, object]]) -> tuple[str, dict[str, object]] | None:
+    """The fastest correct peer on one file (readers by name), when eventcode was timed too."""
+    peers = {k: r for k, r in by.items() if k not in ("eventcode", "limit") and "seconds" in r}
+    if not peers or "seconds" not in by.get("eventcode", {}):
+        return None
+    name = min(peers, key=lambda k: peers[k]["seconds"])
+    return name, peers[name]
+
+
 def verdict(fmt: str, rows: list[dict[str, object]]) -> str | None:
     """The target line of one file: eventcode over the best peer, round by round."""
-    timed_rows = {row["reader"]: row for row in rows if "seconds" in row}
-    peers = {name: row for name, row in timed_rows.items() if name not in ("eventcode", "limit")}
-    if "eventcode" not in timed_rows or not peers:
+    by = {str(row["reader"]): row for row in rows}
+    found = best_peer(by)
+    if found is None:
         return None
-    best = min(peers, key=lambda name: peers[name]["seconds"])
-    ratio, (low, high) = peers[best]["ratio"], peers[best]["ratio_range"]
+    best, row = found
+    ratio, (low, high) = row["ratio"], row["ratio_range"]
     target = TARGETS[fmt]
     met = "yes" if low >= target else "NO (within the spread)" if high >= target else "NO"
-    limit = timed_rows["limit"]["ratio"]
+    limit = by["limit"]["ratio"]
     return (
         f"{rows[0]['events'] / 1e6:g} M {fmt}, {rows[0]['file']}'s file: {ratio:.2f}x the best peer ({best}; "
         f"rounds {low:.2f}-{high:.2f}), target {target}x: {met}; eventcode at {1 / limit:.2f}x the "
@@ -218,12 +227,11 @@ def table(rows: list[dict[str, object]]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for (count, fmt, writer), by in files.items():
-        peers = {k: r for k, r in by.items() if k not in ("eventcode", "limit") and "seconds" in r}
         ratio = limit = ""
-        if peers and "seconds" in by.get("eventcode", {}):
-            best = min(peers, key=lambda k: peers[k]["seconds"])
-            low, high = peers[best]["ratio_range"]
-            ratio = f"{peers[best]['ratio']:.2f}x ({low:.2f}-{high:.2f})"
+        found = best_peer(by)
+        if found is not None:
+            low, high = found[1]["ratio_range"]
+            ratio = f"{found[1]['ratio']:.2f}x ({low:.2f}-{high:.2f})"
             limit = f"{1 / by['limit']['ratio']:.1f}x its time"
         cells = " | ".join(
             cell(by, name)
