@@ -853,9 +853,9 @@ def read_chunks(
 ) -> Iterator[Events]:
     """Read an EVT file as consecutive chunks of ``chunk_events`` events (the last fewer).
 
-    Memory stays near a few chunks whatever the file size. A file without a sensor size needs
-    ``sensor_size=`` here (the largest address is not known before the end). Arguments as for
-    :func:`read` (time going back raises).
+    Memory stays near a few chunks (decoded half a million words at least at a time) whatever
+    the file size. A file without a sensor size needs ``sensor_size=`` here (the largest address
+    is not known before the end). Arguments as for :func:`read` (time going back raises).
 
     Examples
     --------
@@ -918,7 +918,8 @@ def _chunks(
         state = _State()
         pending: list[dict[str, np.ndarray]] = []
         held = 0
-        for columns in _blocks(path, file, header, min(count, BLOCK), state, target.size, True):
+        # blocks of at least a piece: a block costs a scan and a decode on the pool, whatever its size
+        for columns in _blocks(path, file, header, min(max(count, _PIECE), BLOCK), state, target.size, True):
             columns = _finish(columns, target, window)
             pending.append(columns)
             held += len(columns["t"])
