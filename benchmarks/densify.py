@@ -12,10 +12,13 @@ Each case (a sensor size, a density of events per output element) has an output 
 ``--cells`` elements: T = 100 steps and B samples for small sensors, fewer steps for large ones.
 Events are random, sorted by (sample, t), 80% ON. The methods run in ``--repeat`` interleaved
 rounds; each row prints the median (and range) of the time, events/s, GB/s of output written and
-the memset limit: ``torch.empty(...).fill_(1)`` of the same output, GB/s. Peak memory beyond the
-input events is the resident-set high-water mark of one call in a fresh process (``common.py``);
-the bound for eventcode is the output plus twice the event bytes (13 B per event). On CUDA the
-peak is ``torch.cuda.max_memory_allocated`` above the events.
+the memset limit: ``torch.empty(...).fill_(1)`` of the same output, GB/s; the last column is
+the method's time over eventcode's, median (and range) of the rounds' ratios. Peak memory beyond
+the input events is the resident-set high-water mark of one call, every case and method measured
+one after another in one fresh process (each method called once untimed first, the mark reset
+before each measured call: ``common.isolated_peaks``); the bound for eventcode is the output plus
+twice the event bytes (13 B per event). On CUDA the peak is ``torch.cuda.max_memory_allocated``
+above the events.
 
 Run: ``python benchmarks/densify.py [--cells 25e6] [--repeat 5] [--device cpu|cuda] [--json out.json]``
 """
@@ -30,7 +33,7 @@ import statistics
 
 import numpy as np
 import torch
-from common import interleaved, isolated_peak, peak_rss_bytes, spread
+from common import cuda_peak, interleaved, isolated_peaks, peak_rss_bytes, ratio_spread, ratios, spread
 
 import eventcode
 from eventcode import Events
@@ -107,18 +110,22 @@ METHODS = {
 }
 
 
-def peak_memory(name: str, case: tuple[tuple[int, int], float, float], device: str) -> float:
-    """Peak bytes allocated by one call beyond the input events, measured in isolation."""
-    size, density, cells = case
-    if device == "cuda":
-        events = make_events(size, density, cells, device)
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        METHODS[name](events)
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
-    return isolated_peak(__file__, name, f"{size[0]}x{size[1]}", str(density), str(cells))
+def peak_key(size: tuple[int, int], density: float, name: str) -> str:
+    return f"{size[0]}x{size[1]} {density:g} {name}"
+
+
+def cpu_peaks(cells: float) -> dict[str, int]:
+    """Peak bytes of one call of each method on each case beyond the input events, all measured
+    in one fresh process (``--peak``), each call after a first untimed one of the same method."""
+    peaks = {}
+    for size in SIZES:
+        for density in DENSITIES:
+            sample = make_events(size, density, cells, "cpu")
+            for name, method in METHODS.items():
+                method(sample)  # once first: lazy imports and first-call caches are not its memory
+                peaks[peak_key(size, density, name)] = peak_rss_bytes(lambda m=method, e=sample: m(e))
+            del sample
+    return peaks
 
 
 def memset(out_elements: int, device: str) -> float:
@@ -136,16 +143,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="also write the rows to this JSON file")
-    parser.add_argument(
-        "--peak", nargs=4, metavar=("METHOD", "SIZE", "DENSITY", "CELLS"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--peak", metavar="CELLS", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.peak:  # child process of peak_memory
-        name, size, density, cells = args.peak
-        width, height = (int(v) for v in size.split("x"))
-        sample = make_events((width, height), float(density), float(cells), "cpu")
-        METHODS[name](sample)  # once first: lazy imports and first-call caches are not its memory
-        print(peak_rss_bytes(lambda: METHODS[name](sample)))
+    if args.peak:  # child process of isolated_peaks: every case's peaks
+        print(json.dumps(cpu_peaks(float(args.peak))))
         return
 
     methods = list(METHODS) if args.device == "cpu" else ["eventcode", "torch index_put_"]
@@ -161,6 +162,7 @@ def main() -> None:
         "(memset) | peak extra (MB) (bound) | its time / eventcode's (range) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
+    peaks = isolated_peaks(__file__, str(args.cells)) if args.device == "cpu" else {}
     rows = []
     for size in SIZES:
         for density in DENSITIES:
@@ -178,8 +180,13 @@ def main() -> None:
             bound = out_bytes + 2 * 13 * len(events)
             for name in methods:
                 seconds = statistics.median(times[name])
-                ratios = [b / a for a, b in zip(ours, times[name], strict=True)]
-                peak = peak_memory(name, (size, density, args.cells), args.device)
+                rounds = ratios(times[name], ours)
+                key = peak_key(size, density, name)
+                peak = (
+                    peaks[key]
+                    if args.device == "cpu"
+                    else cuda_peak(functools.partial(METHODS[name], events))
+                )
                 row = {
                     "sensor": f"{size[0]}x{size[1]}",
                     "density": density,
@@ -194,16 +201,15 @@ def main() -> None:
                     "memset_gb_per_s": limit,
                     "peak_extra_mb": peak / 1e6,
                     "bound_mb": bound / 1e6,
-                    "ratio": statistics.median(ratios),
-                    "ratio_range": (min(ratios), max(ratios)),
+                    "ratio": statistics.median(rounds),
+                    "ratio_range": (min(rounds), max(rounds)),
                 }
                 rows.append(row)
-                low, high = row["ratio_range"]
                 print(
                     f"| {row['sensor']} | {density:g} | {events.num_steps} x {events.num_samples} "
                     f"| {len(events) / 1e6:.2f} M | {name} | {row['spread']} | {row['mev_per_s']:.0f} "
                     f"| {row['gb_per_s']:.2f} ({limit:.2f}) | {row['peak_extra_mb']:.0f} ({bound / 1e6:.0f}) "
-                    f"| {row['ratio']:.2f}x ({low:.2f}-{high:.2f}) |",
+                    f"| {ratio_spread(rounds)} |",
                     flush=True,
                 )
             del events

@@ -11,9 +11,13 @@ Rows, all on ``--device`` with ``--batch`` digits (T = 100):
   (``collate``, ``pin_memory`` where the device is CUDA, 2 workers) moved to the device and
   densified, batch 256; the snnTorch path encodes each batch on the device with ``spikegen.rate``.
 
-Time is the median of ``--repeat`` interleaved rounds (synchronized on CUDA); memory is
-``torch.cuda.max_memory_allocated`` above the inputs, on CUDA only (the CPU peaks, measured in a
-fresh process each, are in ``encoders.py`` and ``densify.py``).
+Beside them, the limit: writing the output's bytes to fresh device memory
+(``torch.empty(...).fill_(1)``): the event bytes (13 an event) for the encoders, the dense tensor
+for densify, the frames for ``to_frames``. Each row's calls (eventcode, snnTorch, the limit) run in
+``--repeat`` interleaved rounds (synchronized on CUDA); times are medians (and ranges), the ratio
+is snnTorch's time over eventcode's (and eventcode's over the limit's), median (and range) of
+the rounds' ratios. Memory is ``torch.cuda.max_memory_allocated`` above the inputs, on CUDA only
+(the CPU peaks, measured in a fresh process, are in ``encoders.py`` and ``densify.py``).
 
 Run: ``python benchmarks/gpu.py [--device cuda] [--batch 10000] [--repeat 5]``; ``gpu.sh`` runs it
 after the CUDA tests.
@@ -23,14 +27,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import snntorch.spikegen as snn
 import torch
-from encoders import DEFAULT_MNIST, NUM_STEPS, load_inputs
+from common import cuda_peak, interleaved, ratio_spread, ratios, spread
+from encoders import DEFAULT_MNIST, EVENT_BYTES, NUM_STEPS, load_inputs
 from torch.utils.data import DataLoader, TensorDataset
 
 import eventcode
@@ -38,31 +41,11 @@ from eventcode.datasets import EncodedDataset
 from eventcode.transforms import Encode
 
 
-def synchronized(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def seconds(fn: Callable[[], object], device: str) -> float:
-    synchronized(device)
-    start = time.perf_counter()
-    result = fn()
-    synchronized(device)
-    del result
-    return time.perf_counter() - start
-
-
 def memory(fn: Callable[[], object] | None, device: str) -> str:
     """Peak MB of one call above what was allocated before it, on CUDA ("-" elsewhere)."""
     if device != "cuda" or fn is None:
         return "-"
-    synchronized(device)
-    base = torch.cuda.memory_allocated()
-    torch.cuda.reset_peak_memory_stats()
-    result = fn()
-    synchronized(device)
-    del result
-    return f"{(torch.cuda.max_memory_allocated() - base) / 1e6:.0f}"
+    return f"{cuda_peak(fn) / 1e6:.0f}"
 
 
 def epoch(loader: DataLoader, device: str, densify: bool) -> int:
@@ -131,27 +114,41 @@ def main() -> None:
     del dense
     name = torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine()
     print(
-        f"# {name}, torch {torch.__version__}, batch {args.batch}, T = {NUM_STEPS}, median of {args.repeat}"
+        f"# {name}, torch {torch.__version__}, batch {args.batch}, T = {NUM_STEPS}, median of {args.repeat} "
+        "interleaved rounds"
     )
     print(
-        "| work | eventcode (s) | snnTorch (s) | snnTorch / eventcode | eventcode peak (MB) "
-        "| snnTorch peak (MB) |"
+        "| work | eventcode (range) | snnTorch (range) | snnTorch / eventcode (range) | limit: write the "
+        "output (range) | eventcode / limit (range) | eventcode peak (MB) | snnTorch peak (MB) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for work, (ours, theirs) in pairs(inputs, device).items():
-        runs: dict[str, list[float]] = {"ours": [], "theirs": []}
-        for _ in range(args.repeat):
-            runs["ours"].append(seconds(ours, device))
-            if theirs is not None:
-                runs["theirs"].append(seconds(theirs, device))
-        mine = statistics.median(runs["ours"])
-        other = statistics.median(runs["theirs"]) if theirs is not None else None
+        fns = {"ours": ours} if theirs is None else {"ours": ours, "theirs": theirs}
+        out = output_bytes(ours())
+        if out:
+            fns["limit"] = lambda n=out: torch.empty(n, dtype=torch.uint8, device=device).fill_(1)
+        times = interleaved(fns, args.repeat, device=device)
+        mine = times["ours"]
+        other = ratio_spread(ratios(times["theirs"], mine)) if "theirs" in times else ""
+        limit = spread(times["limit"]) if "limit" in times else ""
+        over = ratio_spread(ratios(mine, times["limit"])) if "limit" in times else ""
         print(
-            f"| {work} | {mine:.4f} | {'' if other is None else f'{other:.4f}'} "
-            f"| {'' if other is None else f'{other / mine:.2f}x'} | {memory(ours, device)} "
-            f"| {memory(theirs, device)} |",
+            f"| {work} | {spread(mine)} | {spread(times['theirs']) if 'theirs' in times else ''} "
+            f"| {other} | {limit} | {over} | {memory(ours, device)} | {memory(theirs, device)} |",
             flush=True,
         )
+
+
+def output_bytes(result: object) -> int:
+    """Bytes of a result: 13 an event for ``Events``, the storage of tensors (or a list of them);
+    0 for anything else (the DataLoader epoch: no limit)."""
+    if isinstance(result, eventcode.Events):
+        return len(result) * EVENT_BYTES
+    if isinstance(result, torch.Tensor):
+        return result.numel() * result.element_size()
+    if isinstance(result, list):
+        return sum(output_bytes(item) for item in result)
+    return 0
 
 
 if __name__ == "__main__":
