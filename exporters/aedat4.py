@@ -651,7 +651,7 @@ def _records(layout: _Layout, packet: Packet, payload: bytes | memoryview) -> _C
 
 
 # ---------------------------------------------------------------------- reading
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Packet:
     """One packet of the file: payload position and size, stream, and (from the table) contents."""
 
@@ -1206,7 +1206,7 @@ def _attribute(info: dict[str, str], key: str, low: int, default: str = "") -> i
 def _table(
     path: Path, descriptor: int, code: int, position: int, end: int, start: int, streams: dict[int, _Declared]
 ) -> list[Packet]:
-    """The packet list from the FileDataTable (parsed with numpy when its entries share a vtable).
+    """The packet list from the FileDataTable (its entries' fields gathered with numpy).
 
     The entries must list every packet in file order: contiguous from the data's ``start`` to
     the table's ``position``, each of a declared stream, so that no packet is left out or read
@@ -1216,24 +1216,8 @@ def _table(
     blob = _decompress(path, code, os.pread(descriptor, end - position, position), position)
     table = _buffer(path, blob, b"FTAB", position)
     vector, n = table.vector(table.root, 0, 4)
-    data = np.frombuffer(table.data, np.uint8)
-    tables = vector + 4 * np.arange(n, dtype=np.int64) + np.frombuffer(table.data, "<u4", n, vector)
-    if n and tables.max() + 4 > len(data):
-        table.fail(vector, "a data table entry points past the table")
-    vtables = tables - _gather(data, tables, "<i4")
-    if n and (vtables == vtables[0]).all():
-        _, fields = table.table(int(tables[0]))
-        table_size = table.read("<H", int(vtables[0]) + 2)
-        if tables.max() + table_size > len(data):
-            table.fail(vector, "a data table entry runs past the table")
-
-        def field(slot: int, dtype: str, shift: int = 0) -> np.ndarray:
-            at = fields[slot] if slot < len(fields) else 0
-            return _gather(data, tables + at + shift, dtype).astype(np.int64) if at else np.zeros(n, np.int64)
-
-        columns = [field(0, "<i8"), field(1, "<i4"), field(1, "<i4", 4), field(2, "<i8"), field(3, "<i8")]
-        columns.append(field(4, "<i8"))
-    else:  # entries with their own vtables: one at a time
+    columns = _entry_fields(table, vector, n)
+    if columns is None:  # entry by entry, to name what is wrong (or read what numpy would not)
         entries = table.tables(table.root, 0)
         columns = [
             np.array([table.scalar(e, slot, fmt, 0) for e in entries], dtype=np.int64)
@@ -1270,6 +1254,47 @@ def _table(
             strict=True,
         )
     ]
+
+
+def _entry_fields(table: Buffer, vector: int, n: int) -> list[np.ndarray] | None:
+    """Offset, stream, size, count, first and last time of each of the ``n`` PacketInfo tables
+    listed from byte ``vector`` of the data ``table``, gathered with numpy whatever vtable each
+    entry has; None where any offset or field falls outside (the caller then reads entry by entry,
+    which names the fault)."""
+    data = np.frombuffer(table.data, np.uint8)
+    tables = vector + 4 * np.arange(n, dtype=np.int64) + np.frombuffer(table.data, "<u4", n, vector)
+    if n == 0:
+        return [np.zeros(0, np.int64) for _ in range(6)]
+    if tables.max() + 4 > len(data):
+        return None
+    vtables = tables - _gather(data, tables, "<i4")
+    if vtables.min() < 0 or vtables.max() + 4 > len(data):
+        return None
+    vsize = _gather(data, vtables, "<u2").astype(np.int64)
+    tsize = _gather(data, vtables + 2, "<u2").astype(np.int64)
+    if (vsize < 4).any() or (vsize % 2).any() or (vtables + vsize).max() > len(data):
+        return None
+    if (tables + tsize).max() > len(data):
+        return None
+    columns = []
+    for slot, dtype, shift in (
+        (0, "<i8", 0),
+        (1, "<i4", 0),
+        (1, "<i4", 4),
+        (2, "<i8", 0),
+        (3, "<i8", 0),
+        (4, "<i8", 0),
+    ):
+        at = np.zeros(n, np.int64)
+        listed = vsize >= 6 + 2 * slot
+        at[listed] = _gather(data, vtables[listed] + 4 + 2 * slot, "<u2")
+        present = at > 0
+        if (at[present] + shift + np.dtype(dtype).itemsize > tsize[present]).any():
+            return None
+        values = np.zeros(n, np.int64)
+        values[present] = _gather(data, tables[present] + at[present] + shift, dtype)
+        columns.append(values)
+    return columns
 
 
 def _gather(data: np.ndarray, positions: np.ndarray, dtype: str) -> np.ndarray:
@@ -1388,12 +1413,104 @@ def _disagreements(notes: Sequence[str | None], salvage: bool) -> None:
 def _stored(descriptor: int, layout: _Layout, packet: Packet) -> memoryview:
     """The stored (compressed) payload of a packet, after checking its header."""
     blob = os.pread(descriptor, packet.size + 8, packet.offset - 8)
-    if len(blob) != packet.size + 8 or struct.unpack_from("<ii", blob) != (packet.stream, packet.size):
+    return _after_header(layout, packet, memoryview(blob), 0)
+
+
+def _after_header(layout: _Layout, packet: Packet, data: memoryview, at: int) -> memoryview:
+    """The stored payload of ``packet`` whose header starts at ``data[at]``, after checking that
+    header (stream and size, as the data table or the scan listed them)."""
+    end = at + 8 + packet.size
+    if end > len(data) or struct.unpack_from("<ii", data, at) != (packet.stream, packet.size):
         raise FileFormatError(
             f"{layout.path}: byte {packet.offset - 8}: no packet of stream {packet.stream} and "
             f"{packet.size} bytes here, as the data table says"
         )
-    return memoryview(blob)[8:]
+    return data[at + 8 : end]
+
+
+_SPAN = 1 << 22
+"""Most bytes one read of neighbouring packets takes (4 MiB)."""
+_GAP = 1 << 16
+"""Most bytes of other packets (another stream's) one read of neighbouring packets skips over."""
+
+
+def _spans(packets: Sequence[Packet]) -> Iterator[tuple[int, int, int]]:
+    """``(i, j, start)``: packets ``i:j`` lie in one span of the file from byte ``start`` to the
+    end of packet ``j - 1``, read in one system call (neighbours, at most :data:`_GAP` bytes of
+    other packets apart, :data:`_SPAN` bytes in all)."""
+    i = 0
+    while i < len(packets):
+        start, end, j = packets[i].offset - 8, packets[i].offset + packets[i].size, i + 1
+        while j < len(packets):
+            at, until = packets[j].offset - 8, packets[j].offset + packets[j].size
+            if not end <= at <= end + _GAP or until - start > _SPAN:
+                break
+            end, j = until, j + 1
+        yield i, j, start
+        i = j
+
+
+def _span(descriptor: int, packets: Sequence[Packet], start: int) -> memoryview:
+    """The bytes from ``start`` to the end of the last of ``packets``, read into this thread's
+    scratch buffer (valid until the next span is read)."""
+    span = threads.scratch("aedat4.stored", packets[-1].offset + packets[-1].size - start, np.uint8)
+    return span.data[: os.preadv(descriptor, [span.data], start)]
+
+
+def _stored_each(descriptor: int, layout: _Layout, packets: Sequence[Packet]) -> Iterator[memoryview]:
+    """The stored payloads of ``packets``, each after checking its header, read a span of
+    neighbouring packets at a time (:func:`_spans`): a payload is valid only until the next one
+    is asked for."""
+    for i, j, start in _spans(packets):
+        data = _span(descriptor, packets[i:j], start)
+        for packet in packets[i:j]:
+            yield _after_header(layout, packet, data, packet.offset - 8 - start)
+
+
+def _payloads_into(
+    descriptor: int,
+    layout: _Layout,
+    packets: Sequence[Packet],
+    counts: Sequence[int],
+    heads: memoryview,
+    records: memoryview,
+) -> bool:
+    """The event packets' payloads decompressed, their first 32 bytes (a known writer's header)
+    one after another into ``heads``, the rest (the records) into ``records``, each as large as
+    its table entry's count (``counts``) says; False at the first packet that does not hold
+    what its entry lists (damaged or otherwise laid out: the caller then reads packet by
+    packet, naming the fault)."""
+    code, put, head = layout.code, 0, 0
+    try:
+        for i, j, start in _spans(packets):
+            data = _span(descriptor, packets[i:j], start)
+            for packet, count in zip(packets[i:j], counts[i:j], strict=True):
+                at, expect = packet.offset - 8 - start, 32 + 16 * count
+                if _HEADER.unpack_from(data, at) != (packet.stream, packet.size):
+                    return False
+                stored = data[at + 8 : at + 8 + packet.size]
+                if code == 0:
+                    payload: bytes | memoryview = stored
+                elif (
+                    code in (1, 2)
+                    and packet.size <= _SMALL_FRAME
+                    and _lz4_content_size(stored) in (0, expect)
+                ):
+                    payload = lz4.frame.decompress(stored)
+                else:
+                    payload = _decompress(layout.path, code, stored, packet.offset, expect)
+                if len(payload) != expect:
+                    return False
+                view = memoryview(payload)
+                heads[head : head + 32] = view[:32]
+                records[put : put + expect - 32] = view[32:]
+                head, put = head + 32, put + expect - 32
+    except (FileFormatError, RuntimeError, ValueError, struct.error):
+        return False
+    return True
+
+
+_HEADER = struct.Struct("<ii")
 
 
 def _payload(layout: _Layout, packet: Packet, stored: bytes | memoryview) -> bytes | memoryview:
@@ -1409,11 +1526,26 @@ def _payload(layout: _Layout, packet: Packet, stored: bytes | memoryview) -> byt
 def _packet_records(descriptor: int, layout: _Layout, packet: Packet) -> tuple[np.ndarray, str | None]:
     """One packet's events as 16-byte structs, read and decompressed, and how the packet
     disagrees with its table entry (None where it agrees)."""
-    payload = _payload(layout, packet, _stored(descriptor, layout, packet))
+    start, count, payload, note = _event_bytes(layout, packet, _stored(descriptor, layout, packet))
+    return np.frombuffer(payload, EVENT, count=count, offset=start), note
+
+
+def _event_bytes(
+    layout: _Layout, packet: Packet, stored: memoryview
+) -> tuple[int, int, bytes | memoryview, str | None]:
+    """``(start, count, payload, note)`` of an event packet's ``stored`` bytes: its event structs
+    are ``count`` from byte ``start`` of the decompressed ``payload``; ``note`` says how the
+    packet disagrees with its table entry (None where it agrees)."""
+    payload = _payload(layout, packet, stored)
     start, count = _event_vector(layout.path, payload, packet.offset)
-    records = np.frombuffer(payload, EVENT, count=count, offset=start)
-    found = (count, int(records["t"][0]), int(records["t"][-1])) if count else (0, None, None)
-    return records, _disagreement(layout, packet, found)
+    found: _Contents = (0, None, None)
+    if count:
+        last = start + 16 * (count - 1)
+        found = (count, *_TIMES.unpack_from(payload, start), *_TIMES.unpack_from(payload, last))
+    return start, count, payload, _disagreement(layout, packet, found)
+
+
+_TIMES = struct.Struct("<q")
 
 
 def _decode(
@@ -1432,6 +1564,12 @@ _KNOWN_LAYOUTS = (
 )
 """The EventPacket layouts of the known writers (root table at 20, events from byte 32), each
 with its expected root offset, identifier, vtable and table fields: a fast path for reading."""
+
+
+_KNOWN_HEADS = [
+    np.frombuffer(layout.pack(0, *expected, 0)[4:28], np.uint8) for layout, expected in _KNOWN_LAYOUTS
+]
+"""Bytes 4-28 of the known EventPacket layouts: all but the size prefix and the event count."""
 
 
 def _event_vector(path: Path, payload: bytes | memoryview, where: int) -> tuple[int, int]:
@@ -1491,26 +1629,47 @@ class _Decoded(NamedTuple):
 def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: list[Packet]) -> _Decoded:
     """The packets' columns, filled and checked a group of packets at a time on all cores.
 
-    When the table gives every packet's count, each group reads, decompresses and copies its
-    packets straight into their place in the columns, so a payload is freed before the next is
-    made (kept, a file's worth of payloads is fresh memory, whose page faults serialize the
-    threads); a packet that disagrees with its table entry sends the whole read the long way:
-    every packet decoded first, then copied. Addresses are checked in their stored int16 with
+    When the table gives every packet's count, each group reads its packets' stored bytes (a
+    span of neighbouring packets a system call), decompresses each into this thread's scratch
+    buffer of records and copies the group's records into their place in the columns at once,
+    so that small packets cost little beyond their decompression, and no file's worth of
+    payloads is kept (fresh memory, whose page faults serialize the threads). A packet that
+    disagrees with its table entry sends the whole read the long way: every packet decoded
+    first, then copied. Addresses are checked in their stored int16 with
     :func:`eventcode.checks.addresses`, against the declared sensor ``size``: an event outside
     raises :class:`_PacketError` naming its packet. Time order
     (:func:`eventcode.checks.time_order`) is only noted here, in ``ordered``: the caller sorts or
     raises.
     """
-    counts = [packet.count for packet in packets]
-    if None not in counts:
+    listed = [packet.count for packet in packets]
+    if None not in listed:
+        counts = cast(list[int], listed)
         bounds = np.cumsum([0, *counts])
         columns = empty_columns(int(bounds[-1]))
 
-        def direct(i: int) -> tuple[str | None, bool]:
-            records, note = _packet_records(descriptor, layout, packets[i])
-            if note is None:
-                _place(columns, records, int(bounds[i]))
-            return note, note is None
+        def direct(run: tuple[int, int]) -> tuple[list[str | None], bool]:
+            a, b = run
+            group = packets[a:b]
+            heads = threads.scratch("aedat4.heads", 32 * (b - a), np.uint8)
+            records = threads.scratch("aedat4.records", int(bounds[b] - bounds[a]) * 16, np.uint8)
+            fast = _payloads_into(descriptor, layout, group, counts[a:b], heads.data, records.data)
+            if fast and _placed_payloads(columns, heads, records, group, counts[a:b], int(bounds[a])):
+                return [None] * (b - a), True
+            into, at, notes = records.data, 0, []
+            stored = _stored_each(descriptor, layout, group)
+            for i in range(a, b):
+                try:
+                    start, count, payload, note = _event_bytes(layout, packets[i], next(stored))
+                except FileFormatError as err:
+                    raise _PacketError(str(err), i) from None
+                notes.append(note)
+                if note is None:
+                    into[at : at + 16 * count] = memoryview(payload)[start : start + 16 * count]
+                    at += 16 * count
+            if any(notes):
+                return notes, False
+            _place(columns, records.view(EVENT), int(bounds[a]))
+            return notes, True
 
         decoded = _filled(columns, bounds, size, layout, packets, direct)
         if not any(decoded.notes):
@@ -1519,15 +1678,47 @@ def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: l
     bounds = np.cumsum([0] + [len(part) for part in parts])
     columns = empty_columns(int(bounds[-1]))
 
-    def copied(i: int) -> tuple[str | None, bool]:
-        _place(columns, parts[i], int(bounds[i]))
-        return notes[i], True
+    def copied(run: tuple[int, int]) -> tuple[list[str | None], bool]:
+        for i in range(*run):
+            _place(columns, parts[i], int(bounds[i]))
+        return notes[run[0] : run[1]], True
 
     return _filled(columns, bounds, size, layout, packets, copied)
 
 
+def _placed_payloads(
+    columns: dict[str, np.ndarray],
+    heads: np.ndarray,
+    records: np.ndarray,
+    packets: Sequence[Packet],
+    listed: Sequence[int],
+    at: int,
+) -> bool:
+    """The packets' event ``records`` placed in the columns from event ``at``, after checking
+    their EventPacket ``heads`` (as :func:`_payloads_into` leaves them) against the known
+    writers' layouts, and each packet's count and first and last time against its table entry
+    (``listed`` counts), all at once; False, placing nothing, where any differs."""
+    counts = np.array(listed, np.int64)
+    heads = heads.reshape(-1, 32)
+    known = np.zeros(len(packets), bool)
+    for pattern in _KNOWN_HEADS:
+        known |= (heads[:, 4:28] == pattern).all(axis=1)
+    sizes, found = heads[:, :4].copy().view("<u4").ravel(), heads[:, 28:].copy().view("<u4").ravel()
+    if not (known.all() and np.array_equal(sizes, 28 + 16 * counts) and np.array_equal(found, counts)):
+        return False
+    events = records.view(EVENT)
+    held = counts > 0
+    first = (np.cumsum(counts) - counts)[held]
+    ends = np.array([(packet.first, packet.last) for packet in packets if packet.count], np.int64)
+    t = events["t"]
+    if not (np.array_equal(t[first], ends[:, 0]) and np.array_equal(t[first + counts[held] - 1], ends[:, 1])):
+        return False
+    _place(columns, events, at)
+    return True
+
+
 def _place(columns: dict[str, np.ndarray], records: np.ndarray, at: int) -> None:
-    """A packet's event records into the columns from event ``at``."""
+    """Event records into the columns from event ``at``."""
     end = at + len(records)
     for name in "txy":
         columns[name][at:end] = records[name]
@@ -1540,21 +1731,15 @@ def _filled(
     size: tuple[int, int],
     layout: _Layout,
     packets: list[Packet],
-    fill: Callable[[int], tuple[str | None, bool]],
+    fill: Callable[[tuple[int, int]], tuple[list[str | None], bool]],
 ) -> _Decoded:
-    """Each packet filled by ``fill(i)`` (which returns how it disagrees with its table entry, or
-    None, and whether it placed its events) and checked, a group of about 65,536 events at a
-    time on all cores."""
+    """Packets filled by ``fill(run)`` a run of about 65,536 events at a time, on all cores, and
+    checked. ``fill`` returns how each packet of the run disagrees with its table entry (None
+    where it agrees) and whether it placed the run's events; it raises :class:`_PacketError`
+    naming a damaged packet."""
 
     def group(run: tuple[int, int]) -> tuple[list[str | None], bool]:
-        notes, placed = [], True
-        for i in range(*run):
-            try:
-                note, done = fill(i)
-            except FileFormatError as err:
-                raise _PacketError(str(err), i) from None
-            notes.append(note)
-            placed = placed and done
+        notes, placed = fill(run)
         if not placed:  # a packet left out (the read goes the long way): nothing to check
             return notes, True
         lo, hi = bounds[run[0]], bounds[run[1]]
@@ -1698,11 +1883,16 @@ def _decompress(
         limit = min(MAX_PAYLOAD, max(1 << 20, (256 if code in (1, 2) else 4096) * len(data)))
     try:
         if code in (1, 2):
-            declared = lz4.frame.get_frame_info(data)["content_size"]  # 0: not declared
+            declared = _lz4_content_size(data)  # 0: not declared
             if declared > limit:
                 raise FileFormatError(
                     f"the LZ4 frame claims {declared} bytes, more than the {limit} it may hold"
                 )
+            if len(data) <= _SMALL_FRAME:  # one call, checksums and all: small frames are most packets
+                small: bytes = lz4.frame.decompress(data)
+                if len(small) > limit:
+                    raise FileFormatError(f"the LZ4 frame expands past the {limit} bytes it may hold")
+                return small
             decompressor = lz4.frame.LZ4FrameDecompressor()
             out: bytes = decompressor.decompress(data, max_length=(declared or limit) + 1)
             if len(out) > limit:
@@ -1727,6 +1917,19 @@ def _decompress(
         raise FileFormatError(f"{path}: byte {where}: {err}") from None
     except (RuntimeError, zstandard.ZstdError, ValueError, KeyError) as err:
         raise FileFormatError(f"{path}: byte {where}: corrupt {DV_NAMES[code]} data ({err})") from None
+
+
+_SMALL_FRAME = 1 << 18
+"""Stored LZ4 frames up to this many bytes (256 KiB, at most 64 MiB once decompressed: LZ4
+expands at most 256 times) decompress in one call, without a streaming decompressor's limit."""
+
+
+def _lz4_content_size(frame: bytes | memoryview) -> int:
+    """The content size an LZ4 frame's header declares (0 where it declares none)."""
+    if len(frame) >= 14 and frame[4] & 0x08:
+        size: int = struct.unpack_from("<Q", frame, 6)[0]
+        return size
+    return 0
 
 
 class _ThreadZstd(threading.local):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import struct
 import subprocess
@@ -485,6 +486,105 @@ def test_corrupted_files_raise_our_error_or_read_cleanly(
     assert bool((events.t[1:] >= events.t[:-1]).all())  # whatever reads cleanly is a valid stream
     for chunk in aedat4.read_chunks(tmp_path / "bad.aedat4", chunk_events=1000):
         assert chunk.num_samples == 1
+
+
+@pytest.fixture(scope="module")
+def small_packets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Events]]:
+    """Files of small and variable packets, as cameras write them: faery's encoder fed 100 to
+    700 events a packet (LZ4 with checksums) and dv-processing's writer fed 512-event packets
+    (uncompressed, and ZSTD)."""
+    faery = pytest.importorskip("faery")
+    dv = pytest.importorskip("dv_processing")
+    from faery.events_stream import EVENTS_DTYPE
+
+    events = random_stream(20_000, seed=12)
+    t, x, y, p = (getattr(events, k).numpy() for k in "txyp")
+    folder = tmp_path_factory.mktemp("small_packets")
+    ends = np.cumsum(np.random.default_rng(4).integers(100, 700, 60))
+    cuts = [0, *ends[ends < len(t)].tolist(), len(t)]
+    array = np.empty(len(t), EVENTS_DTYPE)
+    array["t"], array["x"], array["y"], array["on"] = t, x, y, p
+    attribute = faery.aedat.DescriptionAttribute
+    info = faery.aedat.DescriptionNode(
+        "info",
+        "/mainloop/Recorder/outInfo/0/info/",
+        {"sizeX": attribute("int", WIDTH), "sizeY": attribute("int", HEIGHT)},
+        [],
+    )
+    names = {"compression": attribute("string", "LZ4"), "typeIdentifier": attribute("string", "EVTS")}
+    stream = faery.aedat.DescriptionNode("0", "/mainloop/Recorder/outInfo/0/", names, [info])
+    files = {"faery lz4": folder / "faery.aedat4"}
+    with faery.aedat.Encoder(
+        files["faery lz4"],
+        [faery.aedat.DescriptionNode("outInfo", "/mainloop/Recorder/outInfo/", {}, [stream])],
+        ("lz4", 1),
+    ) as encoder:
+        for a, b in itertools.pairwise(cuts):
+            encoder.write(0, array[a:b])
+    store = dv.EventStore()
+    for event in zip(t.tolist(), x.tolist(), y.tolist(), p.tolist(), strict=True):
+        store.push_back(*event)
+    for name, kind in (("dv none", dv.CompressionType.NONE), ("dv zstd", dv.CompressionType.ZSTD)):
+        files[name] = folder / f"{name.replace(' ', '_')}.aedat4"
+        config = dv.io.MonoCameraWriter.EventOnlyConfig("test", (WIDTH, HEIGHT), compression=kind)
+        writer = dv.io.MonoCameraWriter(str(files[name]), config)
+        for a in range(0, len(t), 512):
+            writer.writeEventPacket(store.slice(a, min(512, len(t) - a)).toPacket())
+        del writer  # closing writes the packet table
+    return {name: (path, events) for name, path in files.items()}
+
+
+def test_peers_small_packets_are_read_a_group_at_a_time(
+    small_packets: dict[str, tuple[Path, Events]], davis: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    placed = []
+    real = aedat4._placed_payloads
+    monkeypatch.setattr(aedat4, "_placed_payloads", lambda *args: placed.append(real(*args)) or placed[-1])
+    for name, (path, events) in small_packets.items():
+        assert len(packets(path)) >= 30, name
+        placed.clear()
+        assert aedat4.read(path) == events, name
+        assert placed, name
+        assert all(placed), name  # no group went packet by packet
+        assert aedat4.read(path) == joined(list(aedat4.read_chunks(path, chunk_events=3_000))), name
+    placed.clear()
+    events = [records for kind, records, _, _ in aedat_streams(davis).values() if kind == "EVTS"]
+    assert [len(aedat4.read(davis))] == events  # event packets between frames, IMU samples and triggers
+    assert placed
+    assert all(placed)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_group_reads_fail_and_succeed_as_packet_by_packet_reads(
+    tmp_path: Path, small_packets: dict[str, tuple[Path, Events]], data: st.DataObject
+) -> None:
+    """Bytes changed in the packets of a peer's file: reading a group at a time gives what
+    reading packet by packet gives (the same events, or the same error)."""
+    source = small_packets[data.draw(st.sampled_from(sorted(small_packets)))][0]
+    listed = packets(source)
+    blob = bytearray(source.read_bytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        packet = data.draw(st.sampled_from(listed))
+        where = data.draw(st.integers(packet.offset - 8, packet.offset + packet.size - 1))
+        blob[where] = data.draw(st.integers(0, 255))
+    path = tmp_path / "changed.aedat4"
+    path.write_bytes(bytes(blob))
+
+    def outcome() -> object:
+        try:
+            return columns(aedat4.read(path))
+        except FileFormatError as err:
+            return str(err)
+
+    grouped = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aedat4, "_payloads_into", lambda *args: False)
+        one_by_one = outcome()
+    if isinstance(grouped, str) or isinstance(one_by_one, str):
+        assert grouped == one_by_one
+    else:
+        assert all(np.array_equal(a, b) for a, b in zip(grouped, one_by_one, strict=True))
 
 
 def test_step_times_off_the_recorded_steps_are_refused(tmp_path: Path) -> None:
