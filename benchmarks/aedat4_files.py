@@ -53,23 +53,26 @@ import zstandard
 from aedat4 import (
     DV_NAMES,
     EC,
-    FAERY,
-    FAERY_EXTRA,
     HEIGHT,
-    READERS,
     WIDTH,
-    columns_of,
     dv,
     dv_store,
     ec_events,
     faery,
     faery_array,
+    faery_setting,
     faery_write,
     make_columns,
 )
 from common import interleaved, isolated_peak, peak_rss_bytes
 
+from eventcode import Events
 from exporters import aedat4, threads
+
+try:
+    import aedat
+except ImportError:  # its column is left out
+    aedat = None
 
 DEFAULT, SMALL, VARIABLE, DAVIS = "default", "512", "variable", "DAVIS"
 CASES: tuple[tuple[int, str | None, tuple[tuple[str, str], ...]], ...] = (
@@ -164,10 +167,6 @@ def dv_file(store: object, path: str, compression: str | None, packets: str, t: 
     del writer  # closes the file, after the writer's I/O thread is done
 
 
-def faery_setting(compression: str | None) -> tuple[str, int] | None:
-    return FAERY[compression] if compression in FAERY else FAERY_EXTRA[compression]
-
-
 def faery_file(array: np.ndarray, path: str, compression: str | None, packets: str) -> None:
     """The events written by faery: its own writer (``default``), or its encoder fed each slice."""
     setting = faery_setting(compression)
@@ -205,6 +204,37 @@ def faery_file(array: np.ndarray, path: str, compression: str | None, packets: s
     with faery.aedat.Encoder(path, [outer], setting) as encoder:
         for a, b in itertools.pairwise(bounds):
             encoder.write(0, array[a:b])
+
+
+def read_dv(path: str) -> np.ndarray:
+    recording = dv.io.MonoCameraRecording(path)
+    parts = []
+    while (batch := recording.getNextEventBatch()) is not None:
+        parts.append(batch.numpy())
+    return np.concatenate(parts)
+
+
+def read_aedat(path: str) -> np.ndarray:
+    decoder = aedat.Decoder(path)
+    stream = min(i for i, s in decoder.id_to_stream().items() if s["type"] == "events")
+    return np.concatenate([pk["events"] for pk in decoder if pk["stream_id"] == stream and "events" in pk])
+
+
+READERS: dict[str, tuple[bool, Callable[[str], object]]] = {
+    EC: (True, aedat4.read),
+    "dv-processing": (dv is not None, read_dv),
+    "faery": (faery is not None, lambda path: faery.events_stream_from_file(path).to_array()),
+    "aedat": (aedat is not None, read_aedat),
+}
+
+
+def columns_of(result: object) -> tuple[np.ndarray, ...]:
+    """(t, x, y, p) of any reader's result."""
+    if isinstance(result, Events):
+        return tuple(v.numpy() for v in (result.t, result.x, result.y, result.p))
+    names = result.dtype.names
+    t, p = ("timestamp", "polarity") if "timestamp" in names else ("t", "on")
+    return result[t], result["x"], result["y"], result[p]
 
 
 def codec_alone(path: str) -> Callable[[], object]:
@@ -256,7 +286,7 @@ def main() -> None:
         how, path = args.peak
         print(peak_rss_bytes(lambda: aedat4.read(path) if how == "read" else read_in_chunks(path)))
         return
-    readers = {name: read for name, (installed, read) in READERS.items() if installed and name != "tonic"}
+    readers = {name: read for name, (installed, read) in READERS.items() if installed}
     largest = max(int(count * args.scale) for count, _, _ in CASES)
     everything = make_columns(largest)
     store = dv_store(everything) if dv is not None else None

@@ -187,7 +187,7 @@ def test_writer_appends_chunks_in_constant_memory(tmp_path: Path) -> None:
             writer.write(_piece(events, start, 7_777))
             assert writer._pending_count < aedat4.PACKET_EVENTS[3] * (threads.WORKERS + 1)
     assert aedat4.read(path) == events
-    assert len(packets(path)) == 4
+    assert len(packets(path)) == -(-len(events) // aedat4.PACKET_EVENTS[3])
 
 
 def _piece(events: Events, start: int, size: int) -> Events:
