@@ -217,11 +217,19 @@ def test_dsec_files_without_our_attributes_read(
 
 # ---------------------------------------------------------------------- partial reads
 class ReadCounter:
-    """Counts the elements h5py hands back per dataset (by indexing or ``read_direct``)."""
+    """Counts the elements read per dataset: handed back by h5py (indexing or ``read_direct``) or
+    read from the file at a contiguous column's offset (``_Reader._raw_read``)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.elements: dict[str, int] = {}
         original, direct = h5py.Dataset.__getitem__, h5py.Dataset.read_direct
+        raw = hdf5._Reader._raw_read
+
+        def counting_raw(reader: hdf5._Reader, name: str, values: np.ndarray, place: int) -> bool:
+            done = raw(reader, name, values, place)
+            key = reader.datasets[name].name
+            self.elements[key] = self.elements.get(key, 0) + len(values)
+            return done
 
         def counting(dataset: h5py.Dataset, key: object) -> object:
             value = original(dataset, key)
@@ -237,6 +245,7 @@ class ReadCounter:
 
         monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
         monkeypatch.setattr(h5py.Dataset, "read_direct", counting_direct)
+        monkeypatch.setattr(hdf5._Reader, "_raw_read", counting_raw)
 
 
 def test_time_windows_read_only_their_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1100,3 +1109,242 @@ def test_external_storage_is_refused(tmp_path: Path) -> None:
     assert h5py.File(path, "r")["events/x"][()].tolist() == [0, 1, 2, 3]  # h5py reads the other file
     with pytest.raises(FileFormatError, match="events/x: is stored outside the file"):
         hdf5.read(path)
+
+
+# ---------------------------------------------------------------------- contiguous columns, in place
+def raw_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The columns read at their file offsets, one entry per piece."""
+    names: list[str] = []
+    raw = hdf5._Reader._raw_read
+
+    def spying(reader: hdf5._Reader, name: str, values: np.ndarray, place: int) -> bool:
+        names.append(name)
+        return raw(reader, name, values, place)
+
+    monkeypatch.setattr(hdf5._Reader, "_raw_read", spying)
+    return names
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.integers(1, 3000),
+    st.integers(0, 2**16),
+    st.sampled_from([5, 64, 1000, 1 << 20]),
+    st.sampled_from([(346, 260), (256, 256), (40_000, 3)]),
+    st.sampled_from([1_700_000_000_000_000, 0, -(2**40)]),
+)
+def test_uncompressed_stream_pieces_write_and_read_the_bytes_h5py_does(
+    tmp_path: Path, n: int, seed: int, piece: int, size: tuple[int, int], t0: int
+) -> None:
+    events = stream(n, seed, size=size, t0=t0)
+    path, plain = tmp_path / "direct.h5", tmp_path / "plain.h5"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hdf5, "PIECE_EVENTS", piece)
+        hdf5.write(path, events, compression="none")
+        reads = raw_reads(patch)
+        assert hdf5.read(path) == events
+        assert set(reads) == set("txyp")  # every column at its offset
+        assert len(reads) == 4 * -(-n // piece)
+        for t_start in (int(events.t[n // 2]), int(events.t[n // 2]) + 1500):
+            assert hdf5.read(path, t_start=t_start) == events.time_slice(t_start, None)
+    with h5py.File(path, "r") as file:  # laid out as h5py lays it out, with DSEC's index
+        columns = {name: file[f"events/{name}"] for name in "txyp"}
+        assert all(data.chunks is None and data.id.get_offset() is not None for data in columns.values())
+        stored = {name: data[()] for name, data in columns.items()}
+        t_offset, index = int(file["t_offset"][()]), file["ms_to_idx"][()]
+    assert t_offset == t0
+    assert np.array_equal(stored["t"].astype(np.int64) + t_offset, events.t.numpy())
+    assert np.array_equal(stored["x"], events.x.numpy())
+    assert np.array_equal(stored["p"], events.p.numpy())
+    assert np.array_equal(index, np.searchsorted(stored["t"], np.arange(len(index)) * 1000, side="left"))
+    hdf5.write(plain, events, compression="gzip")  # through h5py: the same values and index
+    with h5py.File(plain, "r") as file:
+        assert all(np.array_equal(file[f"events/{name}"][()], stored[name]) for name in "txyp")
+        assert np.array_equal(file["ms_to_idx"][()], index)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.integers(0, 5000), min_size=1, max_size=400),
+    st.integers(-(2**62), 2**62),
+    st.integers(0, 4),
+)
+def test_the_ms_index_search_is_searchsorted(gaps: list[int], shift: int, skip: int) -> None:
+    t = shift + np.cumsum(np.array(gaps, np.int64)) - gaps[0]  # sorted, from shift
+    end = (int(t[-1]) - shift) // 1000 + 1
+    entries = range(min(skip, end - 1), end)
+    keys = np.array([shift + 1000 * ms for ms in entries], np.int64)
+    expected = np.searchsorted(t, keys, side="left") + 5
+    with pytest.MonkeyPatch.context() as patch:
+        for piece in (1, 3, 1 << 20):
+            patch.setattr(hdf5, "PIECE_EVENTS", piece)
+            assert np.array_equal(hdf5._ms_positions(t, shift, entries, 5), expected)
+    if int(t[-1]) - shift < 2**32:  # the times a direct write searches: uint32 after the shift
+        stored = (t - shift).astype(np.uint32)
+        positions = np.zeros(len(entries), np.uint64)
+        for a in range(0, len(t), 7):
+            b = min(a + 7, len(t))
+            hdf5._ms_piece(t, shift, entries, a, b, positions, 5, stored[a:b])
+        assert np.array_equal(positions, expected)
+
+
+def test_shifted_times_are_the_low_halves(tmp_path: Path) -> None:
+    t = np.array([2**40 - 3, 2**40, 2**40 + 2**32 - 4], np.int64)
+    out = np.empty(3, np.uint32)
+    assert hdf5._shifted(t, 2**40 - 3, out).tolist() == [0, 3, 2**32 - 1]
+    wide = np.empty(3, np.int64)
+    assert hdf5._shifted(t[::-1], 2**40, wide).tolist() == [2**32 - 4, 0, -3]
+    strided = np.repeat(t, 2)[::2]  # not contiguous: numpy's subtraction
+    assert hdf5._shifted(strided, 2**40 - 3, out).tolist() == [0, 3, 2**32 - 1]
+
+
+def test_columns_not_laid_out_in_place_go_through_h5py(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = stream(5000, seed=21)
+    monkeypatch.setattr(hdf5, "PIECE_EVENTS", 999)
+    reads = raw_reads(monkeypatch)
+    hdf5.write(tmp_path / "direct.h5", events, compression="none")
+    with h5py.File(tmp_path / "direct.h5", "r") as file:
+        direct = {
+            name: file[name][()] for name in ("events/t", "events/x", "events/y", "events/p", "ms_to_idx")
+        }
+    with monkeypatch.context() as patch:  # HDF5 gives no offset: the writer goes through h5py
+        patch.setattr(hdf5, "_contiguous_place", lambda data: None)
+        hdf5.write(tmp_path / "h5py.h5", events, compression="none")
+        assert hdf5.read(tmp_path / "h5py.h5") == events
+        assert not reads
+    with h5py.File(tmp_path / "h5py.h5", "r") as file:
+        assert all(np.array_equal(file[name][()], values) for name, values in direct.items())
+    # files whose columns are chunked, compressed, big-endian or written by h5py's own layout
+    t = (events.t.numpy() - int(events.t[0])).astype(np.uint32)
+    x, y, p = (getattr(events, name).numpy().astype(np.uint16) for name in "xyp")
+    attrs = {"width": 346, "height": 260}
+    for options, expected in (
+        ({}, "ptxy"),  # h5py's contiguous layout: read at the offsets as well
+        ({"chunks": (1000,)}, ""),
+        ({"compression": "gzip"}, ""),
+        ({"dtype": ">u4"}, ""),
+    ):
+        path = tmp_path / "foreign.h5"
+        with h5py.File(path, "w") as file:
+            for name, values in (("t", t), ("x", x), ("y", y), ("p", p.astype(np.uint8))):
+                dtype = options.get("dtype", values.dtype) if name == "t" else values.dtype
+                rest = {key: value for key, value in options.items() if key != "dtype"}
+                file.create_dataset(f"events/{name}", data=values, dtype=dtype, **rest)
+            file["t_offset"] = np.int64(events.t[0])
+            file.attrs.update(attrs)
+        reads.clear()
+        assert hdf5.read(path) == events, options
+        assert "".join(sorted(set(reads))) == expected, options
+
+
+def test_a_user_block_and_a_truncated_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = stream(3000, seed=22)
+    t = (events.t.numpy() - int(events.t[0])).astype(np.uint32)
+    path = tmp_path / "block.h5"
+    with h5py.File(path, "w", userblock_size=1024) as file:  # offsets count from the file's first byte
+        for name, values in (
+            ("t", t),
+            ("x", events.x.numpy()),
+            ("y", events.y.numpy()),
+            ("p", events.p.numpy()),
+        ):
+            file[f"events/{name}"] = values.astype(np.uint32 if name == "t" else np.uint16)
+        file["t_offset"] = np.int64(events.t[0])
+        file.attrs.update({"width": 346, "height": 260})
+    reads = raw_reads(monkeypatch)
+    assert hdf5.read(path) == events
+    assert set(reads) == set("txyp")
+    short = tmp_path / "short.h5"
+    hdf5.write(short, events, compression="none")
+    with h5py.File(short, "r") as file:
+        end = file["events/p"].id.get_offset() + 2000  # the last column's values end 1000 bytes later
+    with open(short, "r+b") as handle:
+        handle.truncate(end)
+    with pytest.raises(FileFormatError):
+        hdf5.read(short)
+
+
+@pytest.mark.parametrize(
+    ("name", "position", "value", "match"),
+    [
+        ("x", 4321, 346, r"events/x .*x\[4321\] = 346 is outside \[0, 346\)"),
+        ("y", 0, 999, r"events/y .*y\[0\] = 999 is outside \[0, 260\)"),
+        ("p", 7777, 2, r"events/p .*p\[7777\] = 2 is not a polarity"),
+        ("t", 5000, 0, r"events/t .*t\[5000\] = \d+ comes after t\[4999\]"),
+        ("t", 4999, 2**32 - 1, r"events/t .*t\[5000\] = \d+ comes after t\[4999\] = 4294967295"),
+    ],
+)
+def test_a_bad_value_read_in_place_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, position: int, value: int, match: str
+) -> None:
+    events = stream(10_000, seed=23)
+    path = tmp_path / "bad.h5"
+    hdf5.write(path, events, compression="none")
+    with h5py.File(path, "a") as file:
+        file[f"events/{name}"][position] = value
+    monkeypatch.setattr(hdf5, "PIECE_EVENTS", 1000)  # the bad value at a piece's start, inside, at a seam
+    reads = raw_reads(monkeypatch)
+    with pytest.raises(FileFormatError, match=match):
+        hdf5.read(path)
+    assert reads  # the fast path read it, found it wrong, and the full check named it
+    with pytest.raises(FileFormatError, match=f"events/{name} "):
+        list(hdf5.read_chunks(path, 3000))
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(1, 3000), st.integers(0, 2**16), st.sampled_from([1, 5, 333]), st.data())
+def test_the_fast_stream_read_matches_the_full_check(
+    tmp_path: Path, n: int, seed: int, piece: int, data: st.DataObject
+) -> None:
+    events = stream(n, seed, size=(300, 200))
+    path = tmp_path / "fast.h5"
+    compression = data.draw(st.sampled_from(["none", "gzip"]))
+    hdf5.write(path, events, compression=compression)
+    damage = data.draw(st.sampled_from([None, "x", "y", "p", "t"]))
+    if damage is not None:
+        at = data.draw(st.integers(0, n - 1))
+        with h5py.File(path, "a") as file:
+            column = file[f"events/{damage}"]
+            column[at] = data.draw(st.integers(0, int(np.iinfo(column.dtype).max)))
+    lo = data.draw(st.integers(0, n - 1))
+    hi = data.draw(st.integers(lo + 1, n))
+    with pytest.MonkeyPatch.context() as patch, hdf5._open(path) as file:
+        patch.setattr(hdf5, "PIECE_EVENTS", piece)
+        reader = hdf5._Reader(file, path)
+        try:
+            full = reader.checked(reader.read_span(lo, hi), np.array([hi - lo]), "")
+        except FileFormatError:
+            full = None
+        fast = reader.stream(lo, hi)
+    if full is None:
+        assert fast is None  # the fast path never accepts what the full check refuses
+    else:
+        assert fast is not None
+        assert all(np.array_equal(fast[key], full[key]) for key in full)
+        assert all(fast[key].dtype == full[key].dtype for key in full)
+
+
+def test_blocks_are_allocated_before_the_writes_where_the_system_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = stream(4000, seed=24)
+    calls: list[tuple[int, int]] = []
+    system = hdf5._fallocate()
+
+    def recording(handle: int, mode: int, offset: int, size: int) -> int:
+        calls.append((offset, size))
+        return -1  # as where the file system cannot: the writes go on
+
+    monkeypatch.setattr(hdf5, "_fallocate", lambda: recording)
+    hdf5.write(tmp_path / "a.h5", events, compression="none")
+    with h5py.File(tmp_path / "a.h5", "r") as file:
+        columns = [file[f"events/{name}"] for name in "txyp"]
+        assert sorted(calls) == sorted((data.id.get_offset(), data.id.get_storage_size()) for data in columns)
+    assert hdf5.read(tmp_path / "a.h5") == events
+    monkeypatch.setattr(hdf5, "_fallocate", lambda: None)  # no such call on this system
+    hdf5.write(tmp_path / "b.h5", events, compression="none")
+    assert hdf5.read(tmp_path / "b.h5") == events
+    if sys.platform.startswith("linux"):
+        assert system is not None
