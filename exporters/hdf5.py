@@ -75,6 +75,8 @@ True
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
 import ctypes
 import functools
@@ -167,9 +169,9 @@ GATHER_GAP = 1 << 12
 FORMAT = "eventcode-hdf5"
 VERSION = 1
 _UINT32_END = 1 << 32
-PIECE_EVENTS = 1 << 20
-"""Events of a one-stream file read and checked, or their times converted for writing, at a time
-on each core."""
+PIECE_EVENTS = 1 << 19
+"""Events of a one-stream file read and checked, or their times converted and written, at a time
+on each core (2^19 wrote 20 M events 5-10% faster than 2^18 or 2^20, and reads the same)."""
 _PUT_SLOTS = 2
 """Pieces of converted columns a write holds: the one being written and those converted ahead."""
 """Every how many events a search of DSEC's ms_to_idx samples the times (:func:`_first_at_ms`)."""
@@ -580,22 +582,12 @@ class Writer(AtomicWriter):
             or any(column.total is None or column.stored + n > column.total for column in chosen.values())
         ):
             return False, None
-        places: dict[str, int] = {}
-        for name, column in chosen.items():
-            place = column.place()
-            if place is None:
-                return False, None
-            places[name] = place
-        handle = self._root.id.get_vfd_handle()
-        for name, column in chosen.items():
-            if not column.stored:
-                _preallocate(handle, places[name], (column.total or 0) * column.dtype.itemsize)
         converted = [
             name
             for name, values in columns.items()
             if (name == "t" and shift) or not (chosen[name].viewable(values) and values.flags.c_contiguous)
         ]
-        step, slots = PIECE_EVENTS, _PUT_SLOTS
+        step, slots, count = PIECE_EVENTS, _PUT_SLOTS, -(-n // PIECE_EVENTS)
         ring = {
             name: threads.scratch(f"hdf5.put.{name}", slots * step, chosen[name].dtype) for name in converted
         }
@@ -615,12 +607,36 @@ class Writer(AtomicWriter):
                 _ms_piece(columns["t"], shift, entries, a, b, positions, start, out.get("t"))
             return out
 
-        with threads.ordered(convert, range(-(-n // step)), ahead=slots - 1) as pieces:
-            for k, piece in enumerate(pieces):
+        pending: collections.deque[concurrent.futures.Future[dict[str, np.ndarray]]] = collections.deque()
+
+        def submit(k: int) -> None:  # into the slot of piece k - slots, written by now
+            if k < count:
+                pending.append(threads.pool().submit(convert, k))
+
+        try:
+            for k in range(slots - 1):  # converting while HDF5 lays the datasets out
+                submit(k)
+            places: dict[str, int] = {}
+            for name, column in chosen.items():
+                place = column.place()
+                if place is None:
+                    return False, None
+                places[name] = place
+            handle = self._root.id.get_vfd_handle()
+            for name, column in chosen.items():
+                if not column.stored:
+                    _preallocate(handle, places[name], (column.total or 0) * column.dtype.itemsize)
+            for k in range(count):
+                piece = pending.popleft().result()
+                submit(k + slots - 1)
                 a = k * step
                 for name, column in chosen.items():
                     values = piece[name] if name in piece else columns[name][a : a + step].view(column.dtype)
                     _write_at(handle, values, places[name] + (column.stored + a) * column.dtype.itemsize)
+        finally:
+            for future in pending:
+                future.cancel()
+            concurrent.futures.wait(pending)
         for column in chosen.values():
             column.stored += n
         return True, positions
@@ -788,6 +804,7 @@ class _Column:
         self.waiting = 0
         self.stored = 0
         self.total: int | None = None  # rows of a contiguous dataset, when known before the first
+        self.dataset: h5py.Dataset | None = None  # once created
 
     @property
     def length(self) -> int:
@@ -805,7 +822,8 @@ class _Column:
 
     def finish(self) -> None:
         """Store what is buffered (creating the dataset, even an empty one)."""
-        self._store(self.waiting)
+        if self.waiting or self.dataset is None or self.total is None:
+            self._store(self.waiting)
 
     def viewable(self, values: np.ndarray) -> bool:
         """Whether values are stored as they are in memory: the stored dtype, or one differing
@@ -847,23 +865,25 @@ class _Column:
 
     def _dataset(self, data: np.ndarray, count: int) -> h5py.Dataset:
         """The dataset, created now if this is the first store."""
-        if self.name in self.file:
-            return self.file[self.name]
+        if self.dataset is not None:
+            return self.dataset
         if self.total is not None:  # its bytes allocated now and never filled: they are all written
             plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
             plist.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
             plist.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
-            return self.file.create_dataset(
+            self.dataset = self.file.create_dataset(
                 self.name, shape=(self.total, *self.row), dtype=self.dtype, dcpl=plist
             )
-        return self.file.create_dataset(
-            self.name,
-            shape=(0, *self.row),
-            maxshape=(None, *self.row),
-            dtype=self.dtype,
-            chunks=(min(self.chunk, _multiple_of_8(count)), *self.row),
-            **self.options,
-        )
+        else:
+            self.dataset = self.file.create_dataset(
+                self.name,
+                shape=(0, *self.row),
+                maxshape=(None, *self.row),
+                dtype=self.dtype,
+                chunks=(min(self.chunk, _multiple_of_8(count)), *self.row),
+                **self.options,
+            )
+        return self.dataset
 
 
 class _WideningTimes(_Column):
@@ -876,7 +896,7 @@ class _WideningTimes(_Column):
     def fit(self, low: int, high: int) -> None:
         """Make the dtype hold times ``low..high`` (before they are appended)."""
         if self.dtype == np.uint32 and (low < 0 or high >= _UINT32_END):
-            if self.name in self.file:
+            if self.dataset is not None:
                 self._widen()
             self.dtype = np.dtype(np.int64)
 
@@ -895,6 +915,7 @@ class _WideningTimes(_Column):
             wide[start : start + step] = old[start : start + step]
         del self.file[self.name]
         self.file.move(wide.name, self.name)
+        self.dataset = self.file[self.name]
 
 
 def _multiple_of_8(rows: int) -> int:

@@ -45,18 +45,13 @@ def parallel(function: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
 
 
 @contextlib.contextmanager
-def ordered(
-    function: Callable[[T], R], items: Sequence[T], ahead: int | None = None
-) -> Iterator[Iterator[R]]:
+def ordered(function: Callable[[T], R], items: Sequence[T]) -> Iterator[Iterator[R]]:
     """``function(item)`` for each item, in order, computed on all cores a few items ahead.
 
-    While the caller holds one result, at most ``ahead`` later items are pending (default twice
-    the workers), so ``ahead + 1`` buffers taken in turn can hold the results. On leaving the
-    block, work not begun is dropped and running work is waited for: no worker reads a file
-    after it closes.
+    On leaving the block, work not begun is dropped and running work is waited for: no worker
+    reads a file after it closes.
     """
     pending: deque[Future[R]] = deque()
-    limit = 2 * WORKERS if ahead is None else max(ahead, 1)
 
     def results() -> Iterator[R]:
         if len(items) < 2 or WORKERS == 1:
@@ -64,7 +59,7 @@ def ordered(
             return
         for item in items:
             pending.append(pool().submit(function, item))
-            if len(pending) > limit:
+            if len(pending) > 2 * WORKERS:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
