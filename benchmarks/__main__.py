@@ -258,7 +258,7 @@ the checks in the same pass; the rest needs the conversion overlapped with HDF5'
         name="aedat4",
         script="aedat4.py",
         title="AEDAT 4.0 writes: eventcode, dv-processing and faery beside the codec alone",
-        args=("--events", "5e6", "--high-events", "2e5", "--repeat", "5"),
+        args=("--events", "2e6", "--high-events", "2e5", "--repeat", "5"),
         quick=("--events", "2e5", "--high-events", "2e4", "--repeat", QUICK_REPEAT),
         about="""\
 DAVIS346 events generated as `../shared/data/reference/make_reference.py` does, each tool's
