@@ -174,7 +174,6 @@ PIECE_EVENTS = 1 << 19
 on each core (2^19 wrote 20 M events 5-10% faster than 2^18 or 2^20, and reads the same)."""
 _PUT_SLOTS = 2
 """Pieces of converted columns a write holds: the one being written and those converted ahead."""
-"""Every how many events a search of DSEC's ms_to_idx samples the times (:func:`_first_at_ms`)."""
 _INT64 = np.iinfo(np.int64)
 Piece = TypeVar("Piece")
 
@@ -804,7 +803,8 @@ class _Column:
         self.waiting = 0
         self.stored = 0
         self.total: int | None = None  # rows of a contiguous dataset, when known before the first
-        self.dataset: h5py.Dataset | None = None  # once created
+        self.dataset: h5py.Dataset | None = None  # a contiguous one, once created (a chunked one is
+        # opened for each store: kept open, its chunk cache raised a Writer's peak memory by 30 MB)
 
     @property
     def length(self) -> int:
@@ -867,6 +867,8 @@ class _Column:
         """The dataset, created now if this is the first store."""
         if self.dataset is not None:
             return self.dataset
+        if self.name in self.file:
+            return self.file[self.name]
         if self.total is not None:  # its bytes allocated now and never filled: they are all written
             plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
             plist.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
@@ -874,16 +876,15 @@ class _Column:
             self.dataset = self.file.create_dataset(
                 self.name, shape=(self.total, *self.row), dtype=self.dtype, dcpl=plist
             )
-        else:
-            self.dataset = self.file.create_dataset(
-                self.name,
-                shape=(0, *self.row),
-                maxshape=(None, *self.row),
-                dtype=self.dtype,
-                chunks=(min(self.chunk, _multiple_of_8(count)), *self.row),
-                **self.options,
-            )
-        return self.dataset
+            return self.dataset
+        return self.file.create_dataset(
+            self.name,
+            shape=(0, *self.row),
+            maxshape=(None, *self.row),
+            dtype=self.dtype,
+            chunks=(min(self.chunk, _multiple_of_8(count)), *self.row),
+            **self.options,
+        )
 
 
 class _WideningTimes(_Column):
@@ -896,7 +897,7 @@ class _WideningTimes(_Column):
     def fit(self, low: int, high: int) -> None:
         """Make the dtype hold times ``low..high`` (before they are appended)."""
         if self.dtype == np.uint32 and (low < 0 or high >= _UINT32_END):
-            if self.dataset is not None:
+            if self.name in self.file:
                 self._widen()
             self.dtype = np.dtype(np.int64)
 
@@ -915,7 +916,6 @@ class _WideningTimes(_Column):
             wide[start : start + step] = old[start : start + step]
         del self.file[self.name]
         self.file.move(wide.name, self.name)
-        self.dataset = self.file[self.name]
 
 
 def _multiple_of_8(rows: int) -> int:
