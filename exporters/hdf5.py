@@ -873,9 +873,13 @@ class _Column:
             plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
             plist.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
             plist.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
-            self.dataset = self.file.create_dataset(
-                self.name, shape=(self.total, *self.row), dtype=self.dtype, dcpl=plist
-            )
+            plist.set_obj_track_times(False)  # as h5py creates datasets
+            links = h5py.h5p.create(h5py.h5p.LINK_CREATE)
+            links.set_create_intermediate_group(True)
+            space = h5py.h5s.create_simple((self.total, *self.row))
+            kind = h5py.h5t.py_create(self.dtype)  # h5py's high level took 0.3 ms more per dataset
+            created = h5py.h5d.create(self.file.id, self.name.encode(), kind, space, dcpl=plist, lcpl=links)
+            self.dataset = h5py.Dataset(created)
             return self.dataset
         return self.file.create_dataset(
             self.name,
