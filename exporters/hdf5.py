@@ -1780,11 +1780,9 @@ class _Reader:
             for name in widened:
                 if name != "t":
                     np.copyto(out[name][a:b], stored[name], casting="unsafe")
-            if "t" in widened:  # cast, then add in place: twice as fast as adding while casting
-                np.copyto(out["t"][a:b], stamps, casting="unsafe")
-                np.add(out["t"][a:b], offset, out=out["t"][a:b])
-            else:
-                np.add(stamps, offset, out=out["t"][a:b], dtype=np.int64, casting="unsafe")
+            # one pass over the fresh column (casting and adding in one pass was 10% faster than a cast
+            # and an in-place addition, though twice as slow on memory already touched)
+            np.add(stamps, offset, out=out["t"][a:b], dtype=np.int64, casting="unsafe")
             zero = not encoded and int(stored["p"].min()) == 0
             return good, zero, int(stamps[0]), int(stamps[-1])
 
