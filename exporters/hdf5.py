@@ -35,10 +35,11 @@ Chunks hold :data:`CHUNK_EVENTS` events, or the events of a smaller file (rounde
 multiple of 8), which is therefore small: :func:`write` splits its events into equal chunks,
 and :class:`Writer` buffers up to one chunk and creates each dataset on its first full chunk or
 when the file closes. Uncompressed, :func:`write` knows every event first and lays each column
-out in one run of bytes that HDF5 allocates when it creates the dataset; the columns are then
-written there with ``pwrite`` (and a one-stream file's columns stored so, whoever wrote it, read
-back with ``preadv``) on all cores, in pieces converted to and from eventcode's dtypes in
-per-thread buffers: HDF5's documented raw-data offset (``H5Dget_offset``), h5py for the rest.
+out in one run of bytes that HDF5 allocates when it creates the dataset, at HDF5's documented
+raw-data offset (``H5Dget_offset``); the columns are written there with ``pwrite`` while a
+worker converts the next piece to the stored dtypes, and a one-stream file's columns stored so,
+whoever wrote it, are read back with ``preadv`` on all cores, each piece checked and widened in
+per-thread buffers; h5py does the rest.
 
 Compression (any case; :func:`filters` gives the h5py options of each): ``"gzip"``, deflate
 level 1 with byte shuffle, is the default of :func:`write`, :class:`Writer` and the CLI: every
@@ -750,6 +751,8 @@ def _write_at(handle: int, values: np.ndarray, offset: int) -> None:
     view = values.data.cast("B")
     while view:
         done = os.pwrite(handle, view, offset)
+        if not done:
+            raise OSError(f"writing {len(view)} bytes at {offset} wrote none")
         view, offset = view[done:], offset + done
 
 
@@ -767,7 +770,8 @@ def _read_at(handle: int, values: np.ndarray, offset: int) -> bool:
 
 def _contiguous_place(data: h5py.Dataset) -> int | None:
     """The file offset of a dataset's values when they lie in the file as one run of bytes in
-    this machine's byte order (contiguous, unfiltered, inside the file, allocated), else None."""
+    this machine's byte order (contiguous, unfiltered, not external, allocated), else None; a
+    read past the end of the file is :func:`_read_at`'s to find."""
     plist = data.id.get_create_plist()
     if (
         plist.get_layout() != h5py.h5d.CONTIGUOUS
