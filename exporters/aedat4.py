@@ -1750,7 +1750,9 @@ def _placed_payloads(
     events = records.view(EVENT)
     held = counts > 0
     first = (np.cumsum(counts) - counts)[held]
-    ends = np.array([(packet.first, packet.last) for packet in packets if packet.count], np.int64)
+    ends = np.array([(packet.first, packet.last) for packet in packets if packet.count], np.int64).reshape(
+        -1, 2
+    )
     t = events["t"]
     if not (np.array_equal(t[first], ends[:, 0]) and np.array_equal(t[first + counts[held] - 1], ends[:, 1])):
         return False

@@ -748,6 +748,26 @@ def test_without_a_table_the_flatbuffers_give_the_tables_counts(
         assert aedat4.read(bare) == aedat4.read(path)
 
 
+def test_a_table_listing_an_empty_event_packet_reads(tmp_path: Path) -> None:
+    """An empty event packet listed in the table, alone in its group of packets."""
+    events = random_stream(aedat4.PACKET_EVENTS[0], seed=5)  # one full packet, then the empty one
+    path = tmp_path / "a.aedat4"
+    aedat4.write(path, events, compression=None)
+    bare = without_table(path, tmp_path / "bare.aedat4")
+    listed = packets(path)
+    empty = struct.pack("<II4s3H2xiII", 28, 16, b"EVTS", 6, 8, 4, 8, 4, 0)  # an EventPacket of 0 events
+    with open(bare, "r+b") as file:
+        file.seek(0, 2)
+        file.write(struct.pack("<ii", 0, len(empty)))
+        at = file.tell()
+        file.write(empty)
+        rows = [(p.offset, p.stream, p.size, p.count, p.first, p.last) for p in listed]
+        aedat4._append_table(file, 0, [*rows, (at, 0, len(empty), 0, 0, 0)])
+    assert [p.count for p in packets(bare)] == [len(events), 0]
+    assert aedat4.read(bare) == events
+    assert joined(list(aedat4.read_chunks(bare, chunk_events=1000))) == events
+
+
 def test_transcode_of_a_packet_without_a_time_range_writes_no_table(tmp_path: Path) -> None:
     path = tmp_path / "a.aedat4"
     aedat4.write(path, random_stream(100, seed=2), compression=None)
