@@ -1530,23 +1530,16 @@ def _payloads_into(
                 if _HEADER.unpack_from(data, at) != (packet.stream, packet.size):
                     return False
                 stored = data[at + 8 : at + 8 + packet.size]
-                if code == 0:
-                    payload: bytes | memoryview = stored
-                elif (
-                    code in (1, 2)
-                    and packet.size <= _SMALL_FRAME
-                    and _lz4_content_size(stored) in (0, expect)
-                ):
-                    payload = lz4.frame.decompress(stored)
-                else:
-                    payload = _decompress(layout.path, code, stored, packet.offset, expect)
+                payload = (
+                    stored if code == 0 else _decompress(layout.path, code, stored, packet.offset, expect)
+                )
                 if len(payload) != expect:
                     return False
                 view = memoryview(payload)
                 heads[head : head + 32] = view[:32]
                 records[put : put + expect - 32] = view[32:]
                 head, put = head + 32, put + expect - 32
-    except (FileFormatError, RuntimeError, ValueError, struct.error):
+    except (FileFormatError, struct.error):
         return False
     return True
 
