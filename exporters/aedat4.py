@@ -1045,17 +1045,17 @@ def _columns(
         target = _target(layout, stream)
         chosen, window = _select(layout, target, window, salvage)
         damage, before = layout.damage, None
-        for a, b in _groups(chosen, chunk_events):
-            decoded, group, damaged = _salvaged(
-                functools.partial(_decoded, descriptor, layout, target.size), chosen[a:b], salvage
-            )
-            _disagreements(decoded.notes, salvage)
-            yield _finish(decoded, target, group, window, sort, before), target
-            t = decoded.columns["t"]
-            before = int(t[-1]) if len(t) else before
-            if damaged is not None:
-                damage = damaged
-                break
+        decode = functools.partial(_decoded, descriptor, layout, target.size)
+        groups = [chosen[a:b] for a, b in _groups(chosen, chunk_events)]
+        with threads.ahead(lambda group: _salvaged(decode, group, salvage), groups) as decodes:
+            for decoded, group, damaged in decodes:  # the next chunk decodes while this one is used
+                _disagreements(decoded.notes, salvage)
+                yield _finish(decoded, target, group, window, sort, before), target
+                t = decoded.columns["t"]
+                before = int(t[-1]) if len(t) else before
+                if damaged is not None:
+                    damage = damaged
+                    break
     if damage is not None:
         _warn(layout, damage)
 

@@ -13,6 +13,9 @@ Examples
 >>> with threads.ordered(lambda i: i + 1, range(3)) as results:
 ...     list(results)
 [1, 2, 3]
+>>> with threads.ahead(lambda i: i * 10, [1, 2, 3]) as results:
+...     list(results)
+[10, 20, 30]
 >>> threads.scratch("demo", 3, "<u2").dtype.name
 'uint16'
 """
@@ -70,6 +73,35 @@ def ordered(function: Callable[[T], R], items: Sequence[T]) -> Iterator[Iterator
         for future in pending:
             future.cancel()
         wait(pending)
+
+
+@contextlib.contextmanager
+def ahead(function: Callable[[T], R], items: Sequence[T]) -> Iterator[Iterator[R]]:
+    """``function(item)`` for each item, in order, the next item's computed on a thread of its
+    own while the caller uses this one's (``function`` may itself use the pool: it never runs
+    on it). Errors come in order, when their item's turn comes.
+
+    On leaving the block, the running call is waited for: no thread reads a file after it closes.
+    """
+    if len(items) < 2:
+        yield map(function, items)
+        return
+    runner = ThreadPoolExecutor(1, thread_name_prefix="exporters-ahead")
+    pending: list[Future[R]] = []
+
+    def results() -> Iterator[R]:
+        pending.append(runner.submit(function, items[0]))
+        for item in items[1:]:
+            done = pending.pop().result()
+            pending.append(runner.submit(function, item))
+            yield done
+        yield pending.pop().result()
+
+    try:
+        yield results()
+    finally:
+        wait(pending)
+        runner.shutdown()
 
 
 @functools.cache
