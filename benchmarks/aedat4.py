@@ -46,7 +46,7 @@ import numpy as np
 from common import interleaved, spread
 
 import eventcode
-from exporters import aedat4, threads
+from exporters import aedat4, positional, threads
 
 try:
     import dv_processing as dv
@@ -136,7 +136,8 @@ def codec_alone(columns: dict[str, np.ndarray], compression: str | None, path: s
     def put(i: int, descriptor: int) -> None:
         offset = at[i]
         for packet in halves[i]:
-            offset += os.pwrite(descriptor, packet, offset)
+            positional.write_at(descriptor, packet, offset)
+            offset += len(packet)
 
     def write() -> None:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)

@@ -85,7 +85,7 @@ from eventcode.errors import (
     TimeOrderError,
 )
 from eventcode.options import positive_int
-from exporters import steptime, threads
+from exporters import positional, steptime, threads
 from exporters.atomic import AtomicWriter
 from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
@@ -367,7 +367,7 @@ class Writer(AtomicWriter):
     def _open(self, temporary: Path) -> BinaryIO:
         file = open(temporary, "wb", buffering=0)  # noqa: SIM115 - closed by AtomicWriter.__exit__
         header = _text_header(self._size, self._shape, self._polarities, self._steps)
-        _pwrite(file.fileno(), memoryview(header), 0)
+        positional.write_at(file.fileno(), header, 0)
         self._position = len(header)
         return cast(BinaryIO, file)
 
@@ -531,20 +531,13 @@ def _pack(words: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.
 
 def _pwritev(descriptor: int, buffers: list[bytes | memoryview], at: int) -> None:
     """Write the buffers one after the other at byte ``at`` (``pwritev`` may write less than asked:
-    the rest follows with ``pwrite``)."""
+    the rest follows with :func:`exporters.positional.write_at`)."""
     written = os.pwritev(descriptor, buffers, at) if buffers else 0
     for buffer in buffers:
         view = memoryview(buffer).cast("B")
         if written < len(view):
-            _pwrite(descriptor, view[written:], at + written)
+            positional.write_at(descriptor, view[written:], at + written)
         written, at = max(written - len(view), 0), at + len(view)
-
-
-def _pwrite(descriptor: int, data: memoryview, at: int) -> None:
-    """Write all of ``data`` at byte ``at`` (``pwrite`` may write less than asked)."""
-    while len(data):
-        done = os.pwrite(descriptor, data, at)
-        data, at = data[done:], at + done
 
 
 def _text_header(

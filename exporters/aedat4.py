@@ -70,7 +70,7 @@ from eventcode.errors import (
     TimeOrderError,
 )
 from eventcode.options import positive_int
-from exporters import steptime, threads
+from exporters import positional, steptime, threads
 from exporters.atomic import AtomicWriter, atomic_path
 from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
@@ -410,10 +410,7 @@ class Writer(AtomicWriter):
         def put(i: int) -> None:
             packet = _built(columns, *ranges[i], 8)
             packet[:8] = np.frombuffer(struct.pack("<ii", 0, sizes[i] - 8), np.uint8)
-            view, at = packet.data, offsets[i]
-            while len(view):
-                written = os.pwrite(descriptor, view, at)
-                view, at = view[written:], at + written
+            positional.write_at(descriptor, packet, offsets[i])
 
         list(threads.parallel(put, range(len(ranges))))
         for (a, b), size, offset in zip(ranges, sizes, offsets, strict=False):

@@ -107,7 +107,7 @@ from eventcode.errors import (
     TimeOrderError,
 )
 from eventcode.options import optional_int, positive_int
-from exporters import threads
+from exporters import positional, threads
 from exporters.atomic import AtomicWriter
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
@@ -632,7 +632,8 @@ class Writer(AtomicWriter):
                 a = k * step
                 for name, column in chosen.items():
                     values = piece[name] if name in piece else columns[name][a : a + step].view(column.dtype)
-                    _write_at(handle, values, places[name] + (column.stored + a) * column.dtype.itemsize)
+                    at = places[name] + (column.stored + a) * column.dtype.itemsize
+                    positional.write_at(handle, values, at)
         finally:
             for future in pending:
                 future.cancel()
@@ -746,32 +747,10 @@ def _fallocate() -> Callable[[int, int, int, int], int] | None:
     return typed
 
 
-def _write_at(handle: int, values: np.ndarray, offset: int) -> None:
-    """Write an array's bytes at ``offset`` of the open file ``handle`` (all of them)."""
-    view = values.data.cast("B")
-    while view:
-        done = os.pwrite(handle, view, offset)
-        if not done:
-            raise OSError(f"writing {len(view)} bytes at {offset} wrote none")
-        view, offset = view[done:], offset + done
-
-
-def _read_at(handle: int, values: np.ndarray, offset: int) -> bool:
-    """Fill an array with the bytes at ``offset`` of the open file ``handle``; False if the
-    file ends first."""
-    view = values.data.cast("B")
-    while view:
-        done = os.preadv(handle, [view], offset)
-        if not done:
-            return False
-        view, offset = view[done:], offset + done
-    return True
-
-
 def _contiguous_place(data: h5py.Dataset) -> int | None:
     """The file offset of a dataset's values when they lie in the file as one run of bytes in
     this machine's byte order (contiguous, unfiltered, not external, allocated), else None; a
-    read past the end of the file is :func:`_read_at`'s to find."""
+    read past the end of the file is :func:`exporters.positional.read_at`'s to find."""
     plist = data.id.get_create_plist()
     if (
         plist.get_layout() != h5py.h5d.CONTIGUOUS
@@ -1812,7 +1791,7 @@ class _Reader:
     def _raw_read(self, name: str, values: np.ndarray, place: int) -> bool:
         """Fill ``values`` (a stretch of the event column ``name``) from file offset ``place``;
         False if the file ends first."""
-        return _read_at(self.file.id.get_vfd_handle(), values, place)
+        return positional.read_at(self.file.id.get_vfd_handle(), values, place)
 
     def read_span(self, lo: int, hi: int) -> dict[str, np.ndarray]:
         """The stored columns of events ``lo:hi``, in the file's dtypes."""
