@@ -43,7 +43,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from common import interleaved, spread
+from common import interleaved, ratio_spread, ratios, spread, verdict
 
 import eventcode
 from exporters import aedat4, positional, threads
@@ -159,13 +159,6 @@ def versions() -> str:
     return ", ".join(found)
 
 
-def ratio_cell(ours: list[float], theirs: list[float]) -> tuple[str, float, float]:
-    """Their time over ours, round by round: ``'1.23x (1.10-1.40)'``, the median and the lowest."""
-    rounds = [b / a for a, b in zip(ours, theirs, strict=True)]
-    low, mid = min(rounds), statistics.median(rounds)
-    return f"{mid:.2f}x ({low:.2f}-{max(rounds):.2f})", mid, low
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=lambda s: int(float(s)), default=5_000_000)
@@ -226,13 +219,16 @@ def main() -> None:
             cells.append(f"{stored / 1e6:.1f}" if stored and name != LIMIT else "")
             cells += ["", ""]
             if name == EC:
-                cells[6], mid, low = ratio_cell(runs, times[LIMIT])
-                met = "yes" if low >= 0.85 else "NO (within the range)" if mid >= 0.85 else "NO"
-                line = f"- {DV_NAMES[compression]}: write at {mid:.0%} of the limit (target >= 85%: {met})"
+                share = ratios(times[LIMIT], runs)
+                cells[6] = ratio_spread(share)
+                line = (
+                    f"- {DV_NAMES[compression]}: write at {statistics.median(share):.0%} of the limit "
+                    f"(target >= 85%: {verdict(share, 0.85)})"
+                )
                 if "faery" in times and compression in ("lz4", "zstd", None):
-                    cells[7], fmid, flow = ratio_cell(runs, times["faery"])
-                    fmet = "yes" if flow >= 2 else "NO (within the range)" if fmid >= 2 else "NO"
-                    line += f"; {fmid:.2f}x faery (target >= 2x: {fmet})"
+                    faster = ratios(times["faery"], runs)
+                    cells[7] = ratio_spread(faster)
+                    line += f"; {statistics.median(faster):.2f}x faery (target >= 2x: {verdict(faster, 2)})"
                 elif "faery" not in times and compression in ("lz4", "zstd", None):
                     line += "; faery not installed"
                 verdicts.append(line)

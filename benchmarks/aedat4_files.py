@@ -64,7 +64,7 @@ from aedat4 import (
     faery_write,
     make_columns,
 )
-from common import interleaved, isolated_peak, peak_rss_bytes
+from common import interleaved, isolated_peak, peak_rss_bytes, ratio_spread, ratios, verdict
 
 from eventcode import Events
 from exporters import aedat4, threads
@@ -337,18 +337,16 @@ def main() -> None:
             peers = {k: v for k, v in times.items() if k not in (EC, CHUNKS, "limit")}
             if ours and peers:
                 best = min(peers, key=lambda k: statistics.median(peers[k]))
-                rounds = [b / a for a, b in zip(ours, peers[best], strict=True)]
-                low, mid = min(rounds), statistics.median(rounds)
+                rounds = ratios(peers[best], ours)
                 fraction = statistics.median(times["limit"]) / statistics.median(ours)
-                ratio = f"{mid:.2f}x ({low:.2f}-{max(rounds):.2f}) {best}"
+                ratio = f"{ratio_spread(rounds)} {best}"
                 share = f"{fraction:.0%}"
                 chunks = statistics.median(ours) / statistics.median(times[CHUNKS])
                 chunked = f"{chunks:.2f}x"
-                met = "yes" if low >= 1.5 else "NO (within the range)" if max(rounds) >= 1.5 else "NO"
                 verdicts.append(
-                    f"- {count / 1e6:g} M {DV_NAMES[compression]}, {name}: {mid:.2f}x {best} (target >= 1.5x "
-                    f"in every round: {met}); {share} of the limit (target >= 50%: "
-                    f"{'yes' if fraction >= 0.5 else 'NO'})"
+                    f"- {count / 1e6:g} M {DV_NAMES[compression]}, {name}: {statistics.median(rounds):.2f}x "
+                    f"{best} (target >= 1.5x in every round: {verdict(rounds, 1.5)}); {share} of the limit "
+                    f"(target >= 50%: {'yes' if fraction >= 0.5 else 'NO'})"
                 )
             if count == largest:
                 found = [isolated_peak(__file__, how, path) / 1e6 for how in ("read", "chunks")]

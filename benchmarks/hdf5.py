@@ -52,7 +52,7 @@ import h5py
 import hdf5plugin
 import numpy as np
 import torch
-from common import interleaved, isolated_peak, peak_rss_bytes, spread
+from common import interleaved, isolated_peak, peak_rss_bytes, ratios, spread, verdict
 
 import eventcode
 from eventcode import Events
@@ -254,7 +254,7 @@ def main() -> None:
                     times, per_event = measured[operation]
                     seconds = statistics.median(times)
                     peak = isolated_peak(__file__, name, operation, args.input, str(size), setting)
-                    ratios = [a / b for a, b in zip(results[baseline][operation][0], times, strict=True)]
+                    rounds = ratios(results[baseline][operation][0], times)
                     row = {
                         "input": args.input,
                         "setting": label,
@@ -265,8 +265,8 @@ def main() -> None:
                         "mev_per_s": n / seconds / 1e6,
                         "bytes_per_event": per_event,
                         "peak_extra_mb": peak / 1e6,
-                        "ratio": statistics.median(ratios),
-                        "ratio_range": (min(ratios), max(ratios)),
+                        "ratio": statistics.median(rounds),
+                        "ratio_range": (min(rounds), max(rounds)),
                         "baseline": baseline,
                     }
                     rows.append(row)
@@ -293,7 +293,7 @@ def summarize(rows: list[dict[str, object]]) -> None:
         row = ours["none", operation, "eventcode"]
         if row["baseline"] == "plain h5py (same columns)":
             low, high = row["ratio_range"]
-            met = "yes" if low >= target else "NO (within the range)" if high >= target else "NO"
+            met = verdict([low, high], target)
             print(
                 f"- uncompressed {operation}: {row['ratio']:.2f}x the speed of a plain h5py {operation} "
                 f"of the same columns (rounds {low:.2f}-{high:.2f}), target >= {target}x: {met}"
@@ -306,11 +306,11 @@ def summarize(rows: list[dict[str, object]]) -> None:
         write, writer = ours[setting, "write", "eventcode"], ours[setting, "write", "eventcode Writer"]
         read = ours[setting, "read", "eventcode"]
         share = write["bytes_per_event"] / plain["bytes_per_event"]
-        verdict = "PASS" if write["mev_per_s"] >= 30 and share <= 0.6 else "no"
+        passed = "PASS" if write["mev_per_s"] >= 30 and share <= 0.6 else "no"
         print(
             f"- {setting}: write {write['mev_per_s']:.0f} Mev/s, Writer {writer['mev_per_s']:.0f} Mev/s, "
             f"read {read['mev_per_s']:.0f} Mev/s, {write['bytes_per_event']:.2f} bytes/event "
-            f"({share:.0%} of uncompressed): {verdict}"
+            f"({share:.0%} of uncompressed): {passed}"
         )
 
 
