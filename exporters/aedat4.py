@@ -372,7 +372,9 @@ class Writer(AtomicWriter):
         if self._code == 0:
             self._put_uncompressed(columns, ranges)
         else:
-            per_task = max(1, (1 << 16) // size)  # packets a task compresses: few thread hand-offs
+            # packets a task compresses: few thread hand-offs, yet enough tasks that the cores
+            # finish a small write together
+            per_task = max(1, min((1 << 16) // size, len(ranges) // (8 * threads.WORKERS)))
             tasks = [ranges[i : i + per_task] for i in range(0, len(ranges), per_task)]
             batch = 16 * threads.WORKERS  # tasks in flight: a few MB of compressed packets held
 
