@@ -78,6 +78,11 @@ class DataLossWarning(EventcodeWarning):
     target format cannot hold dropped in a conversion."""
 
 
+class UndersampledVideoWarning(EventcodeWarning):
+    """A video fed to the DVS emulator changes faster than its frame rate resolves: some pixel
+    needs more than :data:`eventcode.dvs.emulator.MANY_EVENTS` events between two frames."""
+
+
 class OptionError(EventcodeError, ValueError):
     """An argument or command-line option with a value the function cannot take."""
 
