@@ -60,7 +60,9 @@ def test_subcommands_of_python_m_eventcode_print_help() -> None:
     assert all(command in result.stdout for command in ("demo", "encode", "convert", "info", "view"))
 
 
-@pytest.mark.parametrize("arguments", [["--help"], ["info", "RECORDING"], ["info", "--json", "H5"]])
+@pytest.mark.parametrize(
+    "arguments", [["--help"], ["emulate", "--help"], ["info", "RECORDING"], ["info", "--json", "H5"]]
+)
 def test_help_and_info_never_import_torch(arguments: list[str], recording: Path, tmp_path: Path) -> None:
     h5 = tmp_path / "d.h5"
     hdf5.write(h5, eventcode.rate(torch.rand(2, 1, 4, 4), num_steps=5), dt_us=10)
@@ -582,3 +584,201 @@ def test_every_camera_format_converts_to_hdf5_and_back_streaming(
             assert (int(back.t[0]), int(back.t[-1])) == (truth["t_first_us"], truth["t_last_us"])
             assert int(back.p.sum()) == truth["on"]
         assert json.loads(run("info", "--json", path).stdout)["events"] == truth["events"]
+
+
+# ---------------------------------------------------------------------- emulate
+EDGE_FPS = 30
+
+
+@pytest.fixture(scope="module")
+def edge_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 64 x 48 edge moving right for 12 frames at 30 fps as a lossless .mkv (FFV1, grey: the
+    frames exactly), a lossy .mp4 (H.264, yuv420p) and a folder of PNGs."""
+    av = pytest.importorskip("av")
+    from eventcode.dvs import scenes
+
+    folder = tmp_path_factory.mktemp("edge")
+    frames = scenes.moving_edge(width=64, height=48, frames=12, fps=EDGE_FPS)[0].numpy()
+    for name, codec, pix_fmt in (("edge.mkv", "ffv1", "gray"), ("edge.mp4", "libx264", "yuv420p")):
+        with av.open(str(folder / name), "w") as container:
+            stream = container.add_stream(codec, rate=EDGE_FPS)
+            stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+            for frame in frames:
+                picture = av.VideoFrame.from_ndarray(frame, format="gray").reformat(format=pix_fmt)
+                container.mux(stream.encode(picture))
+            container.mux(stream.encode())
+    (folder / "pngs").mkdir()
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / "pngs" / f"{i}.png")
+    return {"mkv": folder / "edge.mkv", "mp4": folder / "edge.mp4", "pngs": folder / "pngs"}
+
+
+EMULATE_OPTIONS = {  # CLI options and the keyword arguments of eventcode.dvs.emulate they stand for
+    "defaults": ([], {}),
+    "model": (
+        [
+            "--pos-threshold",
+            "0.25",
+            "--neg-threshold",
+            "0.3",
+            "--sigma-threshold",
+            "0.05",
+            "--cutoff-hz",
+            "200",
+            "--leak-rate-hz",
+            "2",
+            "--shot-noise-rate-hz",
+            "5",
+            "--refractory-period-us",
+            "500",
+        ],
+        {
+            "pos_threshold": 0.25,
+            "neg_threshold": 0.3,
+            "sigma_threshold": 0.05,
+            "cutoff_hz": 200.0,
+            "leak_rate_hz": 2.0,
+            "shot_noise_rate_hz": 5.0,
+            "refractory_period_us": 500,
+        },
+    ),
+    "linspace": (
+        ["--timing", "linspace", "--shot-noise-rate-hz", "5"],
+        {"timing": "linspace", "shot_noise_rate_hz": 5.0},
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("video", "target", "formatting"),
+    [
+        ("mkv", "e.aedat4", []),
+        ("mp4", "e.h5", []),
+        ("mkv", "e.hdf5", ["--compression", "LZF"]),
+        ("mp4", "e.aedat", ["--format", "aedat2", "--camera", "DVS128"]),
+    ],
+)
+@pytest.mark.parametrize("options", list(EMULATE_OPTIONS))
+def test_emulate_writes_exactly_the_events_of_the_library(
+    edge_videos: dict[str, Path], tmp_path: Path, video: str, target: str, formatting: list[str], options: str
+) -> None:
+    from eventcode.dvs import emulate
+
+    arguments, keywords = EMULATE_OPTIONS[options]
+    source, path = edge_videos[video], tmp_path / target
+    result = run("emulate", source, path, "--seed", "7", "--chunk-frames", "5", *arguments, *formatting)
+    assert result.exit_code == 0, result.output
+    events = exporters.read(path)
+    assert events == emulate(source, seed=7, **keywords)  # in one chunk of 64: the same events
+    assert events.sensor_size == (64, 48, 2)
+    assert len(events) > 1000
+    assert bool((events.t.diff() >= 0).all())
+    assert 0 < int(events.t[-1]) <= 11 * 1e6 / EDGE_FPS + 1000
+    name = exporters.for_writing(path, formatting[1] if formatting[:1] == ["--format"] else None).name
+    line = f"emulated {source} (12 frames, 64x48) to {path} ({name})"
+    assert result.stdout == f"{line}: {len(events):,} events (seed 7)\n"
+    if "--compression" in formatting:
+        assert hdf5.info(path).compression == "lzf"
+
+
+def test_emulate_a_folder_of_images_at_fps_is_the_lossless_video_at_that_rate(
+    edge_videos: dict[str, Path], tmp_path: Path
+) -> None:
+    from eventcode.dvs import emulate
+
+    folder, seed = edge_videos["pngs"], ["--seed", "2"]
+    line = one_line_error(run("emulate", folder, tmp_path / "a.h5", *seed), "--fps", "folder")
+    assert "Usage" not in line
+    assert not (tmp_path / "a.h5").exists()
+    assert run("emulate", folder, tmp_path / "a.h5", "--fps", "60", *seed).exit_code == 0
+    events = hdf5.read(tmp_path / "a.h5")
+    assert events == emulate(folder, fps=60, seed=2)
+    assert int(events.t[-1]) <= round(11 * 1e6 / 60)  # --fps set the times: 12 frames at 60 fps
+    assert run("emulate", edge_videos["mkv"], tmp_path / "b.h5", "--fps", "60", *seed).exit_code == 0
+    assert hdf5.read(tmp_path / "b.h5") == events  # FFV1 grey keeps the frames exactly
+
+
+def test_emulate_without_a_seed_prints_the_one_that_repeats_it(
+    edge_videos: dict[str, Path], tmp_path: Path
+) -> None:
+    first = run("emulate", edge_videos["mkv"], tmp_path / "a.aedat4")
+    assert first.exit_code == 0, first.output
+    seed = first.stdout.strip().rsplit("(seed ", 1)[1].rstrip(")")
+    assert run("emulate", edge_videos["mkv"], tmp_path / "b.aedat4", "--seed", seed).exit_code == 0
+    assert aedat4.read(tmp_path / "b.aedat4") == aedat4.read(tmp_path / "a.aedat4")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "text"),
+    [
+        (["--pos-threshold", "-1"], "--pos-threshold"),
+        (["--neg-threshold", "0"], "--neg-threshold"),
+        (["--pos-threshold", "nan"], "pos_threshold"),
+        (["--sigma-threshold", "-0.1"], "--sigma-threshold"),
+        (["--leak-rate-hz", "-2"], "--leak-rate-hz"),
+        (["--refractory-period-us", "-1"], "--refractory-period-us"),
+        (["--fps", "0"], "--fps"),
+        (["--chunk-frames", "0"], "--chunk-frames"),
+        (["--timing", "uniform"], "--timing"),
+        (["--seed", "one"], "--seed"),
+        (["--compression", "brotli"], "brotli"),
+        (["--device", "nowhere"], "--device nowhere"),
+        (["--camera", "DVS128"], "--camera is for AEDAT 2.0"),
+        (["--format", "tiff"], "tiff"),
+    ],
+)
+def test_emulate_refuses_bad_option_values_in_one_line(
+    edge_videos: dict[str, Path], tmp_path: Path, arguments: list[str], text: str
+) -> None:
+    one_line_error(run("emulate", edge_videos["mkv"], tmp_path / "out.h5", *arguments), text)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_emulate_refuses_what_is_no_video_and_formats_it_cannot_write(
+    edge_videos: dict[str, Path], tmp_path: Path
+) -> None:
+    one_line_error(
+        run("emulate", tmp_path / "missing.mp4", tmp_path / "a.h5"), "missing.mp4", "does not exist"
+    )
+    (tmp_path / "notes.txt").write_text("not a video")
+    one_line_error(run("emulate", tmp_path / "notes.txt", tmp_path / "a.h5"), "notes.txt", "not a video")
+    (tmp_path / "empty").mkdir()
+    one_line_error(run("emulate", tmp_path / "empty", tmp_path / "a.h5", "--fps", "30"), "holds no images")
+    one_line_error(run("emulate", edge_videos["mkv"], tmp_path / "a.es"), "does not write", "AEDAT 4.0")
+    one_line_error(run("emulate", edge_videos["mkv"], tmp_path / "a.aedat"), "format='aedat2'")
+    one_line_error(  # AEDAT 2.0 writes a camera's layout: none is 64 x 48
+        run("emulate", edge_videos["mkv"], tmp_path / "a.aedat", "--format", "aedat2"), "camera"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "notes.txt"]
+
+
+def test_emulate_help_states_the_emulator_defaults_and_timings() -> None:
+    import inspect
+    import re
+
+    from eventcode.cli import emulate as command
+    from eventcode.dvs import TIMINGS, Emulator
+
+    assert command.TIMINGS == TIMINGS
+    defaults = inspect.signature(Emulator).parameters
+    stated, parsed = {}, command.emulate.make_context("emulate", [__file__, "out.h5"]).params
+    for option in command.emulate.params:
+        help_text = getattr(option, "help", None) or ""
+        found = re.search(r"\(default ([^)]+)\)", help_text)
+        if found and option.name in defaults:
+            stated[option.name] = found.group(1)
+            assert parsed[option.name] is None, option.name  # left to the Emulator's own default
+    assert set(stated) == {
+        "pos_threshold",
+        "neg_threshold",
+        "sigma_threshold",
+        "cutoff_hz",
+        "leak_rate_hz",
+        "shot_noise_rate_hz",
+        "refractory_period_us",
+        "timing",
+        "device",
+    }
+    for name, text in stated.items():
+        default = defaults[name].default
+        assert text == ("cpu" if default is None else str(default)) or float(text) == default, name

@@ -1,10 +1,11 @@
-"""The ``eventcode`` command: demo, encode, convert, export-sim, info and view (also ``python -m eventcode``).
+"""The ``eventcode`` command: demo, encode, emulate, convert, export-sim, info and view (also
+``python -m eventcode``).
 
 File formats come from the :mod:`exporters` registry and codes from
 :data:`eventcode.transforms.ENCODERS`. Errors, including bad option values, print one line
 (``eventcode: error: ...``) and exit non-zero; warnings print one line too; ``--debug`` shows
 the traceback instead. Each command has its module (``eventcode.cli.demo``, ``.encode``,
-``.convert``, ``.export_sim``, ``.info``, ``.view``); they import only click at start-up, so
+``.emulate``, ``.convert``, ``.export_sim``, ``.info``, ``.view``); they import only click at start-up, so
 ``eventcode --help`` and ``eventcode info`` never import torch.
 
 Examples
@@ -25,7 +26,7 @@ from typing import Any
 import click
 
 import eventcode
-from eventcode.cli import convert, demo, encode, export_sim, info, view
+from eventcode.cli import convert, demo, emulate, encode, export_sim, info, view
 from eventcode.errors import EventcodeError, EventcodeWarning
 
 
@@ -55,7 +56,8 @@ class Commands(click.Group):
 @click.version_option(eventcode.__version__, prog_name="eventcode")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 def main(debug: bool) -> None:
-    """Sparse address-event streams: encode, convert, inspect and view event files."""
+    """Sparse address-event streams: encode, emulate (video to DVS events), convert, inspect and view event
+    files."""
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
@@ -63,5 +65,13 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: object, *
     click.echo(f"eventcode: warning: {message}", err=True)
 
 
-for command in (demo.demo, encode.encode, convert.convert, export_sim.export_sim, info.info, view.view):
+for command in (
+    demo.demo,
+    encode.encode,
+    emulate.emulate,
+    convert.convert,
+    export_sim.export_sim,
+    info.info,
+    view.view,
+):
     main.add_command(command)
