@@ -4,7 +4,8 @@ and a refractory period, turned into microsecond ON/OFF events frame interval by
 The equations are those of v2e (Hu, Liu and Delbruck, CVPR-W 2021; ``emulator.py``'s
 ``EventEmulator``, whose defaults these are) with ESIM's per-pixel interpolation of threshold
 crossings (Rebecq et al., CoRL 2018) as the default timing. Every quantity lives in flat
-``[H * W]`` float32 tensors on one device; a frame interval costs a few dozen vectorized torch
+``[H * W]`` tensors on one device (levels in float64, so that crossing times hold to the
+microsecond after many events); a frame interval costs a few dozen vectorized torch
 operations and one sort of its events by time, with no per-event Python.
 
 Examples
@@ -308,11 +309,12 @@ class Emulator:
             weights = torch.tensor(_LUMA, dtype=torch.float32, device=self.device) * scale
             return (frame.to(torch.float32) @ weights).reshape(-1)
         flat = frame.reshape(-1).to(torch.float32)
-        return flat.mul_(scale) if scale != 1.0 else flat
+        return flat * scale if scale != 1.0 else flat  # not in place: float32 frames are the caller's
 
     def _log(self, intensity: torch.Tensor) -> torch.Tensor:
         """Log intensity, linear at and below ``linear_cutoff`` (v2e's lin-log)."""
         cutoff, eps = self.linear_cutoff, self.log_eps
+        intensity = intensity.to(torch.float64)
         logged = torch.log(intensity.clamp(min=cutoff).add_(eps))
         if cutoff == 0:
             return logged
@@ -335,9 +337,10 @@ class Emulator:
         thresholds = []
         for nominal in (self.pos_threshold, self.neg_threshold):  # ON drawn before OFF, as v2e
             if self.sigma_threshold > 0:
-                thresholds.append(self._normal(n).mul_(self.sigma_threshold).add_(nominal).clamp_(min=0.01))
+                drawn = self._normal(n).mul_(self.sigma_threshold).add_(nominal).clamp_(min=0.01)
             else:
-                thresholds.append(torch.full((n,), max(nominal, 0.01), device=self.device))
+                drawn = torch.full((n,), max(nominal, 0.01), device=self.device)
+            thresholds.append(drawn.to(torch.float64))  # float64 levels: crossing times to the microsecond
         leak_factor = None
         if self.leak_rate_hz > 0:
             leak_factor = torch.ones(n, device=self.device)
@@ -423,7 +426,8 @@ class Emulator:
             start = d0.index_select(0, where)
             change = d1.index_select(0, where).sub_(start)
             change = torch.where(change == 0, 1.0, change)  # a carried difference: fires at once
-            slope, intercept = step / change * dt_us, start.neg_().div_(change).mul_(dt_us)
+            slope = (step / change * dt_us).to(torch.float32)
+            intercept = start.neg_().div_(change).mul_(dt_us).to(torch.float32)
             offset = torch.addcmul(
                 intercept.index_select(0, owner), k.to(torch.float32), slope.index_select(0, owner)
             )
@@ -434,7 +438,7 @@ class Emulator:
         if pixels.last_us is not None:
             keep, fired = self._refractory(pixels.last_us, where, per_pixel, first, offset, most, previous)
             owner, offset = owner[keep], offset[keep]
-        pixels.base.index_add_(0, where, fired.to(torch.float32).mul_(step))
+        pixels.base.index_add_(0, where, fired.to(step.dtype).mul_(step))
         return offset, owner, where, step > 0
 
     def _refractory(
@@ -512,6 +516,14 @@ def _owners(counts: torch.Tensor, total: int) -> torch.Tensor:
         return torch.from_numpy(np.repeat(np.arange(len(counts), dtype=np.int32), counts.numpy()))
     firing = torch.arange(len(counts), device=counts.device, dtype=torch.int32)
     return torch.repeat_interleave(firing, counts, output_size=total)
+
+
+def _empty(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """An uninitialised column; on the CPU allocated by numpy, which asks for huge pages (on a
+    virtual machine, first touching 4 KiB pages cost 3.7x the time of writing 72 MB)."""
+    if device.type == "cpu":
+        return torch.from_numpy(np.empty(n, torch.empty(0, dtype=dtype).numpy().dtype))
+    return torch.empty(n, dtype=dtype, device=device)
 
 
 def _require(name: str, value: object, positive: bool) -> None:
@@ -612,12 +624,9 @@ def _stream(intervals: Sequence[_Interval], size: tuple[int, int] | None, device
         raise EncodingError("emulate: no frames")
     height, width = size
     total = sum(interval.offset.numel() for interval in intervals)
-    t = torch.empty(total, dtype=torch.int64, device=device)
-    x, y = (
-        torch.empty(total, dtype=torch.int16, device=device),
-        torch.empty(total, dtype=torch.int16, device=device),
+    t, x, y, p = (
+        _empty(total, dtype, device) for dtype in (torch.int64, torch.int16, torch.int16, torch.bool)
     )
-    p = torch.empty(total, dtype=torch.bool, device=device)
     at = 0
     for interval in intervals:
         end = at + interval.offset.numel()
