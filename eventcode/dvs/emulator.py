@@ -152,7 +152,8 @@ class Emulator:
     ------
     OptionError
         A threshold that is not positive, a negative rate, sigma or period, an unknown timing,
-        or a logarithm that is not finite at 0 (``linear_cutoff == 0`` and ``log_eps <= 0``).
+        a logarithm that is not finite at 0 (``linear_cutoff == 0`` and ``log_eps <= 0``), or a
+        device torch cannot use here.
 
     Examples
     --------
@@ -221,8 +222,11 @@ class Emulator:
         self.refractory_period_us = int(refractory_period_us)
         self.leak_jitter_fraction, self.noise_rate_cov_decades = leak_jitter_fraction, noise_rate_cov_decades
         self.linear_cutoff, self.log_eps, self.timing, self.fps = linear_cutoff, log_eps, timing, fps
-        self.device = torch.device("cpu" if device is None else device)
-        self._generator = torch.Generator(device=self.device)
+        try:
+            self.device = torch.device("cpu" if device is None else device)
+            self._generator = torch.Generator(device=self.device)
+        except RuntimeError as err:
+            raise OptionError(f"emulate: device {device!r} is not available here: {err}") from None
         self.seed = int(self._generator.seed() if seed is None else seed)
         self._generator.manual_seed(self.seed)
         self._pixels: _Pixels | None = None

@@ -135,7 +135,8 @@ def timestamps(
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
-    """Frame count, frame rate and size of a video file or a folder of images.
+    """Frame count, frame rate and size of a video file or a folder of images (a video's count
+    is the container's, or its duration times its rate where the container keeps none).
 
     Raises
     ------
@@ -152,7 +153,10 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     with _open_video(source) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate
-        return VideoInfo(stream.frames or None, float(rate) if rate else None, (stream.width, stream.height))
+        frames = stream.frames or None
+        if frames is None and rate and container.duration:  # Matroska and others do not count frames
+            frames = round(container.duration / 1e6 * float(rate))
+        return VideoInfo(frames, float(rate) if rate else None, (stream.width, stream.height))
 
 
 def read(
@@ -162,8 +166,8 @@ def read(
     ``[n, H, W]`` and int64 microseconds from 0 at the first frame.
 
     A video's times come from its frames' presentation times, or from ``fps`` where given (for
-    footage whose file rate is not its capture rate, e.g. slow motion); a folder's frames need
-    ``fps``.
+    footage whose file rate is not its capture rate, e.g. slow motion, or containers such as
+    Matroska that keep times in whole milliseconds); a folder's frames need ``fps``.
 
     Raises
     ------

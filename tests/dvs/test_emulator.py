@@ -379,3 +379,8 @@ def test_frames_are_left_as_they_were(dtype: torch.dtype) -> None:
     kept = given.clone()
     emulate(given, stamps, seed=0, cutoff_hz=30, shot_noise_rate_hz=1)
     assert torch.equal(given, kept)
+
+
+def test_a_device_torch_cannot_use_raises_our_error() -> None:
+    with pytest.raises(OptionError, match="device"):
+        Emulator(device="nowhere")
