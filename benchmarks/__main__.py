@@ -183,21 +183,40 @@ and the targets there (latency <= 1/5 of that time and <= 1/10 of that memory; r
 than snnTorch dense with <= 1/3 of its memory).""",
     ),
     Benchmark(
+        name="dvs",
+        script="dvs.py",
+        title="DVS emulator: a textured grating video to events, against real time and `delta`",
+        args=("--repeat", "5", "--frames", "60", "--large-frames", "15"),
+        quick=("--repeat", QUICK_REPEAT, "--frames", "10", "--large-frames", "3"),
+        about="""\
+`eventcode.dvs.scenes.grating`: a sinusoidal grating (24 px period) drifting at 60 px/s and turning
+at 30 deg/s, its contrast modulated by a fixed random texture, 0-255 at 30 fps: 60 frames (2 s)
+at 346x260 (DAVIS346), 15 frames (0.5 s) at 1280x720. `eventcode.dvs.emulate` (crossing timing,
+seeded) with noise off (`leak_rate_hz=0, shot_noise_rate_hz=0`; threshold mismatch on) and on
+(v2e's "noisy" rates: leak 0.1 Hz, shot noise 5 Hz), beside the floor `eventcode.delta(frames /
+255, threshold=0.1, off_spike=True)` on the same frames, on one thread (`torch.set_num_threads(1)`)
+and on every core, in interleaved rounds. "x real time" is the video's length over the time
+taken. Peak: the resident-set rise of one call in a fresh process. v2e, the reference emulator,
+is GPL research code not installable here and runs below real time on a CPU at DAVIS346 size
+(issue 18). Targets (issue 18), 346x260 on one core: noise off >= 5x real time, noise on >= 2x.""",
+    ),
+    Benchmark(
         name="hdf5-mnist",
         script="hdf5.py",
         title="HDF5: 20 M events of encoded MNIST, vs a naive h5py baseline, each compression",
-        args=("--input", "mnist", "--repeat", "5"),
+        args=("--input", "mnist", "--digits", "1075", "--repeat", "5"),
         quick=("--input", "mnist", "--digits", "20", "--repeat", QUICK_REPEAT, "--settings", "none"),
         about="""\
-The first 2,150 MNIST test digits rate-coded with T = 100 (about 20.4 M events, 2,150 samples,
-step time: uint8 x, y, t, p). Methods: `hdf5.write` ("eventcode"); `hdf5.Writer` fed as the CLI
-feeds it, 256 samples a `write` ("eventcode Writer"); both read back, checked, into `Events` by
-`hdf5.read`. The naive baseline writes the `Events` columns as they are (int64 t, int16 x, y,
-bool p: 13 bytes an event, contiguous when uncompressed) with the same filter and reads the raw
-arrays back without checks or conversion. "default" passes no `compression` (what `write`,
+The first 1,075 MNIST test digits rate-coded with T = 100 (about 10.2 M events, 1,075 samples, step
+time: uint8 x, y, t, p; 2,150 digits and 20.4 M events until 2026-12-02, halved to keep `--all`
+under 15 minutes when the DVS benchmark joined). Methods: `hdf5.write` ("eventcode"); `hdf5.Writer`
+fed as the CLI feeds it, 256 samples a `write` ("eventcode Writer"); both read back, checked, into
+`Events` by `hdf5.read`. The naive baseline writes the `Events` columns as they are (int64 t, int16
+x, y, bool p: 13 bytes an event, contiguous when uncompressed) with the same filter and reads the
+raw arrays back without checks or conversion. "default" passes no `compression` (what `write`,
 `Writer` and the CLI do: gzip). Each file goes to a new path; the writes of all methods run in
-interleaved rounds, then their reads. Targets: uncompressed write >= 80 Mev/s and read >= 150
-Mev/s; a compressed option writing >= 30 Mev/s at <= 60% of the uncompressed size.""",
+interleaved rounds, then their reads. Targets: uncompressed write >= 80 Mev/s and read >= 150 Mev/s;
+a compressed option writing >= 30 Mev/s at <= 60% of the uncompressed size.""",
         notes="""\
 From the runs of 2026-12-01 (h5py 3.16, HDF5 2.0.0, hdf5plugin 7.1; four full runs of each input:
 MNIST uncompressed write 47-80 Mev/s and read 99-151 Mev/s). Bytes per event do not vary between
