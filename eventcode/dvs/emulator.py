@@ -63,7 +63,8 @@ class _Pixels:
     lp: torch.Tensor
     base: torch.Tensor
     on_threshold: torch.Tensor
-    off_threshold: torch.Tensor
+    off_step: torch.Tensor
+    """Minus each pixel's OFF threshold: the level step of an OFF event."""
     leak_factor: torch.Tensor | None
     last_us: torch.Tensor | None
     x_of: torch.Tensor
@@ -357,7 +358,9 @@ class Emulator:
         width = self._size[1]
         at = torch.arange(n, device=self.device)
         x_of, y_of = (at % width).to(torch.int16), torch.div(at, width, rounding_mode="floor").to(torch.int16)
-        self._pixels = _Pixels(log, log.clone(), thresholds[0], thresholds[1], leak_factor, last, x_of, y_of)
+        self._pixels = _Pixels(
+            log, log.clone(), thresholds[0], thresholds[1].neg(), leak_factor, last, x_of, y_of
+        )
 
     def _frame(self, frame: torch.Tensor, t_us: int) -> _Interval | None:
         """The events of the interval ending at this frame (on the device), sorted by time."""
@@ -410,7 +413,7 @@ class Emulator:
     ) -> _Sources | None:
         """The threshold crossings of the interval in (pixel, crossing) order; moves each firing
         pixel's reference by the events it fires."""
-        step = torch.where(d1 > 0, pixels.on_threshold, pixels.off_threshold.neg())  # signed threshold
+        step = torch.where(d1 > 0, pixels.on_threshold, pixels.off_step)  # signed threshold
         counts = torch.div(d1, step).floor_().to(torch.int32)
         where = flat_nonzero(counts != 0)
         if where.numel() == 0:
@@ -429,9 +432,8 @@ class Emulator:
         if self.timing == "crossing":  # the k-th crossing of d0 + u (d1 - d0), u in [0, 1], at level k step
             start = d0.index_select(0, where)
             change = d1.index_select(0, where).sub_(start)
-            change = torch.where(change == 0, 1.0, change)  # a carried difference: fires at once
-            slope = (step / change * dt_us).to(torch.float32)
-            intercept = start.neg_().div_(change).mul_(dt_us).to(torch.float32)
+            scale = torch.where(change == 0, 0.0, dt_us / change)  # no change: a carried difference, at once
+            slope, intercept = (step * scale).to(torch.float32), (start * scale).neg_().to(torch.float32)
             offset = torch.addcmul(
                 intercept.index_select(0, owner), k.to(torch.float32), slope.index_select(0, owner)
             )
@@ -478,7 +480,7 @@ class Emulator:
         chance = ((_SHOT_BRIGHT_FACTOR - 1) * brightness + 1) * (self.shot_noise_rate_hz / 2 * dt)
         draw = torch.rand(brightness.numel(), generator=self._generator, device=self.device)
         on = draw > 1 - chance * (self.pos_threshold / pixels.on_threshold)
-        off = draw < chance * (self.neg_threshold / pixels.off_threshold)
+        off = draw < chance * (-self.neg_threshold / pixels.off_step)
         where = flat_nonzero(on | off)
         if where.numel() == 0:
             return None
