@@ -75,3 +75,23 @@ def test_examples_run(name: str, tmp_path: Path) -> None:
     assert "False" not in result.stdout  # every equality the example checks holds
     if name == "drive_simulators" and importlib.util.find_spec("brian2") is not None:
         assert "Brian2:" in result.stdout  # the same input drove a Brian2 layer too
+
+
+def test_video_to_events_example(tmp_path: Path) -> None:
+    """The DVS emulator's example, on a short video: events, AEDAT 4.0 read back, picture and GIF."""
+    pytest.importorskip("matplotlib")
+    command = [str(EXAMPLES / "video_to_events.py"), "--out", str(tmp_path), "--seconds", "0.25"]
+    result = subprocess.run(
+        [sys.executable, *command, "--fps", "100", "--gif-frames", "5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "False" not in result.stdout  # dv-processing read the same events
+    if importlib.util.find_spec("dv_processing") is not None:
+        assert "every event equal True" in result.stdout
+    for name in ("dvs.aedat4", "dvs_frame.png", "dvs.gif"):
+        assert (tmp_path / name).stat().st_size > 0
