@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal, cast
 import numpy as np
 import torch
 
-from eventcode import address, options
+from eventcode import address, memory, options
 from eventcode.errors import DenseInputError, EventsError, OptionError
 from eventcode.layout import batch_first
 from eventcode.options import events_argument, torch_dtype
@@ -113,7 +113,7 @@ def densify(
         )
     target = options.device("device", device) if device is not None else events.device
     num_steps, batch, numel = events.num_steps, events.num_samples, math.prod(events.shape)
-    out = torch.zeros(num_steps * batch * planes * numel, dtype=dtype, device=target)  # type: ignore[operator]
+    out = memory.zeros(num_steps * batch * planes * numel, dtype, target)  # type: ignore[operator]
     chunk = SCATTER_EVENTS.get(target.type, SCATTER_EVENTS["cuda"])
     plane, height, width = planes * numel, address.height(events.shape), address.width(events.shape)
     offsets = events.offsets.to(target)

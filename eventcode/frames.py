@@ -39,7 +39,7 @@ from typing import Literal, cast
 import numpy as np
 import torch
 
-from eventcode import address
+from eventcode import address, memory
 from eventcode.errors import EventsDtypeError, EventsError, OptionError
 from eventcode.events import Events
 from eventcode.options import events_argument, positive_int, torch_dtype
@@ -640,7 +640,7 @@ def _count(events: Events, starts: torch.Tensor, ends: torch.Tensor, dtype: torc
     count_dtype = dtype
     if dtype == torch.int16 and events.device.type != "cpu":
         count_dtype = torch.int32  # count wider on GPUs and wrap at the end: same numbers
-    out = _zeros((frames + trash) * frame, count_dtype, events.device)
+    out = memory.zeros((frames + trash) * frame, count_dtype, events.device)
     device, chunk = events.device, SCATTER_EVENTS.get(events.device.type, SCATTER_EVENTS["cuda"])
     one = torch.ones((), dtype=count_dtype, device=device)
     for begin, ids, counts in groups:
@@ -666,19 +666,3 @@ def spatial(shape: tuple[int, ...]) -> tuple[int, ...]:
     """The pixel dims of frames of samples of this shape: ``(H, W)``, or ``(W,)`` for 0-D and 1-D
     samples (Tonic's audio frames have no height)."""
     return (address.height(shape), address.width(shape)) if len(shape) >= 2 else (address.width(shape),)
-
-
-def _zeros(numel: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """Zeros; on the CPU from numpy, whose allocator asks Linux for transparent huge pages.
-
-    Large frame stacks are written once at random places: with 4 KiB pages, faulting the pages in
-    costs several times the counting itself (measured: 72 MB in 7 ms from numpy, 30 ms from
-    ``torch.zeros``).
-    """
-    if device.type == "cpu":
-        try:
-            np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
-        except TypeError:  # a dtype numpy lacks (bfloat16...)
-            return torch.zeros(numel, dtype=dtype)
-        return torch.from_numpy(np.zeros(numel, dtype=np_dtype))
-    return torch.zeros(numel, dtype=dtype, device=device)

@@ -31,7 +31,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import torch
 
-from eventcode import address
+from eventcode import address, memory
 from eventcode.dvs import video
 from eventcode.encoders.common import flat_nonzero
 from eventcode.errors import EncodingError, OptionError, UndersampledVideoWarning
@@ -524,14 +524,6 @@ def _owners(counts: torch.Tensor, total: int) -> torch.Tensor:
     return torch.repeat_interleave(firing, counts, output_size=total)
 
 
-def _empty(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """An uninitialised column; on the CPU allocated by numpy, which asks for huge pages (on a
-    virtual machine, first touching 4 KiB pages cost 3.7x the time of writing 72 MB)."""
-    if device.type == "cpu":
-        return torch.from_numpy(np.empty(n, torch.empty(0, dtype=dtype).numpy().dtype))
-    return torch.empty(n, dtype=dtype, device=device)
-
-
 def _require(name: str, value: object, positive: bool) -> None:
     """Raise :class:`OptionError` unless ``value`` is a finite number, > 0 (``positive``) or >= 0."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -631,7 +623,7 @@ def _stream(intervals: Sequence[_Interval], size: tuple[int, int] | None, device
     height, width = size
     total = sum(interval.offset.numel() for interval in intervals)
     t, x, y, p = (
-        _empty(total, dtype, device) for dtype in (torch.int64, torch.int16, torch.int16, torch.bool)
+        memory.empty(total, dtype, device) for dtype in (torch.int64, torch.int16, torch.int16, torch.bool)
     )
     at = 0
     for interval in intervals:
