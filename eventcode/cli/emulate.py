@@ -192,14 +192,8 @@ def emulate(
 
 
 def _emulator(options: dict[str, Any], fps: float | None, device: str | None) -> Emulator:
-    """The :class:`~eventcode.dvs.Emulator` of the given options; a device torch cannot use is an
-    :class:`OptionError` naming ``--device``."""
+    """The :class:`~eventcode.dvs.Emulator` of the given options (its own :class:`OptionError`
+    names a bad value, a device torch cannot use included)."""
     from eventcode.dvs import Emulator
 
-    if device is None:
-        return Emulator(fps=fps, **options)
-    try:
-        return Emulator(fps=fps, device=device, **options)
-    except (RuntimeError, AssertionError) as err:  # torch's words for an unknown or absent device
-        reason = str(err).split(". ")[0]
-        raise OptionError(f"--device {device}: torch cannot compute there ({reason})") from None
+    return Emulator(fps=fps, device=device, **options)
