@@ -32,6 +32,7 @@ from eventcode.errors import ExportError
 from eventcode.options import events_argument
 from exporters import aedat2, aedat3, aedat4, dat, es, evt, hdf5, nir, nmnist
 from exporters.contract import HEAD_BYTES, FileInfo
+from exporters.source import open_regular
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -161,7 +162,7 @@ def for_reading(path: str | os.PathLike[str], format: str | None = None) -> Form
     """
     if format is not None:
         return _named(format)
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         head = file.read(HEAD_BYTES)
     suffix = Path(path).suffix.lower()
     scores = [(float(fmt.module.sniff(head)), suffix in fmt.suffixes, fmt) for fmt in _REGISTRY.values()]

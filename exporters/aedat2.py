@@ -81,6 +81,7 @@ from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
 from exporters.options import one_sample_window, started
+from exporters.source import open_regular
 from exporters.steptime import StepTime, window_us
 
 if TYPE_CHECKING:
@@ -803,7 +804,7 @@ def read(
     [5, 9]
     """
     path = Path(path)
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         descriptor = file.fileno()
         header = _header(path, descriptor)
         target = _target(header, camera, layout)
@@ -924,7 +925,7 @@ def _chunks(
     read) when the first item is taken, the records a few chunks ahead on all cores after."""
     count = positive_int("chunk_events", chunk_events, "events")
     path = Path(path)
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         descriptor = file.fileno()
         header = _header(path, descriptor)
         target = _target(header, camera, layout)
@@ -998,7 +999,7 @@ def info(
     ((240, 180, 2), 2, (1, 2), {'special': 0, 'imu': 0, 'aps': 0})
     """
     path = Path(path)
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         descriptor = file.fileno()
         header = _header(path, descriptor)
         target = _target(header, camera, layout)

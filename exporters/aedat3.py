@@ -91,6 +91,7 @@ from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream, empty_columns
 from exporters.options import one_sample_window
+from exporters.source import open_regular
 from exporters.steptime import StepTime, Window, window_us
 
 if TYPE_CHECKING:
@@ -1262,7 +1263,7 @@ def _chunks(
     salvage: bool,
     chunk_events: int | None,
 ) -> Iterator[tuple[dict[str, np.ndarray], _Target]]:
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         descriptor = handle.fileno()
         file = _open(path, descriptor, salvage)
         target = _sized(file, descriptor, _target(file, source, sensor_size))
@@ -1369,7 +1370,7 @@ def info(
     Stream(id=1, type='EVTS', name='polarity', size=(346, 260), packets=1, records=2, first=1, last=2)
     """
     path = Path(path)
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         descriptor = handle.fileno()
         file = _open(path, descriptor, salvage)
         target = _target(file, source, sensor_size)

@@ -77,6 +77,7 @@ from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream, empty_columns
 from exporters.flatbuffers import Buffer
 from exporters.options import one_sample_window
+from exporters.source import open_regular
 from exporters.steptime import StepTime, Window
 
 if TYPE_CHECKING:
@@ -604,7 +605,7 @@ def transcode(
     >>> aedat4.info(folder / "b.aedat4").compression, aedat4.read(folder / "b.aedat4").t.tolist()
     ('zstd_high', [1, 2])
     """
-    with open(source, "rb") as file:
+    with open_regular(source) as file:
         descriptor = file.fileno()
         layout = _layout(Path(source), descriptor, salvage)
         code = layout.code if compression is None else _code(compression)
@@ -816,7 +817,7 @@ def info(path: str | os.PathLike[str], *, salvage: bool = False) -> FileInfo:
     >>> meta.extras["event_stream"], meta.extras["has_table"], len(meta.extras["packets"])
     (0, True, 1)
     """
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         descriptor = file.fileno()
         layout = _layout(Path(path), descriptor, salvage)
         packets, damage = layout.packets, layout.damage
@@ -1038,7 +1039,7 @@ def _columns(
     Every reader goes through here. With ``salvage`` the chunks stop before the first damaged
     packet, and a :class:`DataLossWarning` follows the last chunk.
     """
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         descriptor = file.fileno()
         layout = _layout(Path(path), descriptor, salvage)
         target = _target(layout, stream)

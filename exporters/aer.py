@@ -61,6 +61,7 @@ import numpy as np
 from eventcode import checks
 from eventcode.errors import AddressError, ExportError, FileFormatError, OptionError
 from exporters import threads
+from exporters.source import open_regular
 
 COLUMNS = ("x", "y", "p")
 """The event columns a field can hold."""
@@ -710,7 +711,7 @@ def read_words(
     """
     dtype = _record(bits, byteorder, timestamps)
     if isinstance(file, (str, os.PathLike)):
-        with open(file, "rb") as opened:
+        with open_regular(file) as opened:
             opened.seek(offset)
             data = opened.read()
         name = os.fspath(file)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
+import re
 import secrets
 import signal
 import stat
@@ -62,9 +63,12 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterato
         If the folder of ``path`` does not exist.
     """
     target = Path(path)
+    if target.is_dir():
+        raise ExportError(f"{target} is a directory; give the path of a file to write (inside it, say)")
     if not overwrite and target.exists():
         raise ExportError(f"{target} exists; pass overwrite=True to replace it")
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.partial")
+    _remove_leftovers(target)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
     with _SIGTERM_CLEANS_UP(), _naming_target(temporary, target):
         mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
         os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies
@@ -72,9 +76,43 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterato
             yield temporary
             if mode is not None:
                 os.chmod(temporary, mode)
-            os.replace(temporary, target)
+            if overwrite:
+                os.replace(temporary, target)
+            else:  # a link fails if another writer made the file meanwhile: one wins, whole
+                try:
+                    os.link(temporary, target)
+                except FileExistsError:
+                    raise ExportError(
+                        f"{target} appeared while this write ran (another writer?) and overwrite=False: "
+                        "it was left as it is"
+                    ) from None
         finally:
             temporary.unlink(missing_ok=True)
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Remove the temporary files of earlier writes to ``target`` whose writing process is gone
+    (killed before it could clean up); a live writer's file is left alone."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]+\.partial")
+    try:
+        names = os.listdir(target.parent if str(target.parent) else ".")
+    except OSError:
+        return
+    for name in names:
+        found = pattern.fullmatch(name)
+        if found is not None and not _alive(int(found.group(1))):
+            (target.parent / name).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager

@@ -76,6 +76,7 @@ from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream, empty_columns
 from exporters.options import one_sample_window, started
+from exporters.source import open_regular
 from exporters.steptime import StepTime, window_us
 
 if TYPE_CHECKING:
@@ -746,7 +747,7 @@ def _open(
 ) -> tuple[Path, _Header, _Target, tuple[int | None, int | None]]:
     """The header, the target and the window in microseconds, after checking the arguments."""
     path = Path(path)
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         header = _header(path, file.fileno())
     target = _target(header, sensor_size)
     bounds = one_sample_window(path, sample, t_start, t_end, "DAT")
@@ -814,7 +815,7 @@ def read(
     lo, hi, base = _span(path, header, target, window)
     out = empty_columns(hi - lo)  # 14-bit addresses fit int16
     x_max = y_max = -1
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         descriptor = file.fileno()
         timeline = _Timeline(header, base)
 
@@ -939,7 +940,7 @@ def _chunks(
     read) when the first item is taken, the records a few chunks ahead on all cores after."""
     count = positive_int("chunk_events", chunk_events, "events")
     path, header, target, window = _open(path, sample, t_start, t_end, sensor_size)
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         descriptor = file.fileno()
         if target.shape is None:
             target = _guessed(header, target, *_scan_size(descriptor, header))
@@ -1004,7 +1005,7 @@ def info(path: str | os.PathLike[str], *, sensor_size: Sequence[int] | None = No
         else "guessed"
     )
     first = last = None
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         descriptor = file.fileno()
         if target.shape is None:
             target = _guessed(header, target, *_scan_size(descriptor, header))

@@ -53,6 +53,7 @@ from eventcode.errors import DataLossWarning, EventsError, ExportError, FileForm
 from eventcode.options import positive_int
 from exporters.contract import FileInfo, Stream
 from exporters.options import one_sample_window, started
+from exporters.source import open_regular
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -375,7 +376,7 @@ def read(
     path = Path(path)
     window = one_sample_window(path, sample, t_start, t_end, "Event Stream")
     counts = _Counts()
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         header = _header(path, file.fileno())
         x_dtype, y_dtype, _ = address.column_dtype_names(header.shape)
         capacity = max(header.size - header.data_start, 0) // EVENT_BYTES
@@ -457,7 +458,7 @@ def _chunks(
     path = Path(path)
     window = one_sample_window(path, sample, t_start, t_end, "Event Stream")
     counts = _Counts()
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         header = _header(path, file.fileno())
         yield header.shape
         for block in _blocks(header, file.fileno(), count * EVENT_BYTES, counts):
@@ -492,7 +493,7 @@ def info(path: str | os.PathLike[str]) -> FileInfo:
     path = Path(path)
     counts = _Counts()
     events, first, last = 0, None, None
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         header = _header(path, file.fileno())
         for block in _blocks(header, file.fileno(), BLOCK, counts):
             if len(block.t):

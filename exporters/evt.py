@@ -91,6 +91,7 @@ from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream, empty_columns
 from exporters.options import one_sample_window, started
+from exporters.source import open_regular
 from exporters.steptime import StepTime, window_us
 
 if TYPE_CHECKING:
@@ -722,7 +723,7 @@ def _open(
 ) -> Iterator[tuple[Path, BinaryIO, _Header, _Target]]:
     """The open file, its header and what it reads as; a truncated last word raises."""
     path = Path(name)
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         header = _header(path, file, version)
         if header.trailing:
             at = header.data_start + header.words * header.word_bytes

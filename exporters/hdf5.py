@@ -112,6 +112,7 @@ from exporters.atomic import AtomicWriter
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
 from exporters.options import step_us
+from exporters.source import require_regular
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -1192,8 +1193,9 @@ def _pieces(
 
 
 def _exists(path: str | os.PathLike[str]) -> None:
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise FileNotFoundError(f"{os.fspath(path)}: no such file")
+    require_regular(path)  # HDF5 would wait forever on a FIFO
 
 
 @functools.cache

@@ -47,6 +47,7 @@ from exporters.atomic import AtomicWriter
 from exporters.compression import canonical
 from exporters.contract import FileInfo, Stream
 from exporters.options import step_us
+from exporters.source import require_regular
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -350,6 +351,7 @@ def info(path: str | os.PathLike[str]) -> FileInfo:
 def _found(path: str | os.PathLike[str], node: str | None, observable: str | None) -> tuple[str, str, Any]:
     """The ``(node, observable, EventData)`` chosen in the file."""
     nir = _nir()
+    require_regular(path)
     try:
         graph = nir.read_data(str(path))
     except FileNotFoundError:

@@ -60,6 +60,7 @@ from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
 from exporters.options import one_sample_window, started
+from exporters.source import open_regular
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -467,7 +468,7 @@ def read(
     """
     path = Path(path)
     window = one_sample_window(path, sample, t_start, t_end, "N-MNIST")
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         file = _open_file(path, handle.fileno(), sensor_size)
         check = _Checks(file, bool(sort))
         parts: list[tuple[np.ndarray, ...]] = []
@@ -551,7 +552,7 @@ def _chunks(
     count = positive_int("chunk_events", chunk_events, "events")
     path = Path(path)
     window = one_sample_window(path, sample, t_start, t_end, "N-MNIST")
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         file = _open_file(path, handle.fileno(), sensor_size)
         yield file.shape
         check = _Checks(file, sort=False)
@@ -591,7 +592,7 @@ def info(path: str | os.PathLike[str], *, sensor_size: Sequence[int] | None = No
     (2, (5, 8201), 1)
     """
     path = Path(path)
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         file = _open_file(path, handle.fileno(), sensor_size)
         events, ends = 0, cast("list[int | None]", [None, None])
         for piece in _pieces(file.descriptor, file.records, PIECE):

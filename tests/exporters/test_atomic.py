@@ -207,3 +207,82 @@ def write_in_thread(path: Path) -> object:
     with atomic_path(path) as temporary:
         temporary.write_bytes(b"thread")
         return signal.getsignal(signal.SIGTERM)
+
+
+def test_a_directory_as_the_target_fails_before_writing(tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ExportError, match="is a directory"), atomic_path(tmp_path / "folder"):
+        pytest.fail("the block must not run")  # pragma: no cover
+    events = Events(t=[1], x=[0], y=[0], p=[1], sensor_size=(2, 2))
+    with pytest.raises(ExportError, match="is a directory"):
+        hdf5.write(tmp_path / "folder", events)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+
+
+def test_leftovers_of_dead_writers_go_and_a_live_writers_stay(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)  # exited: its pid is free (reuse within this test is not a concern)
+    target = tmp_path / "out.aedat4"
+    killed = tmp_path / f".out.aedat4.{dead_pid}.0123abcd.partial"
+    live = tmp_path / f".out.aedat4.{os.getppid()}.4567abcd.partial"
+    other = tmp_path / f".other.aedat4.{dead_pid}.89abcdef.partial"
+    for path in (killed, live, other):
+        path.write_bytes(b"x" * 100)
+    with atomic_path(target) as temporary:
+        assert f".out.aedat4.{os.getpid()}." in temporary.name  # the writer's pid names its file
+        temporary.write_bytes(b"new")
+    assert not killed.exists()
+    assert live.exists()  # a live process may still be writing it
+    assert other.exists()  # another target's leftovers are its next write's to remove
+    assert target.read_bytes() == b"new"
+
+
+def write_losing_to_another(target: Path) -> None:
+    """Write ``target`` without overwrite while another writer makes it first."""
+    with atomic_path(target, overwrite=False) as temporary:
+        temporary.write_bytes(b"mine")
+        target.write_bytes(b"theirs")
+
+
+def test_overwrite_false_loses_to_a_file_made_meanwhile_and_keeps_it(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    with pytest.raises(ExportError, match="appeared while this write ran"):
+        write_losing_to_another(target)
+    assert target.read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+RACE = textwrap.dedent(
+    """
+    import sys, time
+    from exporters.atomic import atomic_path
+    target, mine, start = sys.argv[1], sys.argv[2].encode() * 200_000, float(sys.argv[3])
+    try:
+        with atomic_path(target, overwrite=False) as temporary:
+            temporary.write_bytes(mine)
+            time.sleep(max(0.0, start - time.time()))
+        print("won")
+    except Exception as err:
+        print(type(err).__name__)
+    """
+)
+
+
+def test_two_writers_without_overwrite_one_wins_whole(tmp_path: Path) -> None:
+    import time
+
+    for round_ in range(4):
+        target = tmp_path / f"race{round_}.bin"
+        start = str(time.time() + 1.0)
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACE, str(target), name, start], stdout=subprocess.PIPE, text=True
+            )
+            for name in "ab"
+        ]
+        outcomes = sorted(child.communicate(timeout=60)[0].strip() for child in children)
+        assert outcomes == ["ExportError", "won"]
+        assert target.read_bytes() in (b"a" * 200_000, b"b" * 200_000)
+    assert not list(tmp_path.glob(".*.partial"))
