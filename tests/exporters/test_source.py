@@ -62,7 +62,8 @@ def test_every_reader_refuses_a_fifo_named_like_its_files(tmp_path: Path, fmt: e
 def test_the_commands_refuse_a_fifo_in_one_line(tmp_path: Path, command: list[str]) -> None:
     path = tmp_path / "x.aedat4"
     os.mkfifo(path)
-    arguments = [command[0], str(path), *([str(tmp_path / "out.h5"), *command[1:]] if len(command) > 1 else [])]
+    target = [str(tmp_path / "out.h5"), *command[1:]] if len(command) > 1 else []
+    arguments = [command[0], str(path), *target]
     result = CliRunner().invoke(main, arguments)
     assert result.exit_code == 1
     assert "FIFO" in result.output
