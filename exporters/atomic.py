@@ -3,7 +3,11 @@
 A writer that fails half-way, or whose process gets SIGTERM (from the main thread), leaves no
 partial file, and an existing file at the target path stays as it was. The file gets the
 permissions a plain ``open`` gives (a replaced file keeps its mode), and errors name the target,
-never the hidden temporary file.
+never the hidden temporary file. The temporary's name carries the writer's process id
+(``.<name>.<pid>.<random>.partial``): a write removes the leftovers of earlier writes to the same
+path whose process is gone (killed), never a live writer's. A directory as the target fails
+before any writing; ``overwrite=False`` links the file into place, so of two writers racing for
+one path one wins whole and the other raises.
 
 Examples
 --------
