@@ -29,8 +29,9 @@ Settings: ``default`` (no ``compression`` argument: what ``write``, ``Writer`` a
 then each compression name. Every file is written to a new path (removing old files is not
 timed). The writes of all methods run in ``--repeat`` interleaved rounds, then their reads. Each
 row: median (and range) of the time, Mev/s, bytes per event on disk, peak memory above the input
-(one call in a fresh process, see ``common.py``) and the baseline's time over the method's, median
-of the rounds (and range); the baseline is "plain h5py (same columns)" where it runs, else "naive".
+(each call in turn in one fresh process per setting, see ``common.isolated_peaks``) and the
+baseline's time over the method's, median of the rounds (and range); the baseline is "plain h5py
+(same columns)" where it runs, else "naive".
 Targets: uncompressed write >= 80 Mev/s and read >= 150 Mev/s; one compressed option
 writing >= 30 Mev/s at <= 60% of the uncompressed size.
 
@@ -52,7 +53,7 @@ import h5py
 import hdf5plugin
 import numpy as np
 import torch
-from common import interleaved, isolated_peak, peak_rss_bytes, ratios, spread, verdict
+from common import interleaved, isolated_peaks, peak_rss_bytes, ratios, spread, verdict
 
 import eventcode
 from eventcode import Events
@@ -200,15 +201,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=SETTINGS)
     parser.add_argument("--json", help="also write the rows to this JSON file")
-    parser.add_argument("--peak", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--peak", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.peak:  # child process: one call's resident-memory rise
-        name, operation, kind, size, setting = args.peak
+    if args.peak:  # child process: each method's write and read, one resident-memory rise after another
+        kind, size, setting = args.peak
         events = load(kind, int(size))
+        peaks = {}
         with tempfile.TemporaryDirectory() as folder:
-            write, read = methods(events, Path(folder), setting)[name]
-            path = write()
-            print(peak_rss_bytes(write if operation == "write" else lambda: read(path)))
+            for name, (write, read) in methods(events, Path(folder), setting).items():
+                peaks[f"{name}/write"] = peak_rss_bytes(write)
+                path = write()
+                peaks[f"{name}/read"] = peak_rss_bytes(lambda read=read, path=path: read(path))
+        print(json.dumps(peaks))
         return
 
     size = args.digits if args.input == "mnist" else args.events
@@ -247,13 +251,14 @@ def main() -> None:
                 results[name] = {"write": (writes[name], per_event), "read": (reads[name], per_event)}
             for leftover in Path(folder).glob("*.h5"):
                 leftover.unlink()
+            peaks = isolated_peaks(__file__, args.input, str(size), setting)
             label = f"default ({hdf5.DEFAULT_COMPRESSION})" if setting == "default" else setting
             baseline = "plain h5py (same columns)" if "plain h5py (same columns)" in results else "naive h5py"
             for operation in ("write", "read"):
                 for name, measured in results.items():
                     times, per_event = measured[operation]
                     seconds = statistics.median(times)
-                    peak = isolated_peak(__file__, name, operation, args.input, str(size), setting)
+                    peak = peaks[f"{name}/{operation}"]
                     rounds = ratios(results[baseline][operation][0], times)
                     row = {
                         "input": args.input,
