@@ -186,12 +186,12 @@ than snnTorch dense with <= 1/3 of its memory).""",
         name="dvs",
         script="dvs.py",
         title="DVS emulator: a textured grating video to events, against real time and `delta`",
-        args=("--repeat", "5", "--frames", "60", "--large-frames", "15"),
+        args=("--repeat", "5", "--frames", "60", "--large-frames", "10"),
         quick=("--repeat", QUICK_REPEAT, "--frames", "10", "--large-frames", "3"),
         about="""\
 `eventcode.dvs.scenes.grating`: a sinusoidal grating (24 px period) drifting at 60 px/s and turning
 at 30 deg/s, its contrast modulated by a fixed random texture, 0-255 at 30 fps: 60 frames (2 s)
-at 346x260 (DAVIS346), 15 frames (0.5 s) at 1280x720. `eventcode.dvs.emulate` (crossing timing,
+at 346x260 (DAVIS346), 10 frames (1/3 s) at 1280x720. `eventcode.dvs.emulate` (crossing timing,
 seeded) with noise off (`leak_rate_hz=0, shot_noise_rate_hz=0`; threshold mismatch on) and on
 (v2e's "noisy" rates: leak 0.1 Hz, shot noise 5 Hz), beside the floor `eventcode.delta(frames /
 255, threshold=0.1, off_spike=True)` on the same frames, on one thread (`torch.set_num_threads(1)`)
