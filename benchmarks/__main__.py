@@ -199,11 +199,21 @@ and on every core, in interleaved rounds. "x real time" is the video's length ov
 taken. Peak: the resident-set rise of one call in a fresh process. v2e, the reference emulator,
 is GPL research code not installable here and runs below real time on a CPU at DAVIS346 size
 (issue 18). Targets (issue 18), 346x260 on one core: noise off >= 5x real time, noise on >= 2x.""",
+        notes="""\
+On 2026-12-02, standalone runs of this command gave medians for 346x260, one thread, noise off of
+5.3x, 4.6x, 4.5x and 3.6x real time as the shared host slowed and sped up. Best-of-7 timings in
+quiet moments were 5.0-5.4 ms a frame (6.2-6.6x). A frame of the grating makes about 154,000
+events. Its time goes to one stable sort of the interval's event times (1.4-1.8 ms), the gathers
+and writes of the output columns into fresh memory (about 2 ms), numpy's `repeat` (0.45 ms) and
+the per-pixel float64 levels (about 1.5 ms). What took a frame from 16.6 ms to about 5 ms: numpy's
+`flatnonzero` and `repeat` instead of torch's (8x and 1.3x faster here), a log table for uint8
+frames, x, y and p gathered straight into the output columns, and the output in numpy's huge-page
+memory. Two threads add little: each frame's arrays are too small for torch's threads to pay.""",
     ),
     Benchmark(
         name="hdf5-mnist",
         script="hdf5.py",
-        title="HDF5: 20 M events of encoded MNIST, vs a naive h5py baseline, each compression",
+        title="HDF5: 10 M events of encoded MNIST, vs a naive h5py baseline, each compression",
         args=("--input", "mnist", "--digits", "1075", "--repeat", "5"),
         quick=("--input", "mnist", "--digits", "20", "--repeat", QUICK_REPEAT, "--settings", "none"),
         about="""\
