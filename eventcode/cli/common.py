@@ -40,6 +40,24 @@ def progress(total: int | None, description: str, unit: str) -> Iterator[Any]:
         yield bar
 
 
+CAMERA_HELP = (
+    "AEDAT 2.0: the camera whose address layout to write (DVS128, DAVIS240, DAVIS346, DAVIS640), one "
+    "whose sensor holds the events; default: the one of the events' sensor size."
+)
+
+
+def camera_option(fmt: Any, camera: str | None, target: Path) -> dict[str, str]:
+    """``{"camera": camera}`` for a writer that takes one (AEDAT 2.0), ``{}`` when none is given;
+    any other target format refuses the option at once."""
+    if camera is None:
+        return {}
+    import inspect
+
+    if "camera" not in inspect.signature(fmt.module.Writer).parameters:
+        raise OptionError(f"--camera is for AEDAT 2.0 files; {target} is {fmt.name}")
+    return {"camera": camera}
+
+
 def compression_option(fmt: Any, name: str | None) -> dict[str, str]:
     """``{"compression": canonical name}`` for the writer, or ``{}`` for the format's default.
 

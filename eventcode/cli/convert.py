@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from eventcode.cli.common import (
+    CAMERA_HELP,
     COMPRESSION_HELP,
     FORMAT_HELP,
+    camera_option,
     compression_option,
     progress,
     refuse_same,
@@ -29,11 +31,7 @@ if TYPE_CHECKING:
 @click.argument("target", type=click.Path(path_type=Path))
 @click.option("--compression", help=COMPRESSION_HELP)
 @click.option("--format", "format_name", help=FORMAT_HELP)
-@click.option(
-    "--camera",
-    help="AEDAT 2.0: the camera whose address layout to write (DVS128, DAVIS240, DAVIS346, DAVIS640); "
-    "default: the one of the events' sensor size.",
-)
+@click.option("--camera", help=CAMERA_HELP)
 @click.option(
     "--dt-us",
     type=click.IntRange(min=1),
@@ -79,10 +77,7 @@ def convert(
         raise OptionError(f"--salvage reads AEDAT 4.0 and 3.1 files; {source} is {reader.name}")
     salvaging = {"salvage": True} if salvage else {}
     extra = compression_option(writer_format, compression)
-    if camera is not None:
-        if "camera" not in _parameters(writer_format.module.Writer):
-            raise OptionError(f"--camera is for AEDAT 2.0 files; {target} is {writer_format.name}")
-        extra["camera"] = camera
+    extra.update(camera_option(writer_format, camera, target))
     if reader.name == writer_format.name and hasattr(reader.module, "transcode"):
         total = stream_summary(reader, source, salvage)["events"]
         with progress(total, "convert", "event") as bar:

@@ -21,13 +21,20 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from eventcode.cli.common import COMPRESSION_HELP, FORMAT_HELP, compression_option, progress, refuse_same
+from eventcode.cli.common import (
+    CAMERA_HELP,
+    COMPRESSION_HELP,
+    FORMAT_HELP,
+    camera_option,
+    compression_option,
+    progress,
+    refuse_same,
+)
 from eventcode.errors import EncodingError, OptionError
 
 if TYPE_CHECKING:
@@ -103,11 +110,7 @@ TIMINGS = ("crossing", "linspace")
 )
 @click.option("--compression", help=COMPRESSION_HELP)
 @click.option("--format", "format_name", help=FORMAT_HELP)
-@click.option(
-    "--camera",
-    help="AEDAT 2.0: the camera whose address layout to write (DVS128, DAVIS240, DAVIS346, DAVIS640), "
-    "one whose sensor holds the video's frames; default: the one of the frames' size.",
-)
+@click.option("--camera", help=CAMERA_HELP)
 def emulate(
     source: Path,
     target: Path,
@@ -146,11 +149,7 @@ def emulate(
 
     writer_format = exporters.for_writing(target, format_name)
     refuse_same(source, target)
-    extra: dict[str, str] = compression_option(writer_format, compression)
-    if camera is not None:
-        if "camera" not in inspect.signature(writer_format.module.Writer).parameters:
-            raise OptionError(f"--camera is for AEDAT 2.0 files; {target} is {writer_format.name}")
-        extra["camera"] = camera
+    extra = {**compression_option(writer_format, compression), **camera_option(writer_format, camera, target)}
     if source.is_dir() and fps is None:
         raise OptionError(
             f"{source} is a folder of images, which carry no times: give --fps (frames per second)"
