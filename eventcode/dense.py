@@ -113,7 +113,8 @@ def densify(
         )
     target = options.device("device", device) if device is not None else events.device
     num_steps, batch, numel = events.num_steps, events.num_samples, math.prod(events.shape)
-    out = memory.zeros(num_steps * batch * planes * numel, dtype, target)  # type: ignore[operator]
+    shape = [num_steps, batch, *([planes] if planes > 1 else []), *events.shape]
+    out = memory.zeros(num_steps * batch * planes * numel, dtype, target, f"the dense tensor {shape}")  # type: ignore[operator]
     chunk = SCATTER_EVENTS.get(target.type, SCATTER_EVENTS["cuda"])
     plane, height, width = planes * numel, address.height(events.shape), address.width(events.shape)
     offsets = events.offsets.to(target)

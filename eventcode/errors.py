@@ -83,6 +83,11 @@ class UndersampledVideoWarning(EventcodeWarning):
     needs more than :data:`eventcode.dvs.emulator.MANY_EVENTS` events between two frames."""
 
 
+class AllocationError(EventcodeError, MemoryError):
+    """An output larger than the memory available, refused before it is allocated; the message
+    names its size and how to make it in pieces."""
+
+
 class OptionError(EventcodeError, ValueError):
     """An argument or command-line option with a value the function cannot take."""
 

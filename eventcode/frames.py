@@ -430,6 +430,14 @@ def _check_overlap(method: str, size: float, overlap: object, compat: bool) -> N
 
 
 # ---------------------------------------------------------------------- windows, default mode
+def _check_windows(frames: int, bytes_each: int = 16) -> None:
+    """Refuse (:class:`~eventcode.errors.AllocationError`) more frames than the memory holds the
+    boundaries of (``bytes_each`` a frame: two int64, or more as Python ints), before making them."""
+    memory.check(
+        frames * bytes_each // 8, torch.int64, torch.device("cpu"), f"the boundaries of {frames:,} frames"
+    )
+
+
 def _windows(
     events: Events,
     method: str,
@@ -446,6 +454,7 @@ def _windows(
         count, stride = min(int(size), n), int(size) - int(overlap)
         spare = n - count
         frames = (-(-spare // stride) if incomplete else spare // stride) + 1
+        _check_windows(frames)
         starts = torch.arange(frames, dtype=torch.int64) * stride
         return starts.clamp(max=n), (starts + count).clamp_(max=n)
     if method == "n_event_bins":
@@ -506,6 +515,7 @@ def _time_windows(
         else:  # the windows that end by t[-1] + 1
             frames = math.floor((last + 1 - Fraction(start) - w) / stride) + 1
     frames = max(frames, 1)
+    _check_windows(frames)
     if all(Fraction(v).denominator == 1 for v in (start, window, overlap)):
         starts = torch.arange(frames, dtype=torch.int64) * int(stride) + int(start)
         ends = starts + int(window)
@@ -529,6 +539,8 @@ def _spread(
     Window ``i`` is ``[start + i * S, start + i * S + L)`` with ``L = span / (1 + (bins - 1) g)``
     and stride ``S = g L``, ``g = 1 - overlap``; exact rational arithmetic.
     """
+    exact = overlap == 0 and Fraction(start).denominator == 1 and Fraction(span).denominator == 1
+    _check_windows(bins, 16 if exact else 80)  # two lists of Python ints otherwise
     span, begin = Fraction(span), Fraction(start)
     if span <= 0:  # an empty range: empty windows
         empty = torch.full((bins,), math.ceil(begin), dtype=torch.int64)
@@ -567,6 +579,7 @@ def _tonic_windows(
         duration = end - start
         rounding = np.ceil if incomplete else np.floor
         frames = max(int(rounding((duration - size) / stride) + 1), 1)
+        _check_windows(frames)
         starts = np.arange(frames) * stride + start
         return _event_index(events.t, _ceil(starts)), _event_index(events.t, _ceil(starts + size))
     if method == "n_time_bins":  # SliceByTimeBins
@@ -640,7 +653,9 @@ def _count(events: Events, starts: torch.Tensor, ends: torch.Tensor, dtype: torc
     count_dtype = dtype
     if dtype == torch.int16 and events.device.type != "cpu":
         count_dtype = torch.int32  # count wider on GPUs and wrap at the end: same numbers
-    out = memory.zeros((frames + trash) * frame, count_dtype, events.device)
+    out = memory.zeros(
+        (frames + trash) * frame, count_dtype, events.device, f"{frames:,} frames of {frame:,} values"
+    )
     device, chunk = events.device, SCATTER_EVENTS.get(events.device.type, SCATTER_EVENTS["cuda"])
     one = torch.ones((), dtype=count_dtype, device=device)
     for begin, ids, counts in groups:
