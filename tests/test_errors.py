@@ -160,5 +160,5 @@ def test_each_error_is_also_the_builtin_a_caller_catches() -> None:
         if error is EventcodeError:
             continue
         assert issubclass(error, EventcodeError), error
-        builtins = (ValueError, TypeError, OSError, IndexError, ImportError, RuntimeError)
+        builtins = (ValueError, TypeError, OSError, IndexError, ImportError, RuntimeError, MemoryError)
         assert any(issubclass(error, builtin) for builtin in builtins), error
