@@ -17,7 +17,6 @@ torch.Size([2, 4, 5])
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -27,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from eventcode.encoders.common import as_input
 from eventcode.errors import DependencyError, EncodingError, OptionError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp")
@@ -72,23 +72,7 @@ def as_frames(frames: object) -> torch.Tensor:
             f"emulate: frames of dtype {tensor.dtype}; give uint8 0-255 or floats 0-1 (e.g. frames / 65535 "
             "for 16-bit frames)"
         )
-    if tensor.numel():
-        low, high = (
-            float(v)
-            for v in torch.aminmax(
-                tensor.to(torch.float32) if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
-            )
-        )
-        if not (math.isfinite(low) and math.isfinite(high)):
-            flat = int(torch.nonzero(~torch.isfinite(tensor.reshape(-1)))[0, 0])
-            where = ", ".join(str(int(i)) for i in np.unravel_index(flat, shape))
-            raise EncodingError(f"emulate: frames[{where}] = {float(tensor.reshape(-1)[flat])} is not finite")
-        if low < 0 or high > 1:
-            raise EncodingError(
-                f"emulate: float frames span {low:g} to {high:g}; floats are intensities 0-1 (divide 0-255 "
-                "values by 255, or pass uint8)"
-            )
-    return tensor
+    return as_input(tensor, "emulate", integers="keep", bounds=(0.0, 1.0))  # finite, and 0-1
 
 
 def timestamps(

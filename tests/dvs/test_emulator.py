@@ -308,7 +308,7 @@ def test_a_pixel_needing_too_many_events_warns_once() -> None:
         (np.zeros((3, 4), np.uint8), "shape"),
         (np.zeros((3, 4, 4, 2), np.uint8), "shape"),
         (np.zeros((3, 4, 4), np.int16), "dtype"),
-        (np.full((3, 4, 4), 2.0, np.float32), "0-1"),
+        (np.full((3, 4, 4), 2.0, np.float32), r"between \[0.0, 1.0\], but input is \[2.0, 2.0\]"),
     ],
 )
 def test_bad_frames_raise(frames: np.ndarray, message: str) -> None:
