@@ -722,7 +722,7 @@ def test_emulate_without_a_seed_prints_the_one_that_repeats_it(
         (["--timing", "uniform"], "--timing"),
         (["--seed", "one"], "--seed"),
         (["--compression", "brotli"], "brotli"),
-        (["--device", "nowhere"], "device 'nowhere' is not available"),
+        (["--device", "nowhere"], "device = 'nowhere' is not a device"),
         (["--camera", "DVS128"], "--camera is for AEDAT 2.0"),
         (["--format", "tiff"], "tiff"),
     ],

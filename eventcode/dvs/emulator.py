@@ -31,7 +31,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import torch
 
-from eventcode import address, memory
+from eventcode import address, memory, options
 from eventcode.dvs import video
 from eventcode.encoders.common import flat_nonzero
 from eventcode.errors import EncodingError, OptionError, UndersampledVideoWarning
@@ -223,10 +223,10 @@ class Emulator:
         self.refractory_period_us = int(refractory_period_us)
         self.leak_jitter_fraction, self.noise_rate_cov_decades = leak_jitter_fraction, noise_rate_cov_decades
         self.linear_cutoff, self.log_eps, self.timing, self.fps = linear_cutoff, log_eps, timing, fps
+        self.device = torch.device("cpu") if device is None else options.device("device", device)
         try:
-            self.device = torch.device("cpu" if device is None else device)
             self._generator = torch.Generator(device=self.device)
-        except RuntimeError as err:
+        except RuntimeError as err:  # a device this torch build or machine lacks
             raise OptionError(f"emulate: device {device!r} is not available here: {err}") from None
         self.seed = int(self._generator.seed() if seed is None else seed)
         self._generator.manual_seed(self.seed)
