@@ -4,9 +4,12 @@ and a refractory period, turned into microsecond ON/OFF events frame interval by
 The equations are those of v2e (Hu, Liu and Delbruck, CVPR-W 2021; ``emulator.py``'s
 ``EventEmulator``, whose defaults these are) with ESIM's per-pixel interpolation of threshold
 crossings (Rebecq et al., CoRL 2018) as the default timing. Every quantity lives in flat
-``[H * W]`` tensors on one device (levels in float64, so that crossing times hold to the
-microsecond after many events); a frame interval costs a few dozen vectorized torch
-operations and one sort of its events by time, with no per-event Python.
+``[H * W]`` tensors on one device: the levels in float64, so that crossing times hold to the
+microsecond after many events, and each interval's differences from them in float32. A frame
+interval costs a few dozen vectorized torch operations, into work tensors kept from frame to
+frame, and one sort of its events as integer keys (:mod:`eventcode.dvs.keys`), with no
+per-event Python. The work is memory-bound: on a CPU every pass over the pixels or events
+counts, so the model is written in as few passes as it allows.
 
 Examples
 --------
@@ -26,13 +29,13 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from eventcode import address, memory, options
-from eventcode.dvs import video
+from eventcode.dvs import keys, video
 from eventcode.encoders.common import flat_nonzero
 from eventcode.errors import EncodingError, OptionError, UndersampledVideoWarning
 from eventcode.events import Events
@@ -67,25 +70,43 @@ class _Pixels:
     """Minus each pixel's OFF threshold: the level step of an OFF event."""
     leak_factor: torch.Tensor | None
     last_us: torch.Tensor | None
-    x_of: torch.Tensor
-    y_of: torch.Tensor
+    off_single: torch.Tensor
+    span_single: torch.Tensor
+    """``off_step`` and ``on_threshold - off_step`` in float32: the signed threshold of a pixel is
+    ``off_single + on * span_single`` (``on`` 0 or 1), exact to float32 rounding."""
+    noise_scale: tuple[torch.Tensor, torch.Tensor] | None
+    """Each pixel's ON and OFF shot-noise chance relative to the darkest pixel's (nominal over own
+    threshold); None without shot noise."""
 
 
-class _Interval(NamedTuple):
-    """The events of one frame interval: event ``i`` at ``start + offset[i]`` us, from source
-    ``source[i]``, at ``x[source[i]]``, ``y[source[i]]`` with polarity ``p[source[i]]``."""
+class _Scratch:
+    """Work tensors kept from frame to frame. Every temporary of every frame in fresh memory would
+    cost more in page faults than its arithmetic (see :mod:`eventcode.memory`)."""
 
-    start: int
-    offset: torch.Tensor
-    source: torch.Tensor
-    x: torch.Tensor
-    y: torch.Tensor
-    p: torch.Tensor
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._held: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, numel: int, dtype: torch.dtype) -> torch.Tensor:
+        """``numel`` values of ``dtype`` in the tensor named ``name`` (grown as needed)."""
+        held = self._held.get(name)
+        if held is None or held.numel() < numel or held.dtype != dtype:
+            held = memory.empty(numel + numel // 4, dtype, self.device, what=f"the emulator's {name}")
+            self._held[name] = held
+        return held[:numel]
+
+    def ramp(self, numel: int, dtype: torch.dtype) -> torch.Tensor:
+        """``1, 2, ..., numel``."""
+        held = self._held.get("ramp")
+        if held is None or held.numel() < numel or held.dtype != dtype:
+            held = torch.arange(1, numel + numel // 4 + 1, dtype=dtype, device=self.device)
+            self._held["ramp"] = held
+        return held[:numel]
 
 
-_Sources = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-"""Events of one kind in an interval: ``(offset us, source, where, on)``: each event's time after
-the interval's start and the index of its source, a pixel ``where[source]`` firing ``on[source]``."""
+_Found = tuple[torch.Tensor, torch.Tensor]
+"""Events of one kind in an interval, ``(offset, source)``: each one's whole microseconds after the
+interval's start and its source (see :mod:`eventcode.dvs.keys`)."""
 
 
 class Emulator:
@@ -236,6 +257,8 @@ class Emulator:
         self._last_us: int | None = None
         self._warned = False
         self._table: torch.Tensor | None = None  # log of 0..255, for uint8 grey frames
+        self._spare: torch.Tensor | None = None  # memory for the next uint8 grey frame's log
+        self._scratch = _Scratch(self.device)
 
     @property
     def sensor_size(self) -> tuple[int, int, int] | None:
@@ -275,7 +298,7 @@ class Emulator:
             that do not increase or do not match the frames, or neither timestamps nor ``fps``.
         """
         tensor, stamps = self._checked(frames, timestamps_us)
-        return _stream(self._intervals(tensor, stamps), self._size, self.device)
+        return keys.stream(self._intervals(tensor, stamps), self._size, self.device)
 
     def _checked(
         self, frames: object, timestamps_us: Sequence[int] | np.ndarray | torch.Tensor | None
@@ -297,7 +320,7 @@ class Emulator:
         self._size = size
         return tensor, stamps
 
-    def _intervals(self, frames: torch.Tensor, stamps: np.ndarray) -> list[_Interval]:
+    def _intervals(self, frames: torch.Tensor, stamps: np.ndarray) -> list[keys.Interval]:
         """The events of the intervals ending at these frames (checked by :meth:`feed`)."""
         found = []
         for frame, t_us in zip(frames, stamps.tolist(), strict=True):
@@ -331,7 +354,10 @@ class Emulator:
             return self._log(intensity)
         if self._table is None:
             self._table = self._log(torch.arange(256, dtype=torch.float32, device=self.device))
-        return self._table.index_select(0, frame.reshape(-1).to(torch.int32))
+        if self._spare is None:
+            self._spare = torch.empty(frame.numel(), dtype=torch.float64, device=self.device)
+        index = self._scratch.get("index", frame.numel(), torch.int32).copy_(frame.reshape(-1))
+        return torch.index_select(self._table, 0, index, out=self._spare)
 
     def _normal(self, n: int) -> torch.Tensor:
         return torch.randn(n, generator=self._generator, device=self.device)
@@ -354,16 +380,17 @@ class Emulator:
         last = None
         if self.refractory_period_us > 0:
             last = torch.full((n,), -(1 << 62), dtype=torch.int64, device=self.device)
-        assert self._size is not None
-        width = self._size[1]
-        at = torch.arange(n, device=self.device)
-        x_of, y_of = (at % width).to(torch.int16), torch.div(at, width, rounding_mode="floor").to(torch.int16)
+        noise_scale = None
+        if self.shot_noise_rate_hz > 0:
+            noise_scale = (self.pos_threshold / thresholds[0], self.neg_threshold / thresholds[1])
+        on, off = thresholds[0], thresholds[1].neg()
         self._pixels = _Pixels(
-            log, log.clone(), thresholds[0], thresholds[1].neg(), leak_factor, last, x_of, y_of
+            log, log.clone(), on, off, leak_factor, last, off.float(), (on - off).float(), noise_scale
         )
+        self._spare = None  # the log is the pixels' now
 
-    def _frame(self, frame: torch.Tensor, t_us: int) -> _Interval | None:
-        """The events of the interval ending at this frame (on the device), sorted by time."""
+    def _frame(self, frame: torch.Tensor, t_us: int) -> keys.Interval | None:
+        """The events of the interval ending at this frame, sorted by time."""
         lookup = frame.dtype == torch.uint8 and frame.ndim == 2
         brightness = None
         if self.cutoff_hz > 0 or self.shot_noise_rate_hz > 0:  # both need v2e's (x + 20) / 275
@@ -379,73 +406,90 @@ class Emulator:
             return None
         dt_us = t_us - previous
         dt = dt_us * 1e-6
+        n = log.numel()
         lp0 = pixels.lp
-        if brightness is not None and self.cutoff_hz > 0:
+        d0 = torch.sub(lp0, pixels.base, out=self._scratch.get("d0", n, torch.float32))
+        if brightness is not None and self.cutoff_hz > 0:  # the low-pass moves lp0 in place
             eps = (brightness * (2 * math.pi * self.cutoff_hz * dt)).clamp_(max=1.0)
-            lp1 = torch.addcmul(lp0, eps, log - lp0)
-        else:
-            lp1 = log
-        d0 = lp0 - pixels.base
+            lp0.addcmul_(eps, log - lp0)
+        else:  # the level is the frame's log; lp0's memory takes the next frame's
+            pixels.lp, self._spare = log, lp0
         if pixels.leak_factor is not None:
             drift = pixels.leak_factor * (dt * self.leak_rate_hz)
             if self.leak_jitter_fraction > 0:
                 drift = drift * (1 - self.leak_jitter_fraction * self._normal(drift.numel()))
-            pixels.base = pixels.base - drift * pixels.on_threshold
-        d1 = lp1 - pixels.base
-        pixels.lp = lp1
-        found = [self._signal(pixels, d0, d1, dt_us, previous)]
+            pixels.base.sub_(drift * pixels.on_threshold)
+        d1 = torch.sub(pixels.lp, pixels.base, out=self._scratch.get("d1", n, torch.float32))
+        positive, signal = self._signal(pixels, d0, d1, dt_us, previous)
+        found = [] if signal is None else [signal]
+        polarity, noisy = positive.clone(), None  # positive is scratch
         if brightness is not None and self.shot_noise_rate_hz > 0:
-            found.append(self._noise(pixels, brightness, dt, dt_us))
-        sources = [source for source in found if source is not None]
-        if not sources:
+            noise = self._noise(pixels, brightness, dt, dt_us)
+            if noise is not None:  # source n + i: the i-th noise event, after every pixel's signal
+                offset, noisy, on = noise
+                found.append((offset, torch.arange(n, n + len(noisy), dtype=torch.int32, device=self.device)))
+                polarity = torch.cat([positive, on])
+        if not found:
             return None
-        offset, owner, where, on = sources[0]
-        if len(sources) == 2:  # the noise's sources follow the signal's
-            offset = torch.cat([offset, sources[1][0]])
-            owner = torch.cat([owner, sources[1][1] + where.numel()])
-            where, on = torch.cat([where, sources[1][2]]), torch.cat([on, sources[1][3]])
-        offset, order = torch.sort(offset, stable=True)
-        x, y = pixels.x_of.index_select(0, where), pixels.y_of.index_select(0, where)
-        return _Interval(previous, offset, owner.index_select(0, order), x, y, on)
+        sources = polarity.numel()
+        return keys.Interval(previous, keys.sort(found, sources, dt_us), sources, n, polarity, noisy)
 
     def _signal(
         self, pixels: _Pixels, d0: torch.Tensor, d1: torch.Tensor, dt_us: int, previous: int
-    ) -> _Sources | None:
-        """The threshold crossings of the interval in (pixel, crossing) order; moves each firing
-        pixel's reference by the events it fires."""
-        step = torch.where(d1 > 0, pixels.on_threshold, pixels.off_step)  # signed threshold
-        counts = torch.div(d1, step).floor_().to(torch.int32)
-        where = flat_nonzero(counts != 0)
-        if where.numel() == 0:
-            return None
-        per_pixel = counts.index_select(0, where)
-        most = int(per_pixel.max())
-        if most > MANY_EVENTS:
-            self._warn(where, per_pixel, most, previous, dt_us)
-        total = int(per_pixel.sum())
-        step = step.index_select(0, where)
-        owner = _owners(per_pixel, total)
-        first = torch.cumsum(per_pixel, 0, dtype=torch.int32).sub_(per_pixel)
-        k = torch.arange(1, total + 1, device=self.device, dtype=torch.int32).sub_(
-            first.index_select(0, owner)
+    ) -> tuple[torch.Tensor, _Found | None]:
+        """Which pixels are above their reference (ON), and the interval's threshold crossings in
+        (pixel, crossing) order; moves each firing pixel's reference by the events it fires.
+
+        ``d0`` and ``d1`` (each pixel's level minus its reference at the interval's start and end)
+        are small numbers: float32 holds them to ~1e-8, so the per-pixel work runs in float32, at
+        half the memory traffic of the float64 levels."""
+        scratch, n, single = self._scratch, d1.numel(), torch.float32
+        positive = torch.gt(d1, 0, out=scratch.get("positive", n, torch.bool))
+        step = torch.addcmul(  # the signed threshold
+            pixels.off_single,
+            scratch.get("on", n, single).copy_(positive),
+            pixels.span_single,
+            out=scratch.get("step", n, single),
         )
-        if self.timing == "crossing":  # the k-th crossing of d0 + u (d1 - d0), u in [0, 1], at level k step
-            start = d0.index_select(0, where)
-            change = d1.index_select(0, where).sub_(start)
-            scale = torch.where(change == 0, 0.0, dt_us / change)  # no change: a carried difference, at once
-            slope, intercept = (step * scale).to(torch.float32), (start * scale).neg_().to(torch.float32)
-            offset = torch.addcmul(
-                intercept.index_select(0, owner), k.to(torch.float32), slope.index_select(0, owner)
+        whole = torch.div(d1, step, out=scratch.get("whole", n, single)).floor_()  # >= 0: d1's sign
+        counts = scratch.get("counts", n, torch.int32).copy_(whole)
+        total = int(counts.sum())
+        if total == 0:
+            return positive, None
+        most = int(counts.max())
+        if most > MANY_EVENTS:
+            self._warn(counts, most, previous, dt_us)
+        first = torch.cumsum(counts, 0, out=scratch.get("first", n, torch.int32)).sub_(counts)
+        pixel = self._pixel_of_events(first, total)
+        real = single if total < 1 << 24 else torch.float64  # whole numbers exact to the total
+        k = torch.index_select(
+            scratch.get("first real", n, real).copy_(first), 0, pixel, out=scratch.get("k", total, real)
+        )
+        k = torch.sub(scratch.ramp(total, real), k, out=k)  # 1, 2, ... within each pixel
+        if self.timing == "crossing":
+            # the k-th crossing of d0 + u (d1 - d0), u in [0, 1], at level k step: at time
+            # (k step - d0) dt / (d1 - d0) = d0 s - k step s, s = dt / (d0 - d1)
+            s = torch.sub(d0, d1, out=scratch.get("scale", n, real)).reciprocal_().mul_(dt_us)
+            s.nan_to_num_(posinf=0.0, neginf=0.0)  # still: a carried difference, at once
+            slope = torch.mul(step, s, out=scratch.get("slope", n, real))
+            intercept = torch.mul(d0, s, out=s)
+            offset = torch.index_select(intercept, 0, pixel, out=scratch.get("offset", total, real))
+            offset.addcmul_(
+                torch.index_select(slope, 0, pixel, out=scratch.get("slopes", total, real)), k, value=-1
             )
         else:  # v2e: the k-th event of every pixel at k dt / M
-            offset = k.to(torch.float32).mul_(dt_us / most)
-        offset = offset.clamp_(0, dt_us).round_().to(torch.int32)
-        fired = per_pixel
-        if pixels.last_us is not None:
-            keep, fired = self._refractory(pixels.last_us, where, per_pixel, first, offset, most, previous)
-            owner, offset = owner[keep], offset[keep]
-        pixels.base.index_add_(0, where, fired.to(step.dtype).mul_(step))
-        return offset, owner, where, step > 0
+            offset = k.mul_(dt_us / most)
+        offset = offset.clamp_(0, dt_us).round_()
+        if pixels.last_us is None:
+            pixels.base.addcmul_(whole, step)  # in float64: the product is exact
+            return positive, (offset, pixel)
+        firing = flat_nonzero(counts)
+        per_pixel = counts.index_select(0, firing)
+        keep, fired = self._refractory(
+            pixels.last_us, firing, per_pixel, first.index_select(0, firing), offset, most, previous
+        )
+        pixels.base.index_add_(0, firing, fired.to(torch.float64).mul_(step.index_select(0, firing)))
+        return positive, (offset[keep], pixel[keep])
 
     def _refractory(
         self,
@@ -474,13 +518,16 @@ class Emulator:
             fired.index_add_(0, active, ok.to(fired.dtype))
         return keep, fired
 
-    def _noise(self, pixels: _Pixels, brightness: torch.Tensor, dt: float, dt_us: int) -> _Sources | None:
+    def _noise(
+        self, pixels: _Pixels, brightness: torch.Tensor, dt: float, dt_us: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
         """Shot-noise events (v2e's rate model, from each pixel's ``(x + 20) / 275``), each
-        resetting its pixel's reference."""
-        chance = ((_SHOT_BRIGHT_FACTOR - 1) * brightness + 1) * (self.shot_noise_rate_hz / 2 * dt)
+        resetting its pixel's reference: their offsets, their pixels, and which are ON."""
+        chance = brightness.mul_(_SHOT_BRIGHT_FACTOR - 1).add_(1).mul_(self.shot_noise_rate_hz / 2 * dt)
         draw = torch.rand(brightness.numel(), generator=self._generator, device=self.device)
-        on = draw > 1 - chance * (self.pos_threshold / pixels.on_threshold)
-        off = draw < chance * (-self.neg_threshold / pixels.off_step)
+        assert pixels.noise_scale is not None
+        on = draw > 1 - chance * pixels.noise_scale[0]
+        off = draw < chance * pixels.noise_scale[1]
         where = flat_nonzero(on | off)
         if where.numel() == 0:
             return None
@@ -489,20 +536,26 @@ class Emulator:
             offset = (
                 torch.rand(where.numel(), generator=self._generator, device=self.device).mul_(dt_us).round_()
             )
-            offset = offset.to(torch.int32)
         else:
-            offset = torch.full((where.numel(),), dt_us, dtype=torch.int32, device=self.device)
-        owner = torch.arange(where.numel(), dtype=torch.int32, device=self.device)
-        return offset, owner, where, on.index_select(0, where)
+            offset = torch.full((where.numel(),), float(dt_us), device=self.device)
+        return offset, where, on.index_select(0, where)
 
-    def _warn(
-        self, where: torch.Tensor, per_pixel: torch.Tensor, most: int, previous: int, dt_us: int
-    ) -> None:
+    def _pixel_of_events(self, first: torch.Tensor, total: int) -> torch.Tensor:
+        """The pixel of each of ``total`` events in (pixel, crossing) order, from where each pixel's
+        events start: one mark per pixel at its start, summed (on a CPU twice as fast as numpy's
+        ``repeat`` of each pixel's index)."""
+        marks = self._scratch.get("marks", total + 1, torch.int32).zero_()
+        marks.index_add_(
+            0, first, torch.ones((), dtype=torch.int32, device=first.device).expand(first.numel())
+        )
+        return torch.cumsum(marks[:total], 0, out=self._scratch.get("pixel", total, torch.int32)).sub_(1)
+
+    def _warn(self, counts: torch.Tensor, most: int, previous: int, dt_us: int) -> None:
         if self._warned:
             return
         self._warned = True
         assert self._size is not None
-        pixel = int(where[int(torch.argmax(per_pixel))])
+        pixel = int(torch.argmax(counts))
         y, x = divmod(pixel, self._size[1])
         warnings.warn(
             f"emulate: pixel (x={x}, y={y}) needs {most} events between the frames at {previous} and "
@@ -513,15 +566,6 @@ class Emulator:
             UndersampledVideoWarning,
             stacklevel=4,
         )
-
-
-def _owners(counts: torch.Tensor, total: int) -> torch.Tensor:
-    """``[0] * counts[0] + [1] * counts[1] + ...`` (int32, ``total`` long): which pixel each event
-    is of (numpy's ``repeat`` on the CPU, where it is faster than torch's)."""
-    if counts.device.type == "cpu":
-        return torch.from_numpy(np.repeat(np.arange(len(counts), dtype=np.int32), counts.numpy()))
-    firing = torch.arange(len(counts), device=counts.device, dtype=torch.int32)
-    return torch.repeat_interleave(firing, counts, output_size=total)
 
 
 def _require(name: str, value: object, positive: bool) -> None:
@@ -598,7 +642,7 @@ def emulate(
     if chunk_frames < 1:
         raise OptionError(f"chunk_frames must be 1 or more, got {chunk_frames}")
     emulator = Emulator(fps=fps, **options)
-    intervals: list[_Interval] = []
+    intervals: list[keys.Interval] = []
     if isinstance(frames, (str, os.PathLike)):
         if timestamps_us is not None:
             raise OptionError("emulate: a video file gives its own times; pass fps= to override them")
@@ -612,24 +656,4 @@ def emulate(
             intervals += emulator._intervals(
                 *emulator._checked(part, None if given is None else given[a : a + chunk_frames])
             )
-    return _stream(intervals, emulator._size, emulator.device)
-
-
-def _stream(intervals: Sequence[_Interval], size: tuple[int, int] | None, device: torch.device) -> Events:
-    """The events of consecutive intervals as one stream of a ``(H, W)`` sensor, each column
-    written once, in place."""
-    if size is None:
-        raise EncodingError("emulate: no frames")
-    height, width = size
-    total = sum(interval.offset.numel() for interval in intervals)
-    t, x, y, p = (
-        memory.empty(total, dtype, device) for dtype in (torch.int64, torch.int16, torch.int16, torch.bool)
-    )
-    at = 0
-    for interval in intervals:
-        end = at + interval.offset.numel()
-        t[at:end].copy_(interval.offset).add_(interval.start)
-        for column, table in ((x, interval.x), (y, interval.y), (p, interval.p)):
-            torch.index_select(table, 0, interval.source, out=column[at:end])
-        at = end
-    return Events.from_columns(t, x, y, p, sensor_size=(width, height, 2), time_unit="us", check="none")
+    return keys.stream(intervals, emulator._size, emulator.device)

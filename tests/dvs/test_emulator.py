@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventcode.dvs import MANY_EVENTS, Emulator, emulate, scenes
-from eventcode.dvs.emulator import _owners
 from eventcode.errors import EncodingError, OptionError, UndersampledVideoWarning
 
 EXACT = {"sigma_threshold": 0.0, "leak_rate_hz": 0.0, "shot_noise_rate_hz": 0.0}
@@ -284,10 +283,12 @@ def test_uint8_frames_take_the_lookup_table_of_the_same_formula() -> None:
     assert torch.equal(looked_up, emulator._log(values.to(torch.float32)))
 
 
-def test_owners_through_numpy_match_torch() -> None:
-    counts = torch.tensor([3, 1, 4, 1, 5], dtype=torch.int32)
-    expected = torch.repeat_interleave(torch.arange(5, dtype=torch.int32), counts)
-    assert torch.equal(_owners(counts, 14), expected)
+@pytest.mark.parametrize("counts", [[3, 1, 4, 1, 5], [0, 2, 0, 0, 3, 0], [0, 0, 1]])
+def test_the_pixel_of_each_event_matches_repeat_interleave(counts: list[int]) -> None:
+    tensor = torch.tensor(counts, dtype=torch.int32)
+    first = torch.cumsum(tensor, 0, dtype=torch.int32) - tensor
+    expected = torch.repeat_interleave(torch.arange(len(counts), dtype=torch.int32), tensor)
+    assert torch.equal(Emulator(seed=0)._pixel_of_events(first, sum(counts)), expected)
 
 
 def test_a_pixel_needing_too_many_events_warns_once() -> None:
