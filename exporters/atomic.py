@@ -218,6 +218,7 @@ class AtomicWriter(abc.ABC):
     ) -> None:
         self._path, self._shape, self._overwrite, self._polarities = path, shape, overwrite, polarities
         self._file: Closable | None = None
+        self._temporary: Path | None = None
         self._cleanup = contextlib.ExitStack()
 
     @abc.abstractmethod
@@ -230,7 +231,7 @@ class AtomicWriter(abc.ABC):
 
     def __enter__(self: WriterT) -> WriterT:
         with contextlib.ExitStack() as stack:
-            temporary = stack.enter_context(atomic_path(self._path, self._overwrite))
+            temporary = self._temporary = stack.enter_context(atomic_path(self._path, self._overwrite))
             self._file = self._open(temporary)
             stack.callback(self._close)
             self._cleanup = stack.pop_all()
@@ -240,16 +241,36 @@ class AtomicWriter(abc.ABC):
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         if error is not None:  # close the file and remove it
+            self._discard()
             self._cleanup.__exit__(kind, error, trace)
             return
         with self._cleanup:  # close the file, then rename it, or remove it if finishing fails
-            self._finish()
+            try:
+                self._finish()
+            except BaseException:
+                self._discard()
+                raise
+
+    def _discard(self) -> None:
+        """Close the file of a failed write, which is removed after: the error that failed it is
+        the one to raise, so a close that fails too (a full disk) is not raised over it."""
+        self._abandon()
+        with contextlib.suppress(Exception):
+            self._close()
+
+    def _abandon(self) -> None:
+        """Empty the temporary file of a failed write before it is closed. Its space is freed at
+        once, so that closing finds room for what the format still writes there: on a full disk
+        HDF5's close would otherwise fail again and again, and crash the interpreter at exit."""
+        if self._temporary is not None:
+            with contextlib.suppress(OSError):
+                os.truncate(self._temporary, 0)
 
     def _close(self) -> None:
         """Close the file; a later ``write`` then raises :class:`ExportError`, not an OS error."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
 
     def _check(self, events: Events) -> None:
         """Raise :class:`ExportError` unless the writer is open and ``events`` fit its shape."""

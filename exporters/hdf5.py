@@ -86,6 +86,7 @@ import json
 import math
 import numbers
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -446,6 +447,22 @@ class Writer(AtomicWriter):
         root.attrs.update(attributes)
         return root
 
+    def _abandon(self) -> None:
+        """Point the failed file's descriptor at ``/dev/null`` before it is closed: HDF5's close
+        still writes its caches, and on a full disk each write would fail again, print, and crash
+        the interpreter at exit; there they go nowhere (reads give zeros, which HDF5 takes for
+        bytes never written). Only its last step, sizing the file, fails, and that is not
+        raised over the write's own error. The temporary file is removed after."""
+        root = getattr(self, "_root", None)
+        if root is None or not root.id.valid or root.driver != "sec2":
+            super()._abandon()
+            return
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            os.dup2(null, root.id.get_vfd_handle())
+        finally:
+            os.close(null)
+
     def _reserve(self, total: int) -> None:
         """Lay the event columns out contiguously for exactly ``total`` events, when uncompressed
         (:func:`write` knows them all): HDF5 allocates each column's bytes when it creates the
@@ -458,6 +475,10 @@ class Writer(AtomicWriter):
     # ------------------------------------------------------------------ appending
     def write(self, events: Events) -> None:
         """Append events: the next stretch of the stream, or (``batched``) whole samples."""
+        with _system_errors(self._temporary):
+            self._append(events)
+
+    def _append(self, events: Events) -> None:
         self._check(events)
         if events.time_unit != self._unit:
             raise ExportError(
@@ -653,6 +674,10 @@ class Writer(AtomicWriter):
 
     def _finish(self) -> None:
         """Close the indexes (DSEC's ms_to_idx runs to ceil(duration in ms)), write what is buffered."""
+        with _system_errors(self._temporary):
+            self._complete()
+
+    def _complete(self) -> None:
         if self._unit == "us" and not self._batched:
             index = self._columns["ms_to_idx"]
             last = self._last_t if self._last_t is not None else 0
@@ -668,6 +693,7 @@ class Writer(AtomicWriter):
             column.finish()
         self._root.create_dataset("t_offset", data=np.int64(self._t_offset or 0))
         self._root.attrs["samples"] = self._columns["offsets"].length - 1
+        self._root.flush()  # a failed write (a full disk) raises here, not in close
 
 
 def _ms_positions(t: np.ndarray, shift: int, entries: range, start: int) -> np.ndarray:
@@ -837,6 +863,8 @@ class _Column:
             dataset.resize(self.stored + count, axis=0)
         if count:
             dataset[self.stored : self.stored + count] = data[:count].astype(self.dtype, copy=False)
+            if self.dataset is None:  # a chunked one, closed when dropped: a failed write (a full
+                dataset.flush()  # disk) raises here, not later where HDF5 can only print it
         self.stored += count
         rest = data[count:]
         self.pending = [rest.copy()] if len(rest) else []
@@ -904,6 +932,21 @@ class _WideningTimes(_Column):
             wide[start : start + step] = old[start : start + step]
         del self.file[self.name]
         self.file.move(wide.name, self.name)
+
+
+@contextlib.contextmanager
+def _system_errors(path: Path | None) -> Iterator[None]:
+    """A write the system refused (a full disk, a file too large) as the ``OSError`` of its
+    errno, naming ``path``: HDF5 reports it as a ``RuntimeError`` whose message holds the errno."""
+    try:
+        yield
+    except RuntimeError as err:
+        found = re.search(r"errno = (\d+)", str(err))
+        if found is None:
+            raise
+        number = int(found.group(1))
+        first = str(err).split("(", 1)[0].strip()
+        raise OSError(number, f"{os.strerror(number)} ({first}, in HDF5)", os.fspath(path or "")) from None
 
 
 def _multiple_of_8(rows: int) -> int:

@@ -30,6 +30,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -132,7 +133,6 @@ class Writer(AtomicWriter):
         self._pieces: list[Events] = []
 
     def _open(self, temporary: Path) -> _Pending:
-        self._temporary = temporary
         return _Pending()
 
     def write(self, events: Events) -> None:
@@ -166,7 +166,8 @@ class Writer(AtomicWriter):
         node, observable = self._names
         graph = nir.NIRGraphData(nodes={node: nir.NIRNodeData(observables={observable: data})})
         level = {} if self._compression == "none" else {"compression": self._compression}
-        nir.write_data(self._temporary, graph, **level)
+        built = io.BytesIO()  # HDF5 in memory, then plain writes: on a full disk HDF5 writing the
+        nir.write_data(built, graph, **level)  # file itself crashes the interpreter
         description = {
             "shape": list(self._shape),
             "polarities": self._polarities,
@@ -175,8 +176,11 @@ class Writer(AtomicWriter):
             "offset": self._offset,
             "num_steps": self._num_steps,
         }
-        with h5py.File(self._temporary, "a") as file:
+        with h5py.File(built, "a") as file:
             file.attrs[_ATTRIBUTE] = json.dumps(description)
+        assert self._temporary is not None  # set while the writer is open
+        with open(self._temporary, "wb") as out:
+            out.write(built.getbuffer())
 
 
 def write(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import resource
 import signal
@@ -286,3 +287,66 @@ def test_two_writers_without_overwrite_one_wins_whole(tmp_path: Path) -> None:
         assert outcomes == ["ExportError", "won"]
         assert target.read_bytes() in (b"a" * 200_000, b"b" * 200_000)
     assert not list(tmp_path.glob(".*.partial"))
+
+
+FILL_THE_DISK = textwrap.dedent(
+    """
+    import errno, json, os, resource, signal, sys
+    import numpy as np
+    import exporters
+    from eventcode import Events
+
+    rng = np.random.default_rng(0)
+    n = 300_000
+    events = Events(np.sort(rng.integers(0, 8_000_000, n)), rng.integers(0, 240, n), rng.integers(0, 180, n),
+                    rng.random(n) < 0.5, sensor_size=(240, 180))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit a write fails with EFBIG, as a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 18, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    folder, outcomes = sys.argv[1], []
+    for fmt in exporters.formats():
+        if fmt.name == "es":  # reads only
+            continue
+        ways = {"write": lambda path: exporters.write(path, events, format=fmt.name)}
+        if fmt.name == "hdf5":  # chunked and compressed: written by HDF5 itself
+            ways["write gzip"] = lambda path: exporters.write(path, events, format="hdf5", compression="gzip")
+        def stream(path, fmt=fmt):
+            with fmt.module.Writer(path, shape=events.shape, num_steps=None, polarities=2) as writer:
+                for a in range(0, n, n // 3):
+                    writer.write(events.time_slice(int(events.t[a]), int(events.t[min(a + n // 3, n - 1)])))
+        ways["Writer"] = stream
+        for way, run in ways.items():
+            target = os.path.join(folder, f"{way.replace(' ', '-')}{fmt.suffixes[0]}")
+            try:
+                run(target)
+                outcome = "written"
+            except OSError as err:
+                outcome = "EFBIG" if err.errno == errno.EFBIG and err.filename == target else repr(err)
+            except Exception as err:
+                outcome = repr(err)
+            outcomes.append([fmt.name, way, outcome, sorted(os.listdir(folder))])
+    print(json.dumps(outcomes))
+    """
+)
+
+
+def test_every_writer_on_a_full_disk_raises_the_system_error_and_leaves_nothing(tmp_path: Path) -> None:
+    """A file-size limit (RLIMIT_FSIZE) stands in for a full disk: writes past it fail as on a full
+    one, from C as from Python. HDF5 used to print hundreds of ignored errors and crash at exit."""
+    child = subprocess.run(
+        [sys.executable, "-c", FILL_THE_DISK, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert "Exception ignored" not in child.stderr
+    outcomes = json.loads(child.stdout)
+    assert {name for name, *_ in outcomes} >= {
+        "aedat4",
+        "hdf5",
+        "nir",
+        "aedat2",
+        "aedat3",
+        "dat",
+        "evt",
+        "nmnist",
+    }
+    for name, way, outcome, left in outcomes:
+        assert (outcome, left) == ("EFBIG", []), (name, way)
