@@ -34,7 +34,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from eventcode import address
+from eventcode import address, memory
 from eventcode.encoders.common import (
     CHUNK_ELEMENTS,
     MASK_ELEMENTS,
@@ -108,6 +108,9 @@ def rate(
         or non-finite input, a missing batch (or time) dim, or a generator on another device.
     EventsError
         A sample shape with an empty dim, or one over 2^31 (the int32 address columns).
+    AllocationError
+        (fast mode) The events likely to come (their mean plus six standard deviations) would
+        not fit the free memory: refused before anything is drawn.
 
     Examples
     --------
@@ -240,6 +243,9 @@ def _sparse_steps(
     batch, numel = probability.shape
     device = probability.device
     flat = probability.reshape(-1)
+    expected = float(flat.sum(dtype=torch.float64)) * (num_steps - first_spike_time)
+    likely = math.ceil(expected + 6 * math.sqrt(expected))  # mean + 6 sigma: refused up front
+    memory.check(likely * 3, torch.int64, device, f"rate's {expected:.3g} events")  # t, x, y
     active = flat_nonzero(flat > 0)  # sorted by (sample, neuron)
     sample = torch.div(active, numel, rounding_mode="floor")
     per_sample = torch.bincount(sample, minlength=batch)
@@ -269,6 +275,19 @@ def _sparse_steps(
         certain, dense, sparse = (torch.nonzero(kind[a0:a1] == k).squeeze(1) for k in (2, 1, 0))
         stay = log_stay[a0:a1][sparse]
         following = first_spike_time - 1 + _gaps(stay, num_steps, uniform)
+        if not len(certain) and not len(dense):  # sparse neurons only: their spikes sorted, no mask
+            neuron, time = _sparse_until(following, stay, num_steps, steps, num_steps, uniform)
+            place = row[sparse[neuron]], col[sparse[neuron]]
+            order = torch.argsort(place[1], stable=True)
+            for key in (time, place[0]):  # (sample, step, neuron) order
+                order = order[torch.argsort(key[order], stable=True)]
+            counts[b0:b1] += torch.bincount(place[0], minlength=b1 - b0)
+            columns["t"].append(time[order])
+            cell = (place[0] * slots + place[1])[order]
+            for name, column in zip("xyc", addresses, strict=True):
+                if column is not None:
+                    columns[name].append(column[b0 * slots :].index_select(0, cell))
+            continue
         for t0 in range(first_spike_time, num_steps, span):
             t1 = min(num_steps, t0 + span)
             fired = torch.zeros((b1 - b0, 1 << step_bits, slots), dtype=torch.bool, device=device)
@@ -276,16 +295,8 @@ def _sparse_steps(
             draws = uniform((len(dense), t1 - t0), _draw_dtype(probability.dtype))
             fired[row[dense], : t1 - t0, col[dense]] = draws < chance[a0:a1][dense, None]
             del draws
-            pending = torch.nonzero(following < t1).squeeze(1)
-            while len(pending):  # a few spikes of every pending neuron a round
-                at = _spikes(following[pending], stay[pending], t1 - t0, num_steps, uniform)
-                inside = at < t1
-                neuron, k = torch.nonzero(inside[:, :-1]).unbind(1)
-                fired[row[sparse[pending[neuron]]], at[neuron, k] - t0, col[sparse[pending[neuron]]]] = True
-                # the first spike past the window waits for the next one; a neuron still inside draws on
-                next_one = inside.sum(1, keepdim=True).clamp_(max=at.shape[1] - 1)
-                following[pending] = at.gather(1, next_one).squeeze(1)
-                pending = pending[inside[:, -1]]
+            neuron, time = _sparse_until(following, stay, t1, t1 - t0, num_steps, uniform)
+            fired[row[sparse[neuron]], time - t0, col[sparse[neuron]]] = True
             where = flat_nonzero(fired)
             del fired
             firsts = torch.arange(b1 - b0 + 1, device=device) << (slot_bits + step_bits)
@@ -320,6 +331,28 @@ def _join(pieces: list[torch.Tensor], dtype: torch.dtype, device: torch.device) 
     if len(pieces) == 1:
         return pieces[0]
     return torch.cat(pieces) if pieces else torch.zeros(0, dtype=dtype, device=device)
+
+
+def _sparse_until(
+    following: torch.Tensor, log_stay: torch.Tensor, end: int, span: int, limit: int, uniform: Uniform
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The spikes of sparse neurons before step ``end``, as ``(neuron, step)``: from each one's
+    pending spike ``following``, drawn a few a round (``span``: the steps a round covers), which
+    then moves to each neuron's first spike at or after ``end``."""
+    neurons, times = [], []
+    pending = torch.nonzero(following < end).squeeze(1)
+    while len(pending):
+        at = _spikes(following[pending], log_stay[pending], span, limit, uniform)
+        inside = at < end
+        neuron, k = torch.nonzero(inside[:, :-1]).unbind(1)
+        neurons.append(pending[neuron])
+        times.append(at[neuron, k])
+        # the first spike past the end waits for the next window; a neuron still inside draws on
+        next_one = inside.sum(1, keepdim=True).clamp_(max=at.shape[1] - 1)
+        following[pending] = at.gather(1, next_one).squeeze(1)
+        pending = pending[inside[:, -1]]
+    empty = following.new_zeros(0)
+    return (torch.cat(neurons), torch.cat(times)) if neurons else (empty, empty)
 
 
 def _spikes(

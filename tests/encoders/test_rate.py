@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventcode import rate, spikegen
-from eventcode.errors import EncodingError
+from eventcode.errors import AllocationError, EncodingError
 
 snn = pytest.importorskip("snntorch.spikegen", reason="snntorch is in the test extra")
 rate_module = importlib.import_module("eventcode.encoders.rate")
@@ -152,6 +152,27 @@ def test_fast_intervals_are_geometric(p: float) -> None:
     assert chi_square_pvalue(observed, expected * len(gaps)) > 1e-3
     mean_error = (float(gaps.double().mean()) - 1 / p) / ((1 - p) ** 0.5 / p / len(gaps) ** 0.5)
     assert abs(mean_error) < 4.5, mean_error
+
+
+def test_tiny_probabilities_over_a_trillion_steps_cost_their_spikes_only() -> None:
+    """Only sparse neurons: their spikes are drawn and sorted, no step-by-neuron mask is filled
+    (that took hours for 10^12 steps)."""
+    steps, p, samples, neurons = 10**12, 1e-9, 3, 2
+    events = rate(
+        torch.full((samples, neurons), p), num_steps=steps, generator=torch.Generator().manual_seed(8)
+    )
+    expected = samples * neurons * p * steps
+    assert abs(len(events) - expected) < 6 * expected**0.5
+    for b in range(samples):
+        one = events[b]
+        assert bool((one.t.diff() >= 0).all())
+        assert int(one.t.max()) < steps
+        assert set(one.x.tolist()) == {0, 1}
+
+
+def test_an_output_beyond_memory_is_refused_before_drawing() -> None:
+    with pytest.raises(AllocationError, match=r"rate's 1e\+15 events would need .* available"):
+        rate(torch.ones(1, 1000), num_steps=10**12)
 
 
 def test_fast_mode_semantics() -> None:
