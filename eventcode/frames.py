@@ -51,6 +51,10 @@ launches."""
 
 _METHODS = ("time_window", "event_count", "n_time_bins", "n_event_bins")
 _INT64_SAFE = 1 << 62
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+Bounds = torch.Tensor | list[int]
+"""Integer window boundaries: an int64 tensor, or Python ints where some fall outside int64 (a
+recording reaching the int64 limits: the last window ends at ``t[-1] + 1``)."""
 
 TonicCompat = bool | Literal["bool", "int"]
 
@@ -458,7 +462,10 @@ def _windows(
         starts = torch.arange(frames, dtype=torch.int64) * stride
         return starts.clamp(max=n), (starts + count).clamp_(max=n)
     if method == "n_event_bins":
-        return _spread(0, n, int(size), overlap)
+        first, end = _spread(0, n, int(size), overlap)
+        assert isinstance(first, torch.Tensor)
+        assert isinstance(end, torch.Tensor)
+        return first, end
     step = events.time_unit == "step"
     for name, value in (("t_start", t_start), ("t_end", t_end)):
         if value is not None and (not _is_real(value) or not math.isfinite(value)):
@@ -516,7 +523,13 @@ def _time_windows(
             frames = math.floor((last + 1 - Fraction(start) - w) / stride) + 1
     frames = max(frames, 1)
     _check_windows(frames)
-    if all(Fraction(v).denominator == 1 for v in (start, window, overlap)):
+    starts: Bounds
+    ends: Bounds
+    final_end = Fraction(start) + (frames - 1) * stride + w
+    if max(abs(Fraction(start)), abs(final_end)) >= _INT64_SAFE:  # near int64's limits: exact, in Python
+        starts = _bounds([math.ceil(Fraction(start) + i * stride) for i in range(frames)])
+        ends = _bounds([math.ceil(Fraction(start) + i * stride + w) for i in range(frames)])
+    elif all(Fraction(v).denominator == 1 for v in (start, window, overlap)):
         starts = torch.arange(frames, dtype=torch.int64) * int(stride) + int(start)
         ends = starts + int(window)
     else:  # fractional windows: float64 boundaries; consecutive windows share theirs exactly
@@ -533,7 +546,7 @@ def _time_windows(
 
 def _spread(
     start: float, span: Fraction | int, bins: int, overlap: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[Bounds, Bounds]:
     """``bins`` windows spanning ``[start, start + span)``: ceil'd boundaries as int64 tensors.
 
     Window ``i`` is ``[start + i * S, start + i * S + L)`` with ``L = span / (1 + (bins - 1) g)``
@@ -547,7 +560,8 @@ def _spread(
         return empty, empty
     keep = 1 - Fraction(overlap)
     length = span / (1 + (bins - 1) * keep)
-    if overlap == 0 and begin.denominator == 1 and span.denominator == 1 and span * bins < _INT64_SAFE:
+    fits = span * bins < _INT64_SAFE and max(abs(begin), abs(begin + span)) < _INT64_SAFE
+    if overlap == 0 and begin.denominator == 1 and span.denominator == 1 and fits:
         index = torch.arange(bins + 1, dtype=torch.int64)
         bounds = (index * int(span) + (bins - 1)).div_(bins, rounding_mode="floor").add_(int(begin))
         return bounds[:-1], bounds[1:]
@@ -555,7 +569,14 @@ def _spread(
     ends = [math.ceil(begin + i * keep * length + length) for i in range(bins)]
     if overlap == 0:
         ends = [*starts[1:], ends[-1]]
-    return torch.tensor(starts, dtype=torch.int64), torch.tensor(ends, dtype=torch.int64)
+    return _bounds(starts), _bounds(ends)
+
+
+def _bounds(values: list[int]) -> Bounds:
+    """The boundaries as an int64 tensor where they all fit it, else as they are."""
+    if all(_INT64[0] <= value <= _INT64[1] for value in values):
+        return torch.tensor(values, dtype=torch.int64)
+    return values
 
 
 # ---------------------------------------------------------------------- windows, Tonic 1.7.0
@@ -618,8 +639,13 @@ def _ceil(bounds: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ceil(np.clip(bounds, -_INT64_SAFE, _INT64_SAFE)).astype(np.int64))
 
 
-def _event_index(t: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
-    """Number of events before each integer threshold (CPU int64)."""
+def _event_index(t: torch.Tensor, thresholds: Bounds) -> torch.Tensor:
+    """Number of events before each integer threshold (CPU int64); a threshold past int64's
+    range (:data:`Bounds`) has every event before it, or none."""
+    if isinstance(thresholds, list):
+        index = _event_index(t, torch.tensor([min(max(v, _INT64[0]), _INT64[1]) for v in thresholds]))
+        index[torch.tensor([v > _INT64[1] for v in thresholds])] = len(t)
+        return index
     if len(t) == 0:
         return torch.zeros_like(thresholds)
     return torch.searchsorted(t, thresholds.to(t.device)).cpu()

@@ -348,6 +348,49 @@ def test_default_mode_counts_every_event_once(events: Events, method: str, size:
     assert torch.equal(frames.sum(0), image)
 
 
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+@given(
+    st.lists(
+        st.sampled_from([INT64_MIN, INT64_MIN + 1, -1, 0, 1, INT64_MAX - 1, INT64_MAX]) | st.integers(),
+        min_size=1,
+        max_size=6,
+    ).map(lambda times: sorted(min(max(t, INT64_MIN), INT64_MAX) for t in times)),
+    st.sampled_from(
+        [
+            {"n_time_bins": 3},
+            {"n_time_bins": 4, "overlap": 0.5},
+            {"time_window": 10**18},
+            {"time_window": 10**18, "overlap": 4 * 10**17},
+            {"time_window": 2.5e18},
+            {"time_window": 2.5e18, "overlap": 0.5e18, "include_incomplete": False},
+        ]
+    ),
+)
+def test_times_at_the_int64_limits_land_in_their_windows(times: list[int], options: dict) -> None:
+    """Window ends past int64 (the last one at t[-1] + 1) used to overflow: a foreign error, or
+    wrapped boundaries that put events in the wrong window."""
+    events = Events(t=times, x=[0] * len(times), y=[0] * len(times), p=[1] * len(times), sensor_size=(1, 1))
+    frames = to_frames(events, **options)
+    counts = frames.sum((1, 2, 3))
+    if "overlap" not in options and options.get("include_incomplete", True):
+        assert (
+            counts.tolist()
+            == torch.bincount(window_of(times, options, len(counts)), minlength=len(counts)).tolist()
+        )
+    else:
+        assert 0 < int(counts.sum()) <= 2 * len(times)
+
+
+def window_of(times: list[int], options: dict, frames: int) -> torch.Tensor:
+    """Each time's window, in exact Python integers: time bins split [t0, t[-1] + 1) evenly."""
+    if "n_time_bins" in options:
+        bins, span = options["n_time_bins"], times[-1] + 1 - times[0]
+        return torch.tensor([min(bins - 1, (t - times[0]) * bins // span) for t in times])
+    return torch.tensor([min(frames - 1, int((t - times[0]) // options["time_window"])) for t in times])
+
+
 @given(streams(min_events=1), st.sampled_from(METHODS), st.integers(1, 50), st.floats(0, 0.95))
 def test_with_overlap_every_event_counts_at_least_once(
     events: Events, method: str, size: int, fraction: float
