@@ -244,10 +244,15 @@ def spike_events(
         time, sample, flat, values = _sparse_coordinates(tensor, shape)
     else:
         table = tensor.reshape(num_steps, batch, math.prod(shape))
+        if table.numel() * 3 * 8 > 1 << 26:  # nonzero's coordinates could pass 64 MB: count first
+            entries = int(torch.count_nonzero(table))
+            memory.check(entries * 3, torch.int64, table.device, f"from_dense's {entries:,} nonzero entries")
         sample, time, flat = torch.nonzero(table.transpose(0, 1)).unbind(1)
         values = table[time, sample, flat]
     counts, polarity = _counts(values, time, sample, flat, tensor.shape, batched)
     if counts is not None:
+        total = int(counts.sum())  # entries of |v| > 1 make |v| events each: t, address, sample, polarity
+        memory.check(total * 4, torch.int64, counts.device, f"from_dense's {total:,} events")
         sample, time, flat, polarity = (
             torch.repeat_interleave(v, counts) for v in (sample, time, flat, polarity)
         )

@@ -49,3 +49,11 @@ def test_dense_and_frames_name_the_size_they_refuse() -> None:
     for options in ({"time_window": 1}, {"n_time_bins": 10**12}, {"n_time_bins": 10**9, "overlap": 0.5}):
         with pytest.raises(AllocationError, match="frames would need"):
             to_frames(microseconds, **options)
+
+
+def test_from_dense_refuses_events_beyond_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(AllocationError, match=r"from_dense's 1,000,000,000,000 events would need"):
+        Events.from_dense(torch.tensor([[1e12, 0.0]], dtype=torch.float64))  # one entry, 10^12 events
+    monkeypatch.setattr(memory, "available", lambda device: 1 << 20)  # 1 MB free: the coordinates do not fit
+    with pytest.raises(AllocationError, match=r"from_dense's 4,000,000 nonzero entries would need"):
+        Events.from_dense(torch.ones(1000, 1, 4000, dtype=torch.bool))
