@@ -350,3 +350,35 @@ def test_every_writer_on_a_full_disk_raises_the_system_error_and_leaves_nothing(
     }
     for name, way, outcome, left in outcomes:
         assert (outcome, left) == ("EFBIG", []), (name, way)
+
+
+def stopped_writes(signal_name: str, trials: int) -> dict[str, dict[str, int]]:
+    """``kill_trials.py``'s counts: ``trials`` writes per writer stopped by the signal."""
+    script = Path(__file__).with_name("kill_trials.py")
+    child = subprocess.run(
+        [sys.executable, str(script), "--trials", str(trials), "--signal", signal_name, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=500,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    table = json.loads(child.stdout)
+    assert len(table) == 16  # 8 writable formats, each by write() and by a streaming Writer
+    for writer, counts in table.items():
+        assert counts["trials"] == trials, writer
+        assert counts["old"] + counts["new"] == trials, (writer, counts)
+        assert counts["damaged"] == 0, (writer, counts)
+        assert counts["leftovers kept"] == 0, (writer, counts)  # the next write removed them
+    return table
+
+
+def test_writers_killed_mid_write_leave_the_old_file_or_the_new_one() -> None:
+    """Five SIGKILL trials per writer (``kill_trials.py --trials 50`` runs the campaign)."""
+    table = stopped_writes("KILL", 5)
+    assert sum(counts["stopped before done"] for counts in table.values()) > 16  # most land mid-write
+
+
+@pytest.mark.parametrize("signal_name", ["TERM", "INT"])
+def test_sigterm_and_ctrl_c_clean_up_at_once(signal_name: str) -> None:
+    table = stopped_writes(signal_name, 1)
+    assert all(counts["left at exit"] == 0 for counts in table.values()), table
