@@ -1,0 +1,435 @@
+"""One input through one reader in a forked worker, and the outcome class of each call.
+
+The caller is the warm parent: it has imported torch, eventcode and exporters (and the readers'
+libraries, :func:`warm`), so a worker forked from it starts in milliseconds. The worker sets
+``RLIMIT_AS`` (its address space at the fork plus the memory budget plus :data:`AS_SLACK`),
+runs :data:`OPERATIONS` on the input file in turn and reports each call's outcome over a pipe as
+it ends; the parent kills it when a call gives no answer within the time limit. A worker that
+dies inside a call (a signal, or ``exit`` from a C library) crashed there.
+
+Outcome classes (:class:`Outcome`), per call:
+
+1. ``OURS``: an ``EventcodeError`` (``AllocationError`` included: refused before allocating), or
+   ``FileNotFoundError`` / ``IsADirectoryError``; with ``OK``, the acceptable ends;
+2. ``FOREIGN``: any other exception (a bug: the reader let a library's error through);
+3. ``HANG``: no answer within the time limit (10 s);
+4. ``CRASH``: the worker died (a signal, or an exit status) inside the call;
+5. ``MEMORY``: the worker's peak RSS grew by more than :func:`memory_budget` of the file, or an
+   allocation failed (``MemoryError``, torch's "can't allocate memory"), ``RLIMIT_AS`` included;
+6. ``WRONG``: success with wrong data: events that fail ``Events`` validation, ``read_chunks``,
+   ``info`` or a time window that disagree with ``read``, or a file whose checked byte was
+   changed (:mod:`.targets`) that still reads.
+"""
+
+from __future__ import annotations
+
+import enum
+import faulthandler
+import os
+import pickle
+import resource
+import select
+import signal
+import struct
+import sys
+import time
+import traceback
+import warnings
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any
+
+import torch
+
+import eventcode
+import exporters
+from eventcode import Events
+from eventcode.errors import AllocationError, EventcodeError
+
+OPERATIONS = ("read", "read_chunks", "info", "window")
+"""The calls made on every input, in this order: ``read(path)``, ``read_chunks(path,
+chunk_events(size))`` (every chunk), ``info(path)``, and ``read(path, t_start=..., t_end=...)``
+over the middle third of the events ``read`` gave (``[0, 1000)`` when it gave none)."""
+
+TIME_LIMIT = 10.0
+"""Seconds a call may run before it counts as a hang."""
+
+
+def chunk_events(size: int) -> int:
+    """``chunk_events`` of ``read_chunks`` for a ``size``-byte file: small, so that every seed
+    comes in several chunks, but not so small that a large one comes in thousands."""
+    return max(64, size // 64)
+
+
+AS_SLACK = 512 << 20
+"""Address space allowed beyond the budget: thread stacks and malloc arenas reserve address
+space they do not use, and a limit without slack would turn them into false memory outcomes."""
+
+_ROOTS = (str(Path(exporters.__file__).parent) + os.sep, str(Path(eventcode.__file__).parent) + os.sep)
+"""Source folders whose line transitions count as coverage."""
+
+
+class Outcome(enum.Enum):
+    """What one call on one input ended in."""
+
+    OK = "ok"
+    OURS = "our error"
+    FOREIGN = "foreign exception"
+    HANG = "hang"
+    CRASH = "crash"
+    MEMORY = "memory"
+    WRONG = "wrong data"
+
+
+DEFECTS = (Outcome.FOREIGN, Outcome.HANG, Outcome.CRASH, Outcome.MEMORY, Outcome.WRONG)
+"""Outcome classes 2-6: each one is a reader bug."""
+
+
+def memory_budget(size: int) -> int:
+    """Bytes a reader may add to the worker's peak RSS for a ``size``-byte file: 20x + 100 MB."""
+    return 20 * size + 100 * 10**6
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call's outcome; ``detail`` names the exception (and where) or what was wrong."""
+
+    operation: str
+    outcome: Outcome
+    detail: str
+
+    def signature(self, *, line: bool = False) -> str:
+        """What tells one defect from another: the outcome, the call, the exception's type and the
+        innermost file of eventcode or exporters it passed through (with its line if ``line``)."""
+        kind = self.detail.partition(": ")[0] if self.outcome in (Outcome.FOREIGN, Outcome.OURS) else ""
+        where = self.detail.rpartition(" [at ")[2].rstrip("]") if self.detail.endswith("]") else ""
+        if not line:
+            where = where.rpartition(":")[0]
+        return " ".join(part for part in (self.outcome.name, self.operation, kind, where) if part)
+
+
+@dataclass(frozen=True)
+class Result:
+    """Every call's outcome on one input, the worker's coverage, and its memory growth."""
+
+    calls: tuple[Call, ...]
+    edges: frozenset[int]
+    peak_growth: int
+
+    @property
+    def defects(self) -> tuple[Call, ...]:
+        """The calls that ended in classes 2-6."""
+        return tuple(call for call in self.calls if call.outcome in DEFECTS)
+
+
+def warm() -> None:
+    """Import the libraries the readers import lazily, so that workers do not."""
+    import h5py  # noqa: F401
+    import lz4.frame  # noqa: F401
+    import nir  # noqa: F401
+    import zstandard  # noqa: F401
+
+
+# --------------------------------------------------------------------------- the parent's side
+def run(
+    module: ModuleType,
+    data: bytes,
+    path: Path,
+    *,
+    must_fail: str | None = None,
+    coverage: bool = False,
+    time_limit: float = TIME_LIMIT,
+) -> Result:
+    """Write ``data`` to ``path`` and run :data:`OPERATIONS` of the format ``module`` on it in a
+    forked worker. ``must_fail`` (a checked byte's change, in words) makes a successful ``read``
+    a ``WRONG`` outcome; ``coverage`` collects the line transitions in eventcode and exporters."""
+    path.write_bytes(data)
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns
+        os.close(reading)
+        try:
+            _work(module, path, len(data), writing, must_fail, coverage)
+        finally:
+            os._exit(70)
+    os.close(writing)
+    messages = _Messages(reading)
+    calls: list[Call] = []
+    current, edges, base, hung = "start-up", frozenset[int](), 0, False
+    deadline = time.monotonic() + time_limit
+    try:
+        while True:
+            message = messages.next(deadline)
+            if message is None:  # the worker ended
+                break
+            if message == "timeout":
+                os.kill(pid, signal.SIGKILL)
+                hung = True
+                break
+            kind, *fields = message
+            if kind == "base":
+                base = fields[0]
+            elif kind == "start":
+                current, deadline = fields[0], time.monotonic() + time_limit
+            elif kind == "end":
+                calls.append(Call(fields[0], Outcome(fields[1]), fields[2]))
+                current = ""
+            elif kind == "edges":
+                edges = frozenset(array("q", fields[0]))
+    finally:
+        os.close(reading)
+        _, status, usage = os.wait4(pid, 0)
+    growth = max(usage.ru_maxrss * 1024 - base, 0)
+    if hung:
+        calls.append(Call(current, Outcome.HANG, f"no answer within {time_limit:g} s"))
+    elif current:
+        calls.append(_death(current, status, growth, memory_budget(len(data))))
+    return Result(tuple(calls), edges, growth)
+
+
+def _death(operation: str, status: int, growth: int, budget: int) -> Call:
+    """The outcome of a call the worker died in: memory if it had outgrown the budget, else a crash."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        how = f"killed by {signal.Signals(number).name}"
+    else:
+        how = f"exited with status {os.WEXITSTATUS(status)}"
+    if growth > budget:
+        return Call(
+            operation, Outcome.MEMORY, f"{how} after its RSS grew by {growth:,} bytes (budget {budget:,})"
+        )
+    return Call(operation, Outcome.CRASH, how)
+
+
+class _Messages:
+    """Length-prefixed pickles from the worker's pipe."""
+
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor, self.buffer = descriptor, b""
+
+    def next(self, deadline: float) -> Any:
+        """The next message; None at the end of the pipe; ``"timeout"`` past ``deadline``."""
+        while True:
+            if len(self.buffer) >= 4:
+                (size,) = struct.unpack_from("<I", self.buffer)
+                if len(self.buffer) >= 4 + size:
+                    message = pickle.loads(self.buffer[4 : 4 + size])
+                    self.buffer = self.buffer[4 + size :]
+                    return message
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            ready, _, _ = select.select([self.descriptor], [], [], remaining)
+            if ready:
+                chunk = os.read(self.descriptor, 1 << 16)
+                if not chunk:
+                    return None
+                self.buffer += chunk
+
+
+# --------------------------------------------------------------------------- the worker's side
+def _work(
+    module: ModuleType, path: Path, size: int, descriptor: int, must_fail: str | None, coverage: bool
+) -> None:
+    """The worker: limits, then each operation, each outcome sent as soon as it is known."""
+
+    def send(*message: object) -> None:
+        payload = pickle.dumps(message)
+        os.write(descriptor, struct.pack("<I", len(payload)) + payload)
+
+    faulthandler.disable()  # a crash is reported by the parent, not dumped by pytest's handler
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    budget = memory_budget(size)
+    limit = _address_space() + budget + AS_SLACK
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    send("base", base)
+    edges: set[int] = set()
+    state = _State(module, path, size, must_fail)
+    for operation in OPERATIONS:
+        send("start", operation)
+        if coverage:
+            sys.settrace(_tracer(edges))
+        try:
+            outcome, detail = state.call(operation)
+        finally:
+            sys.settrace(None)
+        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+        if outcome in (Outcome.OK, Outcome.OURS) and growth > budget:
+            outcome, detail = Outcome.MEMORY, f"peak RSS grew by {growth:,} bytes (budget {budget:,})"
+        send("end", operation, outcome.value, detail)
+    send("edges", array("q", edges).tobytes())
+    os._exit(0)
+
+
+def _address_space() -> int:
+    """The worker's address space now (``VmSize``), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    raise OSError("no VmSize in /proc/self/status")
+
+
+def _tracer(edges: set[int]) -> Callable[[FrameType, str, Any], Any]:
+    """A ``sys.settrace`` function adding AFL-style edges (previous line, this line) of the
+    frames in eventcode and exporters to ``edges``."""
+    previous = 0
+    ours: dict[str, bool] = {}
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
+        nonlocal previous
+        if event == "line":
+            here = hash((id(frame.f_code), frame.f_lineno))
+            edges.add(here ^ previous)
+            previous = here >> 1
+        return local
+
+    def calls(frame: FrameType, event: str, arg: Any) -> Any:
+        name = frame.f_code.co_filename
+        if name not in ours:
+            ours[name] = name.startswith(_ROOTS)
+        return local if ours[name] else None
+
+    return calls
+
+
+def classify(error: BaseException) -> Outcome:
+    """The outcome class of an exception a reader raised."""
+    if isinstance(error, AllocationError):
+        return Outcome.OURS
+    if isinstance(error, MemoryError):
+        return Outcome.MEMORY
+    if isinstance(error, (EventcodeError, FileNotFoundError, IsADirectoryError)):
+        return Outcome.OURS
+    if isinstance(error, RuntimeError) and "allocate memory" in str(error):
+        return Outcome.MEMORY
+    return Outcome.FOREIGN
+
+
+def describe(error: BaseException) -> str:
+    """``type: message [at file:line]``, the innermost frame in eventcode or exporters."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [frame for frame in frames if frame.filename.startswith(_ROOTS)]
+    where = ours[-1] if ours else (frames[-1] if frames else None)
+    at = (
+        f" [at {Path(where.filename).parent.name}/{Path(where.filename).name}:{where.lineno}]"
+        if where
+        else ""
+    )
+    message = " ".join(str(error).split())[:300]
+    return f"{type(error).__module__}.{type(error).__qualname__}: {message}{at}"
+
+
+class _State:
+    """The worker's operations, with what ``read`` gave for the later ones to agree with."""
+
+    def __init__(self, module: ModuleType, path: Path, size: int, must_fail: str | None) -> None:
+        self.module, self.path, self.size, self.must_fail = module, path, size, must_fail
+        self.full: Events | None = None
+        self.refused = ""
+
+    def call(self, operation: str) -> tuple[Outcome, str]:
+        """Run ``operation``; its outcome and detail."""
+        try:
+            wrong = getattr(self, f"_{operation}")()
+        except BaseException as error:
+            outcome = classify(error)
+            if operation == "read" and outcome is Outcome.OURS:
+                self.refused = describe(error)
+            return outcome, describe(error)
+        return (Outcome.WRONG, wrong) if wrong else (Outcome.OK, "")
+
+    def _read(self) -> str:
+        events = self.module.read(self.path)
+        wrong = _invalid(events)
+        if wrong:
+            return wrong
+        self.full = events
+        if self.must_fail:
+            return f"{self.must_fail}, yet read gave {len(events)} events"
+        return ""
+
+    def _read_chunks(self) -> str:
+        chunks = list(self.module.read_chunks(self.path, chunk_events(self.size)))
+        for i, chunk in enumerate(chunks):
+            wrong = _invalid(chunk)
+            if wrong:
+                return f"chunk {i}: {wrong}"
+        got = sum(len(chunk) for chunk in chunks)
+        if self.full is None:
+            if self.refused:
+                return f"read refused the file ({self.refused}) but read_chunks gave {got} events"
+            return ""
+        return _differ(self.full, chunks, "read_chunks")
+
+    def _info(self) -> str:
+        described = self.module.info(self.path)
+        if self.full is not None and (described.events, described.samples) != (
+            len(self.full),
+            self.full.num_samples,
+        ):
+            return (
+                f"info says {described.events} events in {described.samples} samples, read gave "
+                f"{len(self.full)} in {self.full.num_samples}"
+            )
+        return ""
+
+    def _window(self) -> str:
+        full = self.full
+        if full is None or not len(full):
+            events = self.module.read(self.path, t_start=0, t_end=1000)
+            return _invalid(events)
+        t = full.t  # in time order within each sample, not across a batch's samples
+        low, high = sorted((int(t[len(t) // 3]), int(t[2 * len(t) // 3])))
+        start, end = low, high + 1
+        events = self.module.read(self.path, t_start=start, t_end=end)
+        wrong = _invalid(events)
+        return wrong or _differ(full.time_slice(start, end), [events], f"the window [{start}, {end})")
+
+
+def _invalid(events: object) -> str:
+    """Why ``events`` fail ``Events``' full validation, or ``""``."""
+    if not isinstance(events, Events):
+        return f"returned a {type(events).__name__}, not Events"
+    try:
+        Events.from_columns(
+            events.t,
+            events.x,
+            events.y,
+            events.p,
+            c=events.c,
+            offsets=events.offsets,
+            shape=events.shape,
+            num_steps=events.num_steps,
+            time_unit=events.time_unit,
+            polarities=events.polarities,
+            check="full",
+        )
+    except EventcodeError as error:
+        return f"events fail validation: {describe(error)}"
+    return ""
+
+
+def _differ(expected: Events, pieces: list[Events], what: str) -> str:
+    """How the concatenated columns and metadata of ``pieces`` differ from ``expected``, or ``""``."""
+    for piece in pieces:
+        if (piece.shape, piece.time_unit, piece.num_steps) != (
+            expected.shape,
+            expected.time_unit,
+            expected.num_steps,
+        ):
+            return (
+                f"{what} gave shape {piece.shape}, {piece.time_unit}, num_steps {piece.num_steps}; read gave "
+                f"{expected.shape}, {expected.time_unit}, num_steps {expected.num_steps}"
+            )
+    for name in ("t", "x", "y", "p"):
+        column = getattr(expected, name)
+        joined = torch.cat([getattr(piece, name) for piece in pieces]) if pieces else column[:0]
+        if not torch.equal(joined.to(column.dtype), column):
+            return f"{what} gave {len(joined)} events whose {name} differs from read's {len(column)}"
+    return ""
