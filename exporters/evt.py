@@ -750,15 +750,26 @@ def _warn(header: _Header, state: _State, inferred: tuple[int, int] | None) -> N
 
 
 def _finish(
-    columns: dict[str, np.ndarray], target: _Target, window: tuple[int | None, int | None]
+    columns: dict[str, np.ndarray], target: _Target, window: tuple[int | None, int | None], path: Path
 ) -> dict[str, np.ndarray]:
-    """Sorted columns cut to ``window`` (us), in steps for a step-time file."""
+    """Sorted columns cut to ``window`` (us), in steps for a step-time file (each event on one of
+    the recorded steps, else :class:`FileFormatError`)."""
     t = columns["t"]
     lo = 0 if window[0] is None else int(np.searchsorted(t, window[0], side="left"))
     hi = len(t) if window[1] is None else int(np.searchsorted(t, window[1], side="left"))
     out = {name: columns[name][lo:hi] for name in "txyp"}
-    if target.steps is not None:
-        out["t"] = (out["t"] - target.steps.t0_us) // target.steps.dt_us
+    steps = target.steps
+    if steps is not None:
+        k, rest = np.divmod(out["t"] - steps.t0_us, steps.dt_us)
+        off = (rest != 0) | (k < 0) | (k >= steps.num_steps)
+        if off.any():
+            i = int(np.argmax(off))
+            raise FileFormatError(
+                f"{path}: an event at t = {int(out['t'][i])} us is not on the recorded step time "
+                f"t0_us + k * dt_us (t0_us = {steps.t0_us}, dt_us = {steps.dt_us}, 0 <= k < num_steps = "
+                f"{steps.num_steps}): a damaged time word"
+            )
+        out["t"] = k
     return out
 
 
@@ -831,7 +842,7 @@ def read(
         columns = {name: column[order] for name, column in columns.items()}
     target, inferred = _sized(target, columns)
     _warn(header, state, inferred)
-    return _events(_finish(columns, target, window), target)
+    return _events(_finish(columns, target, window, path), target)
 
 
 def _sized(target: _Target, columns: dict[str, np.ndarray]) -> tuple[_Target, tuple[int, int] | None]:
@@ -921,7 +932,7 @@ def _chunks(
         held = 0
         # blocks of at least a piece: a block costs a scan and a decode on the pool, whatever its size
         for columns in _blocks(path, file, header, min(max(count, _PIECE), BLOCK), state, target.size, True):
-            columns = _finish(columns, target, window)
+            columns = _finish(columns, target, window, path)
             pending.append(columns)
             held += len(columns["t"])
             while held >= count:

@@ -360,8 +360,11 @@ def _found(path: str | os.PathLike[str], node: str | None, observable: str | Non
         graph = nir.read_data(str(path))
     except FileNotFoundError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as err:
-        raise FileFormatError(f"{os.fspath(path)}: not NIR graph data ({err})") from None
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError) as err:
+        # HDF5's errors on damaged bytes, and the nir package's on missing objects
+        raise FileFormatError(
+            f"{os.fspath(path)}: not NIR graph data ({type(err).__name__}: {err})"
+        ) from None
     for name, data in graph.nodes.items():
         observables = getattr(data, "observables", {})
         for kind, value in observables.items():
@@ -373,8 +376,13 @@ def _found(path: str | os.PathLike[str], node: str | None, observable: str | Non
 
 
 def _description(path: str | os.PathLike[str]) -> dict[str, Any]:
-    with h5py.File(path, "r") as file:
-        text = file.attrs.get(_ATTRIBUTE)
+    try:
+        with h5py.File(path, "r") as file:
+            text = file.attrs.get(_ATTRIBUTE)
+    except (OSError, RuntimeError, KeyError, ValueError) as err:  # HDF5's errors on damaged bytes
+        raise FileFormatError(
+            f"{os.fspath(path)}: the {_ATTRIBUTE} attribute does not read ({type(err).__name__}: {err})"
+        ) from None
     if text is None:
         return {}
     try:
