@@ -544,9 +544,7 @@ def _time_windows(
     return first_event, end_event
 
 
-def _spread(
-    start: float, span: Fraction | int, bins: int, overlap: float
-) -> tuple[Bounds, Bounds]:
+def _spread(start: float, span: Fraction | int, bins: int, overlap: float) -> tuple[Bounds, Bounds]:
     """``bins`` windows spanning ``[start, start + span)``: ceil'd boundaries as int64 tensors.
 
     Window ``i`` is ``[start + i * S, start + i * S + L)`` with ``L = span / (1 + (bins - 1) g)``
