@@ -82,7 +82,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
 import numpy as np
 
-from eventcode import address
+from eventcode import address, checks
 from eventcode.errors import DataLossWarning, ExportError, FileFormatError, OptionError
 from eventcode.options import positive_int
 from exporters import steptime, threads
@@ -763,7 +763,7 @@ def _finish(
         k, rest = np.divmod(out["t"] - steps.t0_us, steps.dt_us)
         off = (rest != 0) | (k < 0) | (k >= steps.num_steps)
         if off.any():
-            i = int(np.argmax(off))
+            i = checks.first(off)
             raise FileFormatError(
                 f"{path}: an event at t = {int(out['t'][i])} us is not on the recorded step time "
                 f"t0_us + k * dt_us (t0_us = {steps.t0_us}, dt_us = {steps.dt_us}, 0 <= k < num_steps = "
