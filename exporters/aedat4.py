@@ -13,14 +13,26 @@ spellings of :data:`COMPRESSIONS`, at dv-processing's levels: LZ4 fast, LZ4 HC 9
 packets of at most 65,536 events, compressed on all cores. :func:`read`, :func:`read_chunks` and
 the numpy-only :func:`read_columns` decode an event stream with numpy, lz4 and zstandard, use the
 packet table to read only the packets of a time window, and check every offset, size and field,
-so that a truncated or corrupt file raises :class:`~eventcode.errors.FileFormatError` naming the
-byte offset; with ``salvage=True`` they keep the complete packets before the damage instead and
-warn (:class:`~eventcode.errors.DataLossWarning`) of the bytes left out. The packet table is
+so that a truncated or corrupt file raises :class:`~eventcode.errors.FileFormatError` whose
+message starts ``<path>: byte <offset>:``, the offset of the fault (for the XML stream
+description, of the element or attribute at fault, or of the XML's syntax error); with
+``salvage=True`` they keep the complete packets before the damage instead and warn
+(:class:`~eventcode.errors.DataLossWarning`) of the bytes left out. The packet table is
 checked against the data it indexes: its entries must list every packet in file order, and each
 packet decoded must hold the records and time range its entry gives (with ``salvage=True`` a
 disagreeing packet's own contents win, with a warning). :func:`info` describes the file and every
 stream as a :class:`~exporters.contract.FileInfo`; :func:`transcode` copies a file with all its
 streams, in a new compression or not; :func:`sniff` recognizes the magic line.
+
+No size a file declares is allocated before it is checked against what the file's bytes can hold
+and a documented ceiling: a packet table entry may list no more events than its packet's stored
+bytes can expand to (not at all uncompressed, 256 times LZ4, 32,768 times zstd, and at most
+:data:`MAX_PAYLOAD`); a frame's declared content size, or the size prefix of the FlatBuffer it
+holds, no more than its table entry allows (or, without one, 256 times its stored size for LZ4,
+4096 times for zstd, at least 1 MiB and at most :data:`MAX_PAYLOAD`). Decompressions run on all
+cores, yet together hold at most :data:`DECOMPRESSION_BUDGET` (256 MiB), or one packet's own
+bound where that is larger, however many cores there are: a file of frames that expand to
+gigabytes is refused in bounded memory.
 
 Step-time events need ``dt_us`` (the microseconds per step); the file records ``num_steps``,
 ``dt_us``, ``t0_us`` and the sample shape as extra ``eventcode*`` attributes of the stream's
@@ -43,6 +55,8 @@ True
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
 import itertools
 import os
@@ -54,6 +68,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple, TypeVar, cast
 from xml.etree import ElementTree
+from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 import lz4.frame
@@ -127,6 +142,15 @@ EVENT = np.dtype(
 """One AEDAT 4 event struct: t int64 us, x int16, y int16, polarity bool, 3 bytes of padding."""
 MAX_PAYLOAD = 1 << 31
 """Largest decompressed packet accepted: the FlatBuffers limit, as the ``aedat`` reader sets it."""
+DECOMPRESSION_BUDGET = 1 << 28
+"""Bytes that the decompressions in flight may hold together (256 MiB), however many cores read:
+each reserves the most it may allocate before it starts (twice its limit for LZ4, whose decoder
+copies its output, and for a zstd frame without a declared size, whose window fills as its output
+does; the declared size for the others) and waits while others hold the rest; one that needs
+more than the whole budget waits until none is held and decompresses alone. So decompression
+takes at most the larger of this and one packet's reservation (which for a packet without a
+table entry or a declared size is bounded by its FlatBuffer's size prefix, itself checked
+against the packet's bytes and :data:`MAX_PAYLOAD`), whatever the file and the number of cores."""
 EVENT_PACKET_OVERHEAD = 1024
 """Bytes an EventPacket FlatBuffer may hold beside its 16-byte event structs (size prefix, root
 offset, identifier, vtable, table, vector length: 32 bytes as every known writer lays it out): a
@@ -714,12 +738,13 @@ class _Attributes(NamedTuple):
 
 
 class _Declared(NamedTuple):
-    """A stream as the description declares it."""
+    """A stream as the description declares it, and the file offset of its node there."""
 
     type: str
     name: str
     size: tuple[int, int] | None
     attributes: _Attributes
+    at: int
 
 
 class _Target(NamedTuple):
@@ -744,12 +769,13 @@ class _Layout:
 
     ``event_stream`` is the lowest event stream id (None without one); ``data_end`` is where the
     packets end (the table's position, else the file's end); ``damage`` is set when salvage
-    stopped before it.
+    stopped before it; ``description_at`` is the file offset of the description's XML.
     """
 
     path: Path
     code: int
     description: str
+    description_at: int
     declared: dict[int, _Declared]
     event_stream: int | None
     has_table: bool
@@ -764,8 +790,10 @@ def _target(layout: _Layout, stream: int | None) -> _Target:
     declared = None if chosen is None else layout.declared.get(chosen)
     if chosen is None or declared is None or declared.type != "EVTS" or declared.size is None:
         kinds = {key: declared.type for key, declared in layout.declared.items()}
+        at = layout.description_at if declared is None else declared.at
         raise FileFormatError(
-            f"{layout.path}: no event stream {'' if stream is None else stream} (streams: {kinds})"
+            f"{layout.path}: byte {at}: the stream description declares no event stream"
+            f"{'' if stream is None else f' {stream}'} (streams: {kinds}); pass the stream= of an EVTS stream"
         )
     width, height = declared.size
     shape, polarities, steps = declared.attributes
@@ -867,15 +895,18 @@ def _summaries(layout: _Layout, packets: list[Packet], target: _Target | None) -
     for packet in packets:
         members[packet.stream].append(packet)
     streams = []
-    for key, (kind, name, size, _) in layout.declared.items():
+    for key, (kind, name, size, _, _) in layout.declared.items():
         counts = [packet.count for packet in members[key]]
-        firsts = [packet.first for packet in members[key] if packet.count and packet.first is not None]
-        lasts = [packet.last for packet in members[key] if packet.count and packet.last is not None]
-        first, last = min(firsts, default=None), max(lasts, default=None)
-        if target is not None and key == target.id and target.steps is not None and first is not None:
-            first, last = _steps(np.array([first, last], np.int64), target.steps, target.path).tolist()
+        firsts = [(p.first, p.offset) for p in members[key] if p.count and p.first is not None]
+        lasts = [(p.last, p.offset) for p in members[key] if p.count and p.last is not None]
+        first, last = min(firsts, default=(None, 0)), max(lasts, default=(None, 0))
+        if target is not None and key == target.id and target.steps is not None and first[0] is not None:
+            times = np.array([first[0], last[0]], np.int64)
+            offsets = (first[1], last[1])
+            steps = _steps(times, target.steps, target.path, offsets.__getitem__).tolist()
+            first, last = (steps[0], first[1]), (steps[1], last[1])
         records = None if None in counts else sum(count or 0 for count in counts)
-        streams.append(Stream(key, kind, name, size, len(counts), records, first, last))
+        streams.append(Stream(key, kind, name, size, len(counts), records, first[0], last[0]))
     return tuple(streams)
 
 
@@ -1082,16 +1113,22 @@ def _layout(path: Path, descriptor: int, salvage: bool) -> _Layout:
     header = _buffer(path, os.pread(descriptor, header_size + 4, len(MAGIC)), b"IOHE", len(MAGIC))
     code = header.scalar(header.root, 0, "<i", 0)
     if code not in DV_NAMES:
-        raise FileFormatError(f"{path}: byte {len(MAGIC)}: unknown compression type {code} (0-4 are defined)")
+        raise FileFormatError(
+            f"{path}: byte {len(MAGIC) + (header.field(header.root, 0) or 0)}: unknown compression type "
+            f"{code} in the header (0-4 are defined: {DV_NAMES})"
+        )
     table_at = header.scalar(header.root, 1, "<q", -1)
     description = header.string(header.root, 2)
-    declared = _streams(path, description)
+    description_at = len(MAGIC) + header.vector(header.root, 2, 1)[0]
+    declared = _streams(path, description, description_at)
     found = _packets(path, descriptor, code, table_at, data_start, end, declared)
     packets, has_table, data_end, damage = found
     if damage is not None and not salvage:
         raise FileFormatError(f"{damage[1]}; {_SALVAGE}")
     events = min((key for key, stream in declared.items() if stream.type == "EVTS"), default=None)
-    return _Layout(path, code, description, declared, events, has_table, packets, data_end, damage)
+    return _Layout(
+        path, code, description, description_at, declared, events, has_table, packets, data_end, damage
+    )
 
 
 def _packets(
@@ -1158,59 +1195,114 @@ def _scan(
 
 
 def _buffer(path: Path, data: bytes | memoryview, identifier: bytes, where: int) -> Buffer:
-    try:
-        return Buffer(data, identifier, where)
-    except FileFormatError as err:
-        raise FileFormatError(f"{path}: {err}") from None
+    """The FlatBuffer at file offset ``where``, whose errors name ``path`` and their byte offset."""
+    return Buffer(data, identifier, where, path=path)
 
 
-def _streams(path: Path, text: str) -> dict[int, _Declared]:
-    """Streams of the infoNode XML, each event stream with eventcode's own attributes."""
+def _xml(path: Path, text: str, at: int) -> tuple[ElementTree.Element, dict[ElementTree.Element, int]]:
+    """The element tree of the description ``text`` whose UTF-8 bytes start at file offset ``at``,
+    and the file offset of each element's start tag (expat's, as ElementTree parses, with each
+    element's byte index noted); XML that does not parse raises :class:`FileFormatError` naming
+    the byte offset of the fault."""
+    builder = ElementTree.TreeBuilder()
+    places: dict[ElementTree.Element, int] = {}
+    parser = expat.ParserCreate("utf-8")
+
+    def start(tag: str, attributes: dict[str, str]) -> None:
+        places[builder.start(tag, attributes)] = at + parser.CurrentByteIndex
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = builder.end
+    parser.CharacterDataHandler = builder.data
+    parser.buffer_text = True
     try:
-        root = ElementTree.fromstring(text)
-    except ElementTree.ParseError as err:
-        raise FileFormatError(f"{path}: the stream description (infoNode) is not valid XML: {err}") from None
+        parser.Parse(text.encode("utf-8"), True)
+        root = builder.close()
+    except expat.ExpatError as err:
+        raise FileFormatError(
+            f"{path}: byte {at + max(parser.ErrorByteIndex, 0)}: the stream description (infoNode XML "
+            f"from byte {at}) is not valid XML: {err}"
+        ) from None
+    return root, places
+
+
+def _streams(path: Path, text: str, at: int) -> dict[int, _Declared]:
+    """Streams of the infoNode XML (whose bytes start at file offset ``at``), each event stream
+    with eventcode's own attributes; a fault raises :class:`FileFormatError` naming the byte
+    offset of the element at fault."""
+    root, places = _xml(path, text, at)
     outputs = root.find("./node[@name='outInfo']")
     if root.tag != "dv" or outputs is None:
-        raise FileFormatError(f"{path}: the stream description has no <dv><node name='outInfo'>")
+        raise FileFormatError(
+            f"{path}: byte {places.get(root, at)}: the stream description (infoNode XML from byte {at}) "
+            "has no <dv><node name='outInfo'>, where every writer lists its streams"
+        )
     streams = {}
     for node in outputs.findall("node"):
-        name = node.get("name", "")
+        name, here = node.get("name", ""), places.get(node, at)
         if not name.isdigit():
-            raise FileFormatError(f"{path}: stream node {name!r} under outInfo is not a numeric stream id")
+            raise FileFormatError(
+                f"{path}: byte {here}: stream node {name!r} under outInfo is not a numeric stream id"
+            )
         attrs = {a.get("key", ""): (a.text or "") for a in node.findall("attr")}
-        info = {a.get("key", ""): (a.text or "") for a in node.findall("./node[@name='info']/attr")}
+        found = node.findall("./node[@name='info']/attr")
+        info = {a.get("key", ""): (a.text or "") for a in found}
+        where = {a.get("key", ""): places.get(a, here) for a in found}
         kind = attrs.get("typeIdentifier", "")
         size, attributes = None, _Attributes()
         if kind in ("EVTS", "FRME"):
+            key = "sizeX"
             try:
-                size = (int(info["sizeX"]), int(info["sizeY"]))
+                width = int(info[key])
+                key = "sizeY"
+                size = (width, int(info[key]))
+                key = "sizeX" if width < 1 else "sizeY" if size[1] < 1 else "the node"  # the one at fault
                 address.check_shape((size[1], size[0]))
             except (KeyError, ValueError) as err:
-                raise FileFormatError(f"{path}: stream {name} has no valid sizeX/sizeY ({err})") from None
+                raise FileFormatError(
+                    f"{path}: byte {where.get(key, here)}: stream {name} ({kind}) has no valid sizeX/sizeY "
+                    f"in its info node ({err}): the sensor size must be two positive integers"
+                ) from None
             if kind == "EVTS":
-                attributes = _eventcode_attributes(path, info, size)
-        streams[int(name)] = _Declared(kind, attrs.get("originalOutputName", ""), size, attributes)
+                attributes = _eventcode_attributes(path, info, size, where, here)
+        streams[int(name)] = _Declared(kind, attrs.get("originalOutputName", ""), size, attributes, here)
     if not streams:
-        raise FileFormatError(f"{path}: the stream description declares no streams")
+        raise FileFormatError(
+            f"{path}: byte {places.get(outputs, at)}: the stream description declares no streams "
+            "(no <node> under outInfo)"
+        )
     return streams
 
 
-def _eventcode_attributes(path: Path, info: dict[str, str], size: tuple[int, int]) -> _Attributes:
+class _AttributeError(ValueError):
+    """An eventcode attribute of the description that is wrong: ``key`` names it."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _eventcode_attributes(
+    path: Path, info: dict[str, str], size: tuple[int, int], where: dict[str, int], node: int
+) -> _Attributes:
     """Sample shape, polarities and step time recorded by eventcode's writer, checked against the
     sensor and against int64 (every step's time in microseconds must be a timestamp the file can
-    hold)."""
+    hold). An error names the file offset of the attribute at fault (``where`` maps each key to
+    its offset; ``node`` is the stream node's)."""
     shape, polarities, steps = None, 2, None
+    key = "eventcodeShape"
     try:
         if "eventcodeShape" in info:
             shape = address.check_shape(int(v) for v in info["eventcodeShape"].split(",") if v)
             planes = address.channels(shape)
             if (address.width(shape) * planes, address.height(shape)) != size:
                 raise ValueError(f"eventcodeShape {shape} does not tile the {size[0]}x{size[1]} sensor")
+        key = "eventcodePolarities"
         if "eventcodePolarities" in info:
             polarities = _attribute(info, "eventcodePolarities", 0)
             if polarities not in address.POLARITIES:
                 raise ValueError(f"eventcodePolarities is {polarities}, not 2, 1 or 0")
+        key = "eventcodeDtUs"
         if "eventcodeDtUs" in info:
             if "eventcodeNumSteps" not in info:
                 raise ValueError("eventcodeDtUs comes without eventcodeNumSteps")
@@ -1226,8 +1318,10 @@ def _eventcode_attributes(path: Path, info: dict[str, str], size: tuple[int, int
                     "beyond int64"
                 )
     except ValueError as err:
+        key = err.key if isinstance(err, _AttributeError) else key
         raise FileFormatError(
-            f"{path}: eventcode's attributes of the event stream are inconsistent: {err}"
+            f"{path}: byte {where.get(key, node)}: eventcode's attributes of the event stream are "
+            f"inconsistent: {err}"
         ) from None
     return _Attributes(shape, polarities, steps)
 
@@ -1238,9 +1332,9 @@ def _attribute(info: dict[str, str], key: str, low: int, default: str = "") -> i
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"{key} is {text!r}, not an integer") from None
+        raise _AttributeError(key, f"{key} is {text!r}, not an integer") from None
     if not low <= value <= INT64[1]:
-        raise ValueError(f"{key} = {value} is outside [{low}, 2**63 - 1]")
+        raise _AttributeError(key, f"{key} = {value} is outside [{low}, 2**63 - 1]")
     return value
 
 
@@ -1254,7 +1348,7 @@ def _table(
     out of place (O(entries)). Each packet header is checked against its entry when the packet
     is read, and each packet's records and time range when it is decoded.
     """
-    blob = _decompress(path, code, os.pread(descriptor, end - position, position), position)
+    blob = _decompress(path, code, os.pread(descriptor, end - position, position), position, None, b"FTAB")
     table = _buffer(path, blob, b"FTAB", position)
     vector, n = table.vector(table.root, 0, 4)
     columns = _entry_fields(table, vector, n)
@@ -1276,6 +1370,17 @@ def _table(
             f"{int(size[i])} bytes and {int(count[i])} records at byte {int(offset[i]) - 8}, but the packets "
             f"of this file run on from byte {int(expected[i]) - 8} there: the table must list every packet "
             "of a declared stream, in file order"
+        )
+    holds = np.minimum(size * _EXPANDS[code], MAX_PAYLOAD)  # what each packet's bytes can hold
+    many = count > holds // 16  # an EventPacket holds 16 bytes an event, and more
+    events = [i for i in np.flatnonzero(many).tolist() if streams[int(stream[i])].type == "EVTS"]
+    if events:
+        i = events[0]
+        raise FileFormatError(
+            f"{path}: byte {position}: data table entry {i} lists {int(count[i])} events in the packet at "
+            f"byte {int(offset[i]) - 8}, more than its {int(size[i])} bytes can hold "
+            f"({DV_NAMES[code]}: at most {int(holds[i])} bytes once decompressed, {int(holds[i]) // 16} "
+            f"events; {MAX_PAYLOAD} bytes a packet at most): a corrupt count"
         )
     covered = int(ends[-1]) if n else start
     if covered != position:
@@ -1520,7 +1625,8 @@ def _payloads_into(
     one after another into ``heads``, the rest (the records) into ``records``, each as large as
     its table entry's count (``counts``) says; False at the first packet that does not hold
     what its entry lists (damaged or otherwise laid out: the caller then reads packet by
-    packet, naming the fault)."""
+    packet, naming the fault). The caller holds :func:`_most_held` of the packets, which covers
+    each decompression."""
     code, put, head = layout.code, 0, 0
     try:
         for i, j, start in _spans(packets):
@@ -1531,7 +1637,9 @@ def _payloads_into(
                     return False
                 stored = data[at + 8 : at + 8 + packet.size]
                 payload = (
-                    stored if code == 0 else _decompress(layout.path, code, stored, packet.offset, expect)
+                    stored
+                    if code == 0
+                    else _decompress(layout.path, code, stored, packet.offset, expect, b"EVTS", True)
                 )
                 if len(payload) != expect:
                     return False
@@ -1551,10 +1659,15 @@ def _payload(layout: _Layout, packet: Packet, stored: bytes | memoryview) -> byt
     """The decompressed payload (a size-prefixed FlatBuffer) of a packet's ``stored`` bytes: an
     event packet whose table entry lists ``n`` events may hold ``16 * n`` bytes and
     :data:`EVENT_PACKET_OVERHEAD`, any other :func:`_decompress`'s general bound."""
-    limit = None
-    if packet.count is not None and layout.declared[packet.stream].type == "EVTS":
+    limit, kind = None, layout.declared[packet.stream].type
+    if packet.count is not None and kind == "EVTS":
         limit = 16 * packet.count + EVENT_PACKET_OVERHEAD
-    return _decompress(layout.path, layout.code, stored, packet.offset, limit)
+    identifier = kind.encode() if kind in _PARSED else None
+    return _decompress(layout.path, layout.code, stored, packet.offset, limit, identifier)
+
+
+_PARSED = ("EVTS", "IMUS", "TRIG", "FRME")
+"""The stream types whose packets are read (:func:`_records`), each a FlatBuffer identified so."""
 
 
 def _packet_records(descriptor: int, layout: _Layout, packet: Packet) -> tuple[np.ndarray, str | None]:
@@ -1667,7 +1780,10 @@ def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: l
     span of neighbouring packets a system call), decompresses each into this thread's scratch
     buffer of records and copies the group's records into their place in the columns at once,
     so that small packets cost little beyond their decompression, and no file's worth of
-    payloads is kept (fresh memory, whose page faults serialize the threads). A packet that
+    payloads is kept (fresh memory, whose page faults serialize the threads); each group holds
+    what its decompressions may take of :data:`DECOMPRESSION_BUDGET` once (:func:`_most_held`).
+    A table that lists more events than memory can hold (numpy refuses the columns) sends the
+    read the long way, where each packet's own records count. A packet that
     disagrees with its table entry sends the whole read the long way: every packet decoded
     first, then copied. Addresses are checked in their stored int16 with
     :func:`eventcode.checks.addresses`, against the declared sensor ``size``: an event outside
@@ -1676,18 +1792,32 @@ def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: l
     raises.
     """
     listed = [packet.count for packet in packets]
+    columns: dict[str, np.ndarray] | None = None
     if None not in listed:
         counts = cast(list[int], listed)
+        sizes = [packet.size for packet in packets]
         bounds = np.cumsum([0, *counts])
-        columns = empty_columns(int(bounds[-1]))
+        with contextlib.suppress(MemoryError):  # more events listed than memory holds: the long way
+            columns = empty_columns(int(bounds[-1]))  # pages are taken as events fill them
+    if columns is not None:
+        placed = columns
 
         def direct(run: tuple[int, int]) -> tuple[list[str | None], bool]:
             a, b = run
             group = packets[a:b]
-            heads = threads.scratch("aedat4.heads", 32 * (b - a), np.uint8)
-            records = threads.scratch("aedat4.records", int(bounds[b] - bounds[a]) * 16, np.uint8)
+            with _BUDGET.held(_most_held(max(sizes[a:b]), 16 * max(counts[a:b]))):  # covers each packet
+                try:
+                    heads = threads.scratch("aedat4.heads", 32 * (b - a), np.uint8)
+                    records = threads.scratch("aedat4.records", int(bounds[b] - bounds[a]) * 16, np.uint8)
+                except MemoryError:  # more events listed than memory holds: the long way
+                    return [_LONG_WAY] * (b - a), False
+                return fill(a, b, group, heads, records)
+
+        def fill(
+            a: int, b: int, group: list[Packet], heads: np.ndarray, records: np.ndarray
+        ) -> tuple[list[str | None], bool]:
             fast = _payloads_into(descriptor, layout, group, counts[a:b], heads.data, records.data)
-            if fast and _placed_payloads(columns, heads, records, group, counts[a:b], int(bounds[a])):
+            if fast and _placed_payloads(placed, heads, records, group, counts[a:b], int(bounds[a])):
                 return [None] * (b - a), True
             into, at, notes = records.data, 0, []
             stored = _stored_each(descriptor, layout, group)
@@ -1702,22 +1832,26 @@ def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: l
                     at += 16 * count
             if any(notes):
                 return notes, False
-            _place(columns, records.view(EVENT), int(bounds[a]))
+            _place(placed, records.view(EVENT), int(bounds[a]))
             return notes, True
 
-        decoded = _filled(columns, bounds, size, layout, packets, direct)
+        decoded = _filled(placed, bounds, size, layout, packets, direct)
         if not any(decoded.notes):
             return decoded
     parts, notes = _decode(descriptor, layout, packets)
     bounds = np.cumsum([0] + [len(part) for part in parts])
-    columns = empty_columns(int(bounds[-1]))
+    decoded_columns = empty_columns(int(bounds[-1]))
 
     def copied(run: tuple[int, int]) -> tuple[list[str | None], bool]:
         for i in range(*run):
-            _place(columns, parts[i], int(bounds[i]))
+            _place(decoded_columns, parts[i], int(bounds[i]))
         return notes[run[0] : run[1]], True
 
-    return _filled(columns, bounds, size, layout, packets, copied)
+    return _filled(decoded_columns, bounds, size, layout, packets, copied)
+
+
+_LONG_WAY = "a run of packets listing more events than memory holds"
+"""The note :func:`_decoded` gives a run it leaves to the long way, each packet decoded first."""
 
 
 def _placed_payloads(
@@ -1850,7 +1984,7 @@ def _finish(
     """The columns :func:`read_columns` gives: in time order after ``before`` (sorted with
     ``sort``, else checked), cut to ``window`` (us), checked against the recorded polarities,
     with the channel split off ``x`` and time in steps where the file records step time."""
-    columns = decoded.columns
+    columns, order = decoded.columns, None
     t = columns["t"]
     follows = before is None or not len(t) or _in_order(np.array([before, t[0]]))  # the chunk before
     if not (decoded.ordered and follows):
@@ -1862,38 +1996,53 @@ def _finish(
     lo = 0 if window[0] is None else int(np.searchsorted(t, window[0], side="left"))
     hi = len(t) if window[1] is None else int(np.searchsorted(t, window[1], side="left"))
     columns = {name: column[lo:hi] for name, column in columns.items()}
+
+    def place(i: int) -> int:
+        """The file offset of the packet holding event ``i`` of the columns returned."""
+        event = lo + i if order is None else int(order[lo + i])
+        return packets[int(np.searchsorted(decoded.bounds, event, side="right")) - 1].offset
+
     try:
         checks.polarity(columns["p"], np.array([0, hi - lo]), target.polarities)
     except EventsError as err:
-        raise FileFormatError(f"{target.path}: events unlike the recorded polarities: {err}") from None
+        p = columns["p"]
+        i = checks.first(p != p[0]) if target.polarities == 1 else checks.first(~p)
+        raise FileFormatError(
+            f"{target.path}: byte {place(i)}: events unlike the recorded polarities "
+            f"(eventcodePolarities = {target.polarities}): {err}"
+        ) from None
     if address.channels(target.shape) > 1:
         width = address.width(target.shape)
         columns["c"] = columns["x"] // width
         columns["x"] = columns["x"] - columns["c"] * width
     if target.steps is not None:
-        columns["t"] = _steps(columns["t"], target.steps, target.path)
+        columns["t"] = _steps(columns["t"], target.steps, target.path, place)
     return columns
 
 
-def _steps(t: np.ndarray, steps: StepTime, path: Path) -> np.ndarray:
+def _steps(t: np.ndarray, steps: StepTime, path: Path, place: Callable[[int], int]) -> np.ndarray:
     """Microseconds to steps, ``(t - t0_us) / dt_us``: whole steps in ``[0, num_steps)``
-    (:func:`eventcode.checks.steps`), else :class:`FileFormatError`.
+    (:func:`eventcode.checks.steps`), else :class:`FileFormatError` naming the file offset
+    ``place(i)`` of the packet holding the first event ``t[i]`` that is not.
 
     ``t - t0_us`` may wrap in int64 only for a ``t`` beyond the recorded steps, to a negative
     step: :func:`_eventcode_attributes` keeps every step's time within int64.
     """
     k, rest = np.divmod(t - steps.t0_us, steps.dt_us)
-    where = (
-        f"{path}: an event is not on the recorded step time t0_us + k * dt_us (t0_us = {steps.t0_us}, "
-        f"dt_us = {steps.dt_us}, 0 <= k < num_steps = {steps.num_steps})"
-    )
+
+    def where(i: int) -> str:
+        return (
+            f"{path}: byte {place(i)}: an event is not on the recorded step time t0_us + k * dt_us "
+            f"(t0_us = {steps.t0_us}, dt_us = {steps.dt_us}, 0 <= k < num_steps = {steps.num_steps})"
+        )
+
     if len(t) and rest.any():
         i = checks.first(rest != 0)
-        raise FileFormatError(f"{where}: t[{i}] = {int(t[i])} us lies between two steps")
+        raise FileFormatError(f"{where(i)}: t[{i}] = {int(t[i])} us lies between two steps")
     try:
         checks.steps(k, np.array([0, len(t)]), steps.num_steps)
     except TimeOrderError as err:
-        raise FileFormatError(f"{where}: {err}") from None
+        raise FileFormatError(f"{where(checks.first((k < 0) | (k >= steps.num_steps)))}: {err}") from None
     return k
 
 
@@ -1903,15 +2052,28 @@ def _events(columns: dict[str, np.ndarray], target: _Target) -> Events:
 
 
 def _decompress(
-    path: Path, code: int, data: bytes | memoryview, where: int, limit: int | None = None
+    path: Path,
+    code: int,
+    data: bytes | memoryview,
+    where: int,
+    limit: int | None = None,
+    identifier: bytes | None = None,
+    covered: bool = False,
 ) -> bytes | memoryview:
-    """Decompress one packet (or the table), refusing sizes beyond what it can hold.
+    """Decompress one packet (or the table), refusing sizes beyond what it can hold, in memory
+    reserved from :data:`DECOMPRESSION_BUDGET`.
 
     ``limit`` is the most bytes the packet can hold (an event packet's, from its table entry);
     without it a frame may expand at most 256 times (LZ4's own bound) or 4096 times (zstd, far
-    beyond event data), and never past :data:`MAX_PAYLOAD`. A declared size is checked before
-    anything is allocated, and a frame without one is cut off past the limit: a corrupt size
-    field cannot make the reader allocate gigabytes.
+    beyond event data), and never past :data:`MAX_PAYLOAD`. A size the frame declares is checked
+    against the limit before anything is allocated. A frame without one is cut off past the
+    limit, and where it could write more than :data:`_HEAD_FIRST` bytes, its payload's FlatBuffer
+    header comes first: its size prefix (and :data:`_SLACK` bytes) becomes the limit, and its
+    identifier must be ``identifier`` where one is given. Each decompression reserves what it may
+    allocate before it starts (:class:`_Budget`): a corrupt size field or a frame that expands
+    hugely cannot make the reader allocate gigabytes, on any number of cores. ``covered``: the
+    caller holds :func:`_most_held` of the packet, which covers a one-call decompression (the
+    packets of a run, held once, pay nothing more here).
     """
     if code == 0:
         return data
@@ -1919,45 +2081,154 @@ def _decompress(
         limit = min(MAX_PAYLOAD, max(1 << 20, (256 if code in (1, 2) else 4096) * len(data)))
     try:
         if code in (1, 2):
-            declared = _lz4_content_size(data)  # 0: not declared
-            if declared > limit:
-                raise FileFormatError(
-                    f"the LZ4 frame claims {declared} bytes, more than the {limit} it may hold"
-                )
-            if len(data) <= _SMALL_FRAME:  # one call, checksums and all: small frames are most packets
-                small: bytes = lz4.frame.decompress(data)
-                if len(small) > limit:
-                    raise FileFormatError(f"the LZ4 frame expands past the {limit} bytes it may hold")
-                return small
-            decompressor = lz4.frame.LZ4FrameDecompressor()
-            out: bytes = decompressor.decompress(data, max_length=(declared or limit) + 1)
-            if len(out) > limit:
-                raise FileFormatError(f"the LZ4 frame expands past the {limit} bytes it may hold")
-            if not decompressor.eof:
-                raise FileFormatError(f"the LZ4 frame ends early, after {len(out)} bytes (truncated)")
-            return out
-        declared = zstandard.frame_content_size(data)
-        if declared > limit:
-            raise FileFormatError(
-                f"the zstd frame claims {declared} bytes, more than the {limit} it may hold"
-            )
-        if declared >= 0:
-            whole: bytes = _ZSTD.decompressor.decompress(data, max_output_size=declared)
-            return whole
-        reader = _ZSTD.decompressor.stream_reader(data)
-        out = reader.read(limit + 1)
-        if len(out) > limit:
-            raise FileFormatError(f"the zstd frame expands past the {limit} bytes it may hold")
-        return out
+            return _lz4_decompressed(data, limit, identifier, covered)
+        return _zstd_decompressed(data, limit, identifier, covered)
     except FileFormatError as err:
         raise FileFormatError(f"{path}: byte {where}: {err}") from None
     except (RuntimeError, zstandard.ZstdError, ValueError, KeyError) as err:
         raise FileFormatError(f"{path}: byte {where}: corrupt {DV_NAMES[code]} data ({err})") from None
 
 
+def _lz4_decompressed(data: bytes | memoryview, limit: int, identifier: bytes | None, covered: bool) -> bytes:
+    """An LZ4 frame's content, at most ``limit`` bytes (:func:`_decompress`). python-lz4 may hold
+    twice its output while it decompresses (a buffer and the bytes it returns), and a block of
+    the frame where the output cannot take a whole block."""
+    declared = _lz4_content_size(data)  # 0: not declared
+    if declared > limit:
+        raise FileFormatError(f"the LZ4 frame claims {declared} bytes, more than the {limit} it may hold")
+    most = declared or 256 * len(data)  # the most the frame can write
+    if most > _HEAD_FIRST and not declared:
+        most = _lz4_most(data, limit)
+    if len(data) <= _SMALL_FRAME and (declared or most <= _HEAD_FIRST):
+        # one call, checksums and all: small frames are most packets (a run's hold covers them)
+        if covered:
+            small: bytes = lz4.frame.decompress(data)
+        else:
+            with _BUDGET.held(2 * most):
+                small = lz4.frame.decompress(data)
+        if len(small) > limit:
+            raise FileFormatError(f"the LZ4 frame expands past the {limit} bytes it may hold")
+        return small
+    decompressor = lz4.frame.LZ4FrameDecompressor()
+    block = _lz4_block(data)
+    head, why = b"", ""
+    if not declared and min(most, limit) > _HEAD_FIRST:
+        with _BUDGET.held(_FLATBUFFER_HEAD + block):
+            head = decompressor.decompress(data, max_length=_FLATBUFFER_HEAD)
+        limit, why = _sized(head, limit, identifier, "LZ4")
+        data = b""  # the rest of the frame comes from the decompressor
+    most = min(most, limit)
+    with _BUDGET.held(2 * (most + 1) + block):
+        out: bytes = (
+            b"" if decompressor.eof else decompressor.decompress(data, max_length=most + 1 - len(head))
+        )
+        if head:
+            out = head + out
+    if len(out) > limit:
+        raise FileFormatError(f"the LZ4 frame expands past the {limit} bytes it may hold{why}")
+    if declared and len(out) > declared:
+        raise FileFormatError(f"the LZ4 frame expands past the {declared} bytes its header declares")
+    if not decompressor.eof:
+        raise FileFormatError(f"the LZ4 frame ends early, after {len(out)} bytes (truncated)")
+    return out
+
+
+def _zstd_decompressed(
+    data: bytes | memoryview, limit: int, identifier: bytes | None, covered: bool
+) -> bytes | memoryview:
+    """A zstd frame's content, at most ``limit`` bytes (:func:`_decompress`): of a declared size
+    in one call (which holds just its output), else streamed by a decompressor of its own (whose
+    window, freed after, holds as much as the output)."""
+    declared = zstandard.frame_content_size(data)
+    if declared > limit:
+        raise FileFormatError(f"the zstd frame claims {declared} bytes, more than the {limit} it may hold")
+    if declared >= 0:
+        if covered:  # by a run's hold
+            whole: bytes = _ZSTD.decompressor.decompress(data, max_output_size=declared)
+        else:
+            with _BUDGET.held(declared):
+                whole = _ZSTD.decompressor.decompress(data, max_output_size=declared)
+        return whole
+    most = min(limit, _EXPANDS[3] * len(data))  # the most the frame can write, within the limit
+    reader = zstandard.ZstdDecompressor().stream_reader(data)
+    head, why = b"", ""
+    if most > _HEAD_FIRST:
+        with _BUDGET.held(_FLATBUFFER_HEAD + _ZSTD_BLOCK):
+            head = _read(reader, _FLATBUFFER_HEAD)
+        limit, why = _sized(head, limit, identifier, "zstd")
+        most = min(most, limit)
+    with _BUDGET.held(2 * (most + 1)):
+        out = np.empty(most + 1, np.uint8)  # pages are taken as the frame fills them
+        out[: len(head)] = np.frombuffer(head, np.uint8)
+        size = len(head) + _read_into(reader, out.data[len(head) :])
+    if size > limit:
+        raise FileFormatError(f"the zstd frame expands past the {limit} bytes it may hold{why}")
+    return out.data[:size]
+
+
+def _read(reader: zstandard.ZstdDecompressionReader, size: int) -> bytes:
+    """Up to ``size`` bytes from a zstd stream reader (fewer only where the frame ends)."""
+    parts, got = [], 0
+    while got < size:
+        part = reader.read(size - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _read_into(reader: zstandard.ZstdDecompressionReader, into: memoryview) -> int:
+    """Bytes read from a zstd stream reader into ``into`` until it is full or the frame ends."""
+    got = 0
+    while got < len(into):
+        count = reader.readinto(into[got:])
+        if not count:
+            break
+        got += count
+    return got
+
+
+def _sized(head: bytes, limit: int, identifier: bytes | None, codec: str) -> tuple[int, str]:
+    """The limit of a payload whose first bytes are ``head``: the size its FlatBuffer's prefix
+    gives and :data:`_SLACK` bytes, after checking it against ``limit`` and the FlatBuffer's
+    identifier against ``identifier`` (when given); and how the error past it says so."""
+    if len(head) < _FLATBUFFER_HEAD:  # the whole payload: the FlatBuffer's own checks blame it
+        return limit, ""
+    size = struct.unpack_from("<I", head)[0] + 4
+    if size > limit:
+        raise FileFormatError(
+            f"the {codec} frame holds a FlatBuffer whose size prefix says {size} bytes, more than the "
+            f"{limit} it may hold"
+        )
+    if identifier is not None and head[8:12] != identifier:
+        raise FileFormatError(
+            f"the {codec} frame holds a FlatBuffer of identifier {head[8:12]!r}, expected {identifier!r}"
+        )
+    if size + _SLACK >= limit:
+        return limit, ""
+    return size + _SLACK, f" (its FlatBuffer's size prefix says {size}, and {_SLACK} bytes may follow)"
+
+
+_EXPANDS = {0: 1, 1: 256, 2: 256, 3: 1 << 15, 4: 1 << 15}
+"""The most a stored payload of each compression code expands: not at all uncompressed, 255 times
+for LZ4 (a match of 255 bytes costs a byte), 32,768 times for zstd (an RLE block of 4 bytes
+writes at most 128 KiB): a packet table entry that lists more events than this is refused."""
 _SMALL_FRAME = 1 << 18
-"""Stored LZ4 frames up to this many bytes (256 KiB, at most 64 MiB once decompressed: LZ4
-expands at most 256 times) decompress in one call, without a streaming decompressor's limit."""
+"""Stored LZ4 frames up to this many bytes (256 KiB) that declare their size, or can hold no more
+than :data:`_HEAD_FIRST`, decompress in one call, without a streaming decompressor's limit."""
+_HEAD_FIRST = 1 << 22
+"""A frame without a declared size that could write more than this (4 MiB) first decompresses
+its payload's FlatBuffer header, whose size prefix bounds the rest."""
+_FLATBUFFER_HEAD = 12
+"""Bytes of a size-prefixed FlatBuffer's header: size prefix, root offset, identifier."""
+_SLACK = 1 << 10
+"""Bytes a payload may hold after the FlatBuffer its size prefix gives (no known writer adds
+any): beyond them a frame whose limit comes from its size prefix is refused."""
+_ZSTD_BLOCK = 1 << 18
+"""A zstd stream decoder's buffers for a block: 128 KiB of input and of output."""
+_LZ4_BLOCKS = {4: 1 << 16, 5: 1 << 18, 6: 1 << 20, 7: 1 << 22}
+"""LZ4 frame block size by the header's BD code: 64 KiB, 256 KiB, 1 MiB, 4 MiB."""
 
 
 def _lz4_content_size(frame: bytes | memoryview) -> int:
@@ -1966,6 +2237,120 @@ def _lz4_content_size(frame: bytes | memoryview) -> int:
         size: int = struct.unpack_from("<Q", frame, 6)[0]
         return size
     return 0
+
+
+def _lz4_block(frame: bytes | memoryview) -> int:
+    """The block size an LZ4 frame's header gives (4 MiB, the largest, where it gives none)."""
+    return _LZ4_BLOCKS.get(frame[5] >> 4 & 7, 1 << 22) if len(frame) > 5 else 1 << 22
+
+
+def _lz4_most(frame: bytes | memoryview, cap: int) -> int:
+    """The most bytes an LZ4 frame without a declared size can decompress to: 256 times its size
+    (LZ4 expands at most 255 times), or fewer, its blocks times its block size (no block
+    decompresses past it, and one more for a frame cut short inside a block), counted until they
+    pass ``cap`` and :data:`_HEAD_FIRST` (then the count is more than either, not the most)."""
+    most = 256 * len(frame)
+    if len(frame) < 7:
+        return most
+    flags, block = frame[4], _lz4_block(frame)
+    position = 7 + (8 if flags & 0x08 else 0) + (4 if flags & 0x01 else 0)
+    checksum = 4 if flags & 0x10 else 0
+    blocks, enough = 1, max(cap, _HEAD_FIRST)
+    while position + 4 <= len(frame) and blocks * block <= enough:
+        size = struct.unpack_from("<I", frame, position)[0] & 0x7FFFFFFF
+        if size == 0:  # the end mark
+            blocks -= 1  # no block cut short
+            break
+        blocks += 1
+        position += 4 + size + checksum
+    return min(most, blocks * block)
+
+
+class _Budget:
+    """Bytes of memory shared by the decompressions in flight on every thread
+    (:data:`DECOMPRESSION_BUDGET`).
+
+    ``with budget.held(n):`` waits until ``n`` bytes are free, holds them while the block runs,
+    then frees them. A request larger than the whole budget waits until nothing is held, then
+    holds it all: such a packet decompresses alone. Once one request waits, later ones queue
+    behind it, so small requests cannot starve a large one. Holds nest: within a thread's hold,
+    a request it covers costs nothing (so a run of packets is held once, not packet by packet),
+    and a larger one gives back what the thread holds before it waits for the larger amount.
+    Nothing waits while holding bytes, so no deadlock.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._queue: collections.deque[object] = collections.deque()
+        self.mine = threading.local()
+        """``size``: the bytes this thread holds."""
+
+    def held(self, size: int) -> _Held | contextlib.nullcontext[None]:
+        """A context that holds ``size`` bytes (the whole budget at most) while it runs."""
+        if getattr(self.mine, "size", 0) >= min(size, self.total):
+            return _COVERED  # by the hold around it
+        return _Held(self, size)
+
+    def take(self, size: int) -> int:
+        """Hold ``size`` bytes (at most the whole budget) once they are free; returns what is held."""
+        size = min(size, self.total)
+        with self._lock:
+            if self._queue or (self.used and self.used + size > self.total):
+                turn = object()
+                self._queue.append(turn)
+                while self._queue[0] is not turn or (self.used and self.used + size > self.total):
+                    self._changed.wait()
+                self._queue.popleft()
+                self._changed.notify_all()  # the next in line may fit too
+            self.used += size
+        return size
+
+    def give(self, size: int) -> None:
+        """Free ``size`` bytes that :meth:`take` held."""
+        with self._lock:
+            self.used -= size
+            if self._queue:
+                self._changed.notify_all()
+
+
+class _Held:
+    """``with`` :meth:`_Budget.held`: the bytes held while the block runs (see :class:`_Budget`)."""
+
+    __slots__ = ("budget", "outermost", "size")
+
+    def __init__(self, budget: _Budget, size: int) -> None:
+        self.budget, self.size, self.outermost = budget, size, False
+
+    def __enter__(self) -> None:
+        budget, mine = self.budget, self.budget.mine
+        have: int = getattr(mine, "size", 0)
+        self.outermost = not have
+        if have:  # give back, then wait for the larger amount holding nothing
+            mine.size = 0
+            budget.give(have)
+        mine.size = budget.take(self.size)
+
+    def __exit__(self, *error: object) -> None:
+        if self.outermost:
+            mine = self.budget.mine
+            self.budget.give(mine.size)
+            mine.size = 0
+
+
+_BUDGET = _Budget(DECOMPRESSION_BUDGET)
+_COVERED = contextlib.nullcontext()
+
+
+def _most_held(size: int, limit: int) -> int:
+    """The most that :func:`_decompress` holds of :data:`_BUDGET` for a stored payload of at most
+    ``size`` bytes that may hold ``limit`` (or :data:`EVENT_PACKET_OVERHEAD` more): twice what it
+    may write (a small LZ4 frame's, up to :data:`_HEAD_FIRST`, whatever its limit), and the
+    largest LZ4 block. Held around a run of packets, it covers each one's decompression."""
+    most = max(limit + EVENT_PACKET_OVERHEAD, min(256 * size, _HEAD_FIRST))
+    return 2 * (most + 1) + (1 << 22)
 
 
 class _ThreadZstd(threading.local):

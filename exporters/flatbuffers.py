@@ -3,9 +3,9 @@
 AEDAT 4.0 wraps every header, packet and index in a size-prefixed FlatBuffer (a ``u32`` length,
 a ``u32`` root offset, a four-character identifier, then tables addressed through vtables).
 :class:`Buffer` reads one, checking every offset against the buffer so that a corrupt file
-raises :class:`~eventcode.errors.FileFormatError` naming the file offset, never reads out of
-bounds: an offset pointing outside is blamed on the field that holds it. (Writing needs only
-fixed layouts, built where they are used.)
+raises :class:`~eventcode.errors.FileFormatError` naming the file (when given) and the byte offset
+in it, never reads out of bounds: an offset pointing outside is blamed on the field that holds
+it. (Writing needs only fixed layouts, built where they are used.)
 
 Examples
 --------
@@ -16,10 +16,15 @@ Examples
 >>> buffer = Buffer(struct.pack("<I", len(blob)) + blob, identifier=b"TEST", where=0)
 >>> buffer.scalar(buffer.root, 0, "<i", default=0)
 7
+>>> Buffer(struct.pack("<I", len(blob)) + blob, identifier=b"EVTS", where=100, path="a.aedat4")
+Traceback (most recent call last):
+...
+eventcode.errors.FileFormatError: a.aedat4: byte 108: identifier is b'TEST', expected b'EVTS'
 """
 
 from __future__ import annotations
 
+import os
 import struct
 from typing import NoReturn
 
@@ -27,7 +32,8 @@ from eventcode.errors import FileFormatError
 
 
 class Buffer:
-    """A size-prefixed FlatBuffer held in ``data``; ``where`` is its file offset, for errors.
+    """A size-prefixed FlatBuffer held in ``data``; ``where`` is its file offset and ``path`` its
+    file, for errors: every error, raised here or by a method later, names both.
 
     Raises
     ------
@@ -35,9 +41,17 @@ class Buffer:
         On a size prefix that does not fit, a wrong identifier, or any offset out of bounds.
     """
 
-    def __init__(self, data: bytes | memoryview, identifier: bytes, where: int) -> None:
+    def __init__(
+        self,
+        data: bytes | memoryview,
+        identifier: bytes,
+        where: int,
+        *,
+        path: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.data = memoryview(data)
         self.where = where
+        self.path = path
         if len(self.data) < 12:
             self.fail(0, f"a {identifier.decode()} buffer needs at least 12 bytes, it has {len(self.data)}")
         size = self.u32(0)
@@ -50,7 +64,9 @@ class Buffer:
         self.root = self.table(self.follow(4, self.u32(4), 4, "root offset"))
 
     def fail(self, offset: int, message: str) -> NoReturn:
-        raise FileFormatError(f"byte {self.where + offset}: {message}")
+        """Raise :class:`FileFormatError` for byte ``offset`` of the buffer: ``path: byte N: message``."""
+        place = f"byte {self.where + offset}: {message}"
+        raise FileFormatError(place if self.path is None else f"{os.fspath(self.path)}: {place}")
 
     def read(self, fmt: str, offset: int) -> int:
         """The scalar of struct format ``fmt`` at ``offset``, bounds-checked."""

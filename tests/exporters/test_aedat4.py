@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
+import re
 import struct
 import subprocess
 import sys
+import threading
+import time
 import tracemalloc
+import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -1125,7 +1131,7 @@ def test_a_table_that_leaves_out_or_swaps_packets_is_refused(
 @pytest.mark.parametrize(
     ("entry", "change", "listed"),
     [
-        (1, {3: 150}, "lists 150 from"),  # records
+        (1, {3: 50}, "lists 50 from"),  # records (more than 101 would not fit the packet's bytes)
         (2, {4: 0}, "lists 100 from t = 0 to"),  # first time
         (3, {5: 2**62}, f"to {2**62}"),  # last time
     ],
@@ -1339,3 +1345,451 @@ def test_a_packet_decompresses_to_no_more_than_its_table_entry_can_hold(tmp_path
     ):
         aedat4.read(bad)
     assert peak() < 4 << 20
+
+
+# ---------------------------------------------------------------------- errors name the file and the byte
+def located(path: Path, error: Exception, size: int) -> int:
+    """The byte offset a reading error names: its message starts ``<path>: byte <N>: ``, with
+    ``N`` within the ``size``-byte file."""
+    assert isinstance(error, FileFormatError), f"{type(error).__name__}: {error}"
+    found = re.match(rf"{re.escape(str(path))}: byte (\d+): ", str(error))
+    assert found, f"no '{path}: byte N: ' at the start of: {error}"
+    offset = int(found.group(1))
+    assert offset <= size, f"byte {offset} lies past the end of the {size}-byte file: {error}"
+    return offset
+
+
+def description_range(data: bytes) -> tuple[int, int]:
+    """Where the stream description's XML lies in a file: its first byte and the byte past it."""
+    header = Buffer(data[14:], b"IOHE", 14)
+    start, length = header.vector(header.root, 2, 1)
+    return 14 + start, 14 + start + length
+
+
+XML_ERRORS = ("stream description", "eventcode's attributes", "sizeX/sizeY", "stream node")
+"""Words of the errors about the stream description (the XML header)."""
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> list[Path]:
+    """Files to damage: the real recording, and files aedat4.write makes (every compression in
+    packets of 500 events, a step-time file with channels, a 1-polarity sensor's file)."""
+    folder = tmp_path_factory.mktemp("sources")
+    made = [shared / "data/real/aedat4/tonic_sample.aedat4"]
+    with pytest.MonkeyPatch.context() as patch:
+        for code in (0, 1, 3):
+            patch.setitem(aedat4.PACKET_EVENTS, code, 500)
+        for compression in ("none", "lz4", "zstd"):
+            made.append(folder / f"{compression}.aedat4")
+            aedat4.write(made[-1], random_stream(2_000, seed=31), compression=compression)
+    images = torch.rand(1, 2, 8, 8, generator=torch.Generator().manual_seed(5))
+    steps = eventcode.rate(images, num_steps=40, generator=torch.Generator().manual_seed(6))
+    made.append(folder / "steps.aedat4")
+    aedat4.write(made[-1], steps, dt_us=1000, t0_us=7, channels="tile", compression="none")
+    one = random_stream(1_000, seed=32, size=(30, 20))
+    made.append(folder / "one_polarity.aedat4")
+    aedat4.write(
+        made[-1], Events(one.t, one.x, one.y, torch.ones(1_000, dtype=torch.bool), sensor_size=(30, 20, 1))
+    )
+    return made
+
+
+READS: list[Callable[[Path], object]] = [
+    aedat4.read,
+    functools.partial(aedat4.read, salvage=True),
+    aedat4.info,
+    functools.partial(aedat4.info, salvage=True),
+    lambda path: list(aedat4.read_columns(path, chunk_events=300)),
+    lambda path: list(aedat4.read_chunks(path, chunk_events=700, salvage=True)),
+    lambda path: aedat4.read(path, t_start=1_700_000_000_001_000, t_end=1_700_000_000_009_000),
+    lambda path: aedat4.read(path, t_start=3, sort=True),
+    lambda path: aedat4.transcode(path, path.with_suffix(".copy.aedat4"), "zstd"),
+]
+"""Every way to read: each reader, salvage, windows (in microseconds and in steps), transcode."""
+
+
+def test_every_read_error_names_the_file_and_a_byte_offset(tmp_path: Path, sources: list[Path]) -> None:
+    rng = np.random.default_rng(19)
+    path, tried, raised, xml = tmp_path / "damaged file.aedat4", 0, 0, 0
+    for source in sources:
+        data = source.read_bytes()
+        described = description_range(data)
+        data_start = 18 + struct.unpack_from("<I", data, 14)[0]
+        listed = packets(source)
+        table_at = listed[-1].offset + listed[-1].size
+        places = [
+            *rng.integers(14, data_start, 30),  # the IOHeader and its XML
+            *rng.integers(*described, 12),  # the XML alone
+            *(p.offset - 8 + int(rng.integers(0, 8)) for p in listed[:6]),  # packet headers
+            *(p.offset + int(rng.integers(0, min(p.size, 64))) for p in listed[:6]),  # frame headers
+            *rng.integers(data_start, table_at, 8),  # anywhere in the packets
+            *rng.integers(table_at, len(data), 6),  # the packet table
+        ]
+        cuts = rng.integers(0, len(data), 14)
+        for k, where in enumerate([*places, *(-1 - cut for cut in cuts)]):
+            blob = bytearray(data)
+            if where >= 0:
+                blob[where] = (blob[where] + int(rng.integers(1, 256))) % 256
+            else:
+                del blob[-1 - where :]
+            path.write_bytes(bytes(blob))
+            read = READS[k % len(READS)]
+            tried += 1
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DataLossWarning)
+                    read(path)
+            except Exception as error:
+                raised += 1
+                xml += in_description(path, error, len(blob), where, described)
+    assert tried >= 300
+    assert raised >= 150
+    assert xml >= 10
+
+
+def in_description(path: Path, error: Exception, size: int, where: int, described: tuple[int, int]) -> bool:
+    """Whether ``error``, raised for a file damaged at byte ``where``, is about the stream
+    description that lies in bytes ``described``, after checking that it names the file and a
+    byte offset, in the description when it is about it and the damage lies there."""
+    offset = located(path, error, size)
+    if not (any(words in str(error) for words in XML_ERRORS) and described[0] <= where < described[1]):
+        return False
+    assert described[0] <= offset <= described[1], (where, str(error))
+    return True
+
+
+def edited(source: Path, target: Path, old: bytes, new: bytes) -> tuple[Path, int]:
+    """``source`` with its first ``old`` replaced by ``new`` (as long), and where that lies."""
+    data = source.read_bytes()
+    assert len(old) == len(new)
+    assert old in data
+    target.write_bytes(data.replace(old, new, 1))
+    return target, data.index(old)
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "element", "message"),
+    [  # each change keeps the file's length
+        ("lz4", b'<node name="0"', b'<node name="x"', b'<node name="x"', "not a numeric stream id"),
+        ("lz4", b'"sizeX" type="int">346', b'"sizeX" type="int">3x6', b'<attr key="sizeX"', "sizeX/sizeY"),
+        ("lz4", b'"sizeY" type="int">260', b'"sizeY" type="int">-60', b'<attr key="sizeY"', "sizeX/sizeY"),
+        ("lz4", b">EVTS</attr>", b">IMUS</attr>", b"<dv ", "declares no event stream (streams: {0: 'IMUS'})"),
+        ("lz4", b'<node name="outInfo"', b'<node name="outInfx"', b"<dv ", "has no <dv><node name='outInfo'"),
+        ("lz4", b"  </node>\n </node>", b"  </node>\n </nodx>", b"nodx>", "not valid XML: mismatched tag"),
+        ("steps", b'"eventcodeShape" type="string">2,8,8', b'"eventcodeShape" type="string">2,9,8',
+         b'<attr key="eventcodeShape"', "does not tile"),
+        ("steps", b'"eventcodeDtUs" type="long">1000', b'"eventcodeDtUs" type="long">10x0',
+         b'<attr key="eventcodeDtUs"', "eventcodeDtUs is '10x0'"),
+        ("steps", b'"eventcodeT0Us" type="long">7', b'"eventcodeT0Us" type="long">x',
+         b'<attr key="eventcodeT0Us"', "eventcodeT0Us is 'x'"),
+        ("one_polarity", b'"eventcodePolarities" type="int">1', b'"eventcodePolarities" type="int">3',
+         b'<attr key="eventcodePolarities"', "eventcodePolarities is 3"),
+    ],
+)  # fmt: skip
+def test_description_errors_name_the_element_at_fault(
+    tmp_path: Path, sources: list[Path], name: str, old: bytes, new: bytes, element: bytes, message: str
+) -> None:
+    source = next(path for path in sources if path.stem == name)
+    path, _ = edited(source, tmp_path / "described.aedat4", old, new)
+    data = path.read_bytes()
+    reads = [aedat4.read, functools.partial(aedat4.read, salvage=True), aedat4.info]
+    for read in reads[:2] if "no event stream" in message else reads:  # info describes such a file
+        with pytest.raises(FileFormatError, match=re.escape(message)) as error:
+            read(path)
+        assert located(path, error.value, len(data)) == data.index(element), str(error.value)
+
+
+def test_polarity_and_step_time_errors_name_their_packet(tmp_path: Path, sources: list[Path]) -> None:
+    steps = next(path for path in sources if path.stem == "steps")
+    listed = packets(steps)
+    blob = bytearray(steps.read_bytes())
+    t = np.frombuffer(blob, aedat4.EVENT, listed[0].count, listed[0].offset + 32)["t"]
+    i = int(np.argmax(t[:-1] < t[1:]))  # the last event of the first step
+    struct.pack_into("<q", blob, listed[0].offset + 32 + 16 * i, int(t[i]) + 1)  # in order, between steps
+    path = tmp_path / "off_step.aedat4"
+    path.write_bytes(bytes(blob))
+    for read in (aedat4.read, lambda p: list(aedat4.read_chunks(p, chunk_events=50))):
+        with pytest.raises(FileFormatError, match="lies between two steps") as error:
+            read(path)
+        assert located(path, error.value, len(blob)) == listed[0].offset
+    beyond = assemble(steps, tmp_path / "beyond.aedat4", table=lambda rows: [(*rows[0][:5], 7 + 1000 * 40)])
+    with pytest.raises(FileFormatError, match=r"outside the steps \[0, 40\)") as error:
+        aedat4.info(beyond)  # the table's last time, one step past the last
+    assert located(beyond, error.value, beyond.stat().st_size) == listed[0].offset
+    ones = random_stream(300, seed=33, size=(5, 4))
+    path = tmp_path / "one.aedat4"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(aedat4.PACKET_EVENTS, 0, 100)
+        on = torch.ones(300, dtype=torch.bool)
+        aedat4.write(path, Events(ones.t, ones.x, ones.y, on, sensor_size=(5, 4, 1)), compression=None)
+    listed = packets(path)
+    blob = bytearray(path.read_bytes())
+    blob[listed[2].offset + 32 + 16 * 50 + 12] = 0  # event 250, in the third packet, OFF
+    path.write_bytes(bytes(blob))
+    for read in (aedat4.read, functools.partial(aedat4.read, sort=True)):
+        with pytest.raises(
+            FileFormatError, match=r"unlike the recorded polarities \(eventcodePolarities = 1\)"
+        ) as error:
+            read(path)
+        assert located(path, error.value, len(blob)) == listed[2].offset
+
+
+# ---------------------------------------------------------------------- decompression bombs
+def zstd_frame(head: bytes, size: int, declared: int | None = None) -> bytes:
+    """A zstd frame of ``size`` bytes: ``head`` in a raw block, then zeros in RLE blocks of 128 KiB
+    (4 bytes each); content size ``declared`` in its header (none when None)."""
+    frame = bytearray(struct.pack("<I", 0xFD2FB528))
+    frame += b"\x00\x38" if declared is None else b"\xc0\x38" + struct.pack("<Q", declared)  # window 128 KiB
+    blocks = [(0, len(head), head)] if head else []
+    blocks += [(1, min(1 << 17, size - at), b"\0") for at in range(len(head), size, 1 << 17)]
+    for i, (kind, length, body) in enumerate(blocks):
+        frame += (int(i == len(blocks) - 1) | kind << 1 | length << 3).to_bytes(3, "little") + body
+    return bytes(frame)
+
+
+def lz4_frame(head: bytes, size: int, declared: int | None = None) -> bytes:
+    """An LZ4 frame of about ``size`` bytes in independent 64 KiB blocks: ``head``, then zeros (a
+    block of 64 KiB of zeros takes some 270 bytes); content size ``declared`` in its header (taken,
+    checksum and all, from a frame of that size: none when None)."""
+    options = {"block_size": lz4.frame.BLOCKSIZE_MAX64KB, "block_linked": False, "store_size": False}
+    first = lz4.frame.compress(head + bytes((1 << 16) - len(head)), **options)
+    zeros = lz4.frame.compress(bytes(1 << 16), **options)[7:-4]
+    header = (
+        first[:7]
+        if declared is None
+        else lz4.frame.compress(bytes(declared), **options | {"store_size": True})[:15]
+    )
+    return header + first[7:-4] + zeros * (size // (1 << 16) - 1) + bytes(4)
+
+
+def event_head(size: int) -> bytes:
+    """The first 32 bytes of an EventPacket of ``size`` bytes, as eventcode lays it out."""
+    return struct.pack("<II4s3H2xiII", size - 4, 16, b"EVTS", 6, 8, 4, 8, 4, (size - 32) // 16)
+
+
+def bomb(
+    path: Path, compression: str, payloads: list[bytes], rows: list[tuple[int, int, int]] | None = None
+) -> Path:
+    """An AEDAT 4.0 file of one DAVIS346 event stream holding ``payloads`` as its packets, and a
+    packet table listing ``rows`` (records, first and last time) of them (no table when None)."""
+    code = aedat4.CODES[compression]
+    description = aedat4._info_node(code, (WIDTH, HEIGHT), (HEIGHT, WIDTH), None, "bomb", 2)
+    blob = bytearray(aedat4.MAGIC + aedat4._io_header(code, description))
+    entries = []
+    for payload, row in zip(payloads, rows or [(0, 0, 0)] * len(payloads), strict=True):
+        blob += struct.pack("<ii", 0, len(payload))
+        entries.append((len(blob), 0, len(payload), *row))
+        blob += payload
+    if rows is not None:
+        struct.pack_into("<q", blob, 14 + 32, len(blob))
+        blob += aedat4._compress(code, aedat4._data_table(entries))
+    path.write_bytes(bytes(blob))
+    return path
+
+
+PEAKS = """
+import json, sys
+from exporters import threads
+threads.WORKERS = int(sys.argv[1])  # before the pool is made: as many decoder threads as on 16 cores
+from exporters import aedat4
+from eventcode.errors import FileFormatError
+
+def status(field):
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field))
+
+reads = {"read": aedat4.read, "info": aedat4.info, "chunks": lambda p: list(aedat4.read_chunks(p))}
+results = []
+for path, call in json.loads(sys.argv[2]):
+    try:
+        with open("/proc/self/clear_refs", "w") as peak:
+            peak.write("5")  # VmHWM, the peak resident memory, from here
+        reset = True
+    except OSError:
+        reset = False
+    before = status("VmRSS:")
+    try:
+        reads[call](path)
+        error = None
+    except FileFormatError as err:
+        error = str(err)
+    results.append({"peak": status("VmHWM:") - before, "error": error, "reset": reset})
+print(json.dumps(results))
+"""
+
+
+def peaks(cases: list[tuple[Path, str]], workers: int = 16) -> list[dict]:
+    """Each ``(path, reader)``'s peak resident memory above what the process held before (bytes)
+    and its error, measured in a child process whose pool has ``workers`` threads (one process
+    for all where the kernel can reset the peak, else one each)."""
+
+    def run(part: list[tuple[Path, str]]) -> list[dict]:
+        command = [sys.executable, "-c", PEAKS, str(workers), json.dumps([(str(p), c) for p, c in part])]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
+        return json.loads(done.stdout.splitlines()[-1])
+
+    results = run(cases)
+    if len(cases) > 1 and not all(result["reset"] for result in results):
+        results = [run([case])[0] for case in cases]
+    return results
+
+
+MIB = 1 << 20
+
+
+LINUX = pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measures /proc/self/status")
+
+
+@LINUX
+def test_decompression_bombs_are_refused_in_bounded_memory_on_any_number_of_cores(tmp_path: Path) -> None:
+    """Packets that expand to gigabytes, 16 of them read on 16 decoder threads (a 16-core
+    machine), without a packet table, so that nothing but the frames bounds them: each is refused
+    once it passes what its FlatBuffer holds, and the decompressions in flight together stay
+    within DECOMPRESSION_BUDGET (before: each thread to its own 2 GiB, 16 x 128 MiB here)."""
+    pad = bytes(700_000)  # after the frame: 700 kB stored may expand 4096 times, past 2 GiB
+    zeros = [
+        zstd_frame(b"", 2200 * MIB) + pad
+    ] * 16  # the issue's bombs: 2 of these in 1.4 MB drove RSS to 4 GB
+    lz4_zeros = [lz4_frame(b"", 170 * MIB)] * 16
+    lying = [zstd_frame(event_head(64 * MIB), 128 * MIB) + pad] * 16  # a FlatBuffer of 64 MiB, then more
+    lz4_lying = [lz4_frame(event_head(32 * MIB), 150 * MIB)] * 16
+    files = {
+        "zstd zeros": bomb(tmp_path / "zeros.aedat4", "zstd", zeros),
+        "lz4 zeros": bomb(tmp_path / "lz4_zeros.aedat4", "lz4", lz4_zeros),
+        "zstd lying": bomb(tmp_path / "lying.aedat4", "zstd", lying),
+        "lz4 lying": bomb(tmp_path / "lz4_lying.aedat4", "lz4", lz4_lying),
+    }
+    assert all(path.stat().st_size < 13_000_000 for path in files.values())  # 16 packets of < 800 kB
+    cases = [(files["zstd zeros"], "read"), (files["lz4 zeros"], "info"), (files["zstd lying"], "read")]
+    cases += [(files["lz4 lying"], "chunks"), (files["zstd lying"], "info")]
+    found = peaks(cases)
+    for (path, _), result in zip(cases, found, strict=True):
+        assert result["error"] is not None
+        first = 18 + struct.unpack_from("<I", path.read_bytes(), 14)[0] + 8  # the first packet's payload
+        assert result["error"].startswith(f"{path}: byte {first}: the ")
+    for result in found[:2]:  # zeros: no FlatBuffer, refused at its first bytes
+        assert "holds a FlatBuffer of identifier b'\\x00\\x00\\x00\\x00', expected b'EVTS'" in result["error"]
+        assert result["peak"] < 32 * MIB
+    for result in found[2:]:
+        assert re.search(
+            r"expands past the \d+ bytes it may hold \(its FlatBuffer's size prefix says", result["error"]
+        )
+        assert result["peak"] < aedat4.DECOMPRESSION_BUDGET + 64 * MIB
+
+
+@LINUX
+def test_declared_sizes_that_lie_and_table_counts_beyond_the_bytes_are_refused(tmp_path: Path) -> None:
+    """Frames whose declared content size is less than they hold, or more than they may; a table
+    listing more events than a packet's bytes can hold, or than memory holds: our error, at once."""
+    events = random_stream(4096, seed=21)
+    ordered = [column.numpy() for column in (events.t, events.x, events.y, events.p)]
+    stored = zstandard.ZstdCompressor().compress(aedat4._built(ordered, 0, 4096, 0).tobytes())
+    times = (int(events.t[0]), int(events.t[-1]))
+    cases = [
+        (
+            bomb(tmp_path / "a.aedat4", "zstd", [zstd_frame(event_head(MIB), 256 * MIB, MIB)] * 16),
+            "byte 830: corrupt ZSTD data",  # says 1 MiB, holds 256
+        ),
+        (
+            bomb(tmp_path / "b.aedat4", "zstd", [zstd_frame(b"", MIB, 3 << 30)] * 16),
+            "byte 830: the zstd frame claims 3221225472 bytes, more than the",
+        ),
+        (
+            bomb(tmp_path / "c.aedat4", "lz4", [lz4_frame(event_head(MIB), 128 * MIB, MIB)] * 16),
+            "byte 822: the LZ4 frame expands past the 1048576 bytes its header declares",
+        ),
+        (
+            bomb(tmp_path / "d.aedat4", "zstd", [stored] * 16, [(1 << 40, *times)] * 16),
+            f"lists {1 << 40} events in the packet at byte 822, more than its {len(stored)} bytes can hold",
+        ),
+        (  # as many as zstd's 32,768-fold expansion allows: more than memory holds, all 16 together
+            bomb(tmp_path / "e.aedat4", "zstd", [stored] * 16, [(len(stored) << 11, *times)] * 16),
+            f"byte 830: the packet holds 4096 records from t = {times[0]} to {times[1]}, but its data table",
+        ),
+    ]
+    found = peaks([(path, "read") for path, _ in cases])
+    for (path, message), result in zip(cases, found, strict=True):
+        assert result["error"] is not None
+        assert result["error"].startswith(f"{path}: byte ")
+        assert message in result["error"]
+        assert result["peak"] < 64 * MIB
+
+
+def test_the_budget_bounds_what_is_held_at_once_and_lets_holds_nest() -> None:
+    budget = aedat4._Budget(100)
+    held, peak, lock = [0], [0], threading.Lock()
+
+    def work(size: int) -> None:
+        with budget.held(size):
+            with lock:
+                held[0] += min(size, 100)  # more than the budget holds it all
+                peak[0] = max(peak[0], held[0])
+            time.sleep(0.0005)
+            with budget.held(size // 2):  # covered by the hold around it: nothing more
+                assert budget.used <= 100
+            with lock:
+                held[0] -= min(size, 100)
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(work, [10, 30, 60, 250, 5, 100, 45, 1] * 25))
+    assert peak[0] <= 100
+    assert budget.used == 0
+    with budget.held(10):
+        assert budget.used == 10
+        with budget.held(50):  # more than the thread holds: it gives back and takes the larger
+            assert budget.used == 50
+        assert budget.used == 50  # until the outermost hold ends
+    assert budget.used == 0
+
+
+@pytest.mark.parametrize(
+    "name", ["dv_lz4.aedat4", "dv_zstd.aedat4", "faery_lz4_1.aedat4", "faery_zstd_1.aedat4"]
+)
+def test_a_runs_hold_covers_each_of_its_decompressions(
+    shared: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    path = shared / "data/reference" / name
+    code, listed = aedat4.CODES[aedat4.info(path).compression], packets(path)
+    data = path.read_bytes()
+    budget = aedat4._Budget(aedat4.DECOMPRESSION_BUDGET)
+    monkeypatch.setattr(aedat4, "_BUDGET", budget)
+    taken: list[int] = []
+    monkeypatch.setattr(budget, "take", lambda size, take=budget.take: taken.append(size) or take(size))
+    for packet in listed:
+        stored = data[packet.offset : packet.offset + packet.size]
+        assert packet.count is not None
+        limit = 16 * packet.count + aedat4.EVENT_PACKET_OVERHEAD
+        with budget.held(aedat4._most_held(packet.size, 16 * packet.count)):
+            assert (
+                len(aedat4._decompress(path, code, stored, packet.offset, limit, b"EVTS"))
+                == 32 + 16 * packet.count
+            )
+    assert len(taken) == len(listed)  # the run's hold only, never one of a decompression
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([b"\0", b"events ", bytes(range(256))]),
+    st.integers(0, 3 << 20),
+    st.sampled_from([lz4.frame.BLOCKSIZE_MAX64KB, lz4.frame.BLOCKSIZE_MAX256KB, lz4.frame.BLOCKSIZE_MAX1MB]),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 1 << 23),
+    st.floats(0.2, 1.0),
+)
+def test_an_lz4_frames_most_is_never_less_than_it_holds(
+    pattern: bytes, size: int, block: int, linked: bool, checksums: bool, cap: int, kept: float
+) -> None:
+    content = (pattern * (size // len(pattern) + 1))[:size]
+    frame = lz4.frame.compress(
+        content, block_size=block, block_linked=linked, block_checksum=checksums, store_size=False
+    )
+    most = aedat4._lz4_most(frame, cap)
+    if most <= max(cap, aedat4._HEAD_FIRST):  # a bound (past both, the walk stops: a lower bound)
+        assert size <= most
+    cut = frame[: max(7, int(len(frame) * kept))]  # cut short: whatever LZ4 writes before it fails
+    most = aedat4._lz4_most(cut, cap)
+    decompressor = lz4.frame.LZ4FrameDecompressor()
+    with contextlib.suppress(RuntimeError):
+        written = len(decompressor.decompress(cut))
+        if most <= max(cap, aedat4._HEAD_FIRST):
+            assert written <= most

@@ -70,3 +70,15 @@ def test_corrupt_buffers_raise_our_error_or_read_within_the_buffer(text: bytes, 
     assert got.encode("utf-8") == bytes(buffer.data[start : start + length])
     if min(changed) >= TEXT_AT:  # the layout intact: the string as the bytes now say
         assert got.encode("utf-8") == bytes(blob[TEXT_AT : TEXT_AT + len(text)])
+
+
+def test_errors_name_the_file_when_given() -> None:
+    with pytest.raises(
+        FileFormatError, match=r"^rec\.aedat4: byte 108: identifier is b'TEST', expected b'EVTS'$"
+    ):
+        Buffer(one_string_table(b"x"), b"EVTS", where=100, path="rec.aedat4")
+    buffer = Buffer(one_string_table(b"\xff"), b"TEST", where=100, path="rec.aedat4")  # not UTF-8
+    with pytest.raises(FileFormatError, match=rf"^rec\.aedat4: byte {100 + TEXT_AT}: string is not UTF-8"):
+        buffer.string(buffer.root, 0)  # an error after the buffer is made names the file too
+    with pytest.raises(FileFormatError, match=r"^byte 100: size prefix says"):
+        Buffer(one_string_table(b"abc")[:-3], b"TEST", where=100)  # no path given: the offset alone
