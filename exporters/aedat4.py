@@ -738,13 +738,12 @@ class _Attributes(NamedTuple):
 
 
 class _Declared(NamedTuple):
-    """A stream as the description declares it, and the file offset of its node there."""
+    """A stream as the description declares it."""
 
     type: str
     name: str
     size: tuple[int, int] | None
     attributes: _Attributes
-    at: int
 
 
 class _Target(NamedTuple):
@@ -790,7 +789,11 @@ def _target(layout: _Layout, stream: int | None) -> _Target:
     declared = None if chosen is None else layout.declared.get(chosen)
     if chosen is None or declared is None or declared.type != "EVTS" or declared.size is None:
         kinds = {key: declared.type for key, declared in layout.declared.items()}
-        at = layout.description_at if declared is None else declared.at
+        at = layout.description_at
+        if declared is not None:  # a stream of another type: its node
+            root = ElementTree.fromstring(layout.description)
+            node = root.find(f"./node[@name='outInfo']/node[@name='{chosen}']")
+            at = _places(root, layout.description, at)(node)
         raise FileFormatError(
             f"{layout.path}: byte {at}: the stream description declares no event stream"
             f"{'' if stream is None else f' {stream}'} (streams: {kinds}); pass the stream= of an EVTS stream"
@@ -895,7 +898,7 @@ def _summaries(layout: _Layout, packets: list[Packet], target: _Target | None) -
     for packet in packets:
         members[packet.stream].append(packet)
     streams = []
-    for key, (kind, name, size, _, _) in layout.declared.items():
+    for key, (kind, name, size, _) in layout.declared.items():
         counts = [packet.count for packet in members[key]]
         firsts = [(p.first, p.offset) for p in members[key] if p.count and p.first is not None]
         lasts = [(p.last, p.offset) for p in members[key] if p.count and p.last is not None]
@@ -1199,55 +1202,71 @@ def _buffer(path: Path, data: bytes | memoryview, identifier: bytes, where: int)
     return Buffer(data, identifier, where, path=path)
 
 
-def _xml(path: Path, text: str, at: int) -> tuple[ElementTree.Element, dict[ElementTree.Element, int]]:
-    """The element tree of the description ``text`` whose UTF-8 bytes start at file offset ``at``,
-    and the file offset of each element's start tag (expat's, as ElementTree parses, with each
-    element's byte index noted); XML that does not parse raises :class:`FileFormatError` naming
-    the byte offset of the fault."""
-    builder = ElementTree.TreeBuilder()
+def _places(root: ElementTree.Element, text: str, at: int) -> Callable[[ElementTree.Element | None], int]:
+    """The file offset of each element's start tag in the tree ``root`` parsed from ``text`` (the
+    description, whose UTF-8 bytes start at file offset ``at``); ``at`` for None. Found on first
+    use only (errors need them, reading does not): expat parses again, as ElementTree does, and
+    its start tags come in the order of ``root.iter()``."""
     places: dict[ElementTree.Element, int] = {}
-    parser = expat.ParserCreate("utf-8")
 
-    def start(tag: str, attributes: dict[str, str]) -> None:
-        places[builder.start(tag, attributes)] = at + parser.CurrentByteIndex
+    def place(element: ElementTree.Element | None) -> int:
+        if not places:
+            offsets: list[int] = []
+            parser = expat.ParserCreate("utf-8", "}")
+            parser.StartElementHandler = lambda tag, attributes: offsets.append(at + parser.CurrentByteIndex)
+            with contextlib.suppress(expat.ExpatError):  # ElementTree parsed it: so does expat
+                parser.Parse(text.encode("utf-8"), True)
+            places.update(zip(root.iter(), offsets, strict=False))  # the same elements, as a rule
+        return at if element is None else places.get(element, at)
 
-    parser.StartElementHandler = start
-    parser.EndElementHandler = builder.end
-    parser.CharacterDataHandler = builder.data
-    parser.buffer_text = True
+    return place
+
+
+def _xml_fault(text: str) -> int:
+    """Where expat, as ElementTree parses, finds ``text`` is not XML: a byte offset in its UTF-8."""
+    parser = expat.ParserCreate("utf-8", "}")
     try:
         parser.Parse(text.encode("utf-8"), True)
-        root = builder.close()
-    except expat.ExpatError as err:
-        raise FileFormatError(
-            f"{path}: byte {at + max(parser.ErrorByteIndex, 0)}: the stream description (infoNode XML "
-            f"from byte {at}) is not valid XML: {err}"
-        ) from None
-    return root, places
+    except expat.ExpatError:
+        return max(parser.ErrorByteIndex, 0)
+    return 0
 
 
 def _streams(path: Path, text: str, at: int) -> dict[int, _Declared]:
     """Streams of the infoNode XML (whose bytes start at file offset ``at``), each event stream
     with eventcode's own attributes; a fault raises :class:`FileFormatError` naming the byte
-    offset of the element at fault."""
-    root, places = _xml(path, text, at)
+    offset of the XML's syntax error or of the element at fault."""
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as err:
+        raise FileFormatError(
+            f"{path}: byte {at + _xml_fault(text)}: the stream description (infoNode XML from byte {at}) "
+            f"is not valid XML: {err}"
+        ) from None
+    place = _places(root, text, at)
     outputs = root.find("./node[@name='outInfo']")
     if root.tag != "dv" or outputs is None:
         raise FileFormatError(
-            f"{path}: byte {places.get(root, at)}: the stream description (infoNode XML from byte {at}) "
+            f"{path}: byte {place(root)}: the stream description (infoNode XML from byte {at}) "
             "has no <dv><node name='outInfo'>, where every writer lists its streams"
         )
     streams = {}
     for node in outputs.findall("node"):
-        name, here = node.get("name", ""), places.get(node, at)
+        name = node.get("name", "")
         if not name.isdigit():
             raise FileFormatError(
-                f"{path}: byte {here}: stream node {name!r} under outInfo is not a numeric stream id"
+                f"{path}: byte {place(node)}: stream node {name!r} under outInfo is not a numeric stream id"
             )
         attrs = {a.get("key", ""): (a.text or "") for a in node.findall("attr")}
-        found = node.findall("./node[@name='info']/attr")
-        info = {a.get("key", ""): (a.text or "") for a in found}
-        where = {a.get("key", ""): places.get(a, here) for a in found}
+        found = {a.get("key", ""): a for a in node.findall("./node[@name='info']/attr")}
+        info = {key: (a.text or "") for key, a in found.items()}
+
+        def where(
+            key: str, node: ElementTree.Element = node, found: dict[str, ElementTree.Element] = found
+        ) -> int:
+            """The file offset of the info attribute ``key`` (of the stream node without one)."""
+            return place(found.get(key, node) if key else node)
+
         kind = attrs.get("typeIdentifier", "")
         size, attributes = None, _Attributes()
         if kind in ("EVTS", "FRME"):
@@ -1256,19 +1275,20 @@ def _streams(path: Path, text: str, at: int) -> dict[int, _Declared]:
                 width = int(info[key])
                 key = "sizeY"
                 size = (width, int(info[key]))
-                key = "sizeX" if width < 1 else "sizeY" if size[1] < 1 else "the node"  # the one at fault
+                # blame the size below 1, or the stream node (a sensor too large for a sample)
+                key = "sizeX" if width < 1 else "sizeY" if size[1] < 1 else ""
                 address.check_shape((size[1], size[0]))
             except (KeyError, ValueError) as err:
                 raise FileFormatError(
-                    f"{path}: byte {where.get(key, here)}: stream {name} ({kind}) has no valid sizeX/sizeY "
+                    f"{path}: byte {where(key)}: stream {name} ({kind}) has no valid sizeX/sizeY "
                     f"in its info node ({err}): the sensor size must be two positive integers"
                 ) from None
             if kind == "EVTS":
-                attributes = _eventcode_attributes(path, info, size, where, here)
-        streams[int(name)] = _Declared(kind, attrs.get("originalOutputName", ""), size, attributes, here)
+                attributes = _eventcode_attributes(path, info, size, where)
+        streams[int(name)] = _Declared(kind, attrs.get("originalOutputName", ""), size, attributes)
     if not streams:
         raise FileFormatError(
-            f"{path}: byte {places.get(outputs, at)}: the stream description declares no streams "
+            f"{path}: byte {place(outputs)}: the stream description declares no streams "
             "(no <node> under outInfo)"
         )
     return streams
@@ -1283,12 +1303,11 @@ class _AttributeError(ValueError):
 
 
 def _eventcode_attributes(
-    path: Path, info: dict[str, str], size: tuple[int, int], where: dict[str, int], node: int
+    path: Path, info: dict[str, str], size: tuple[int, int], where: Callable[[str], int]
 ) -> _Attributes:
     """Sample shape, polarities and step time recorded by eventcode's writer, checked against the
     sensor and against int64 (every step's time in microseconds must be a timestamp the file can
-    hold). An error names the file offset of the attribute at fault (``where`` maps each key to
-    its offset; ``node`` is the stream node's)."""
+    hold). An error names the file offset of the attribute at fault, ``where(key)``."""
     shape, polarities, steps = None, 2, None
     key = "eventcodeShape"
     try:
@@ -1320,8 +1339,7 @@ def _eventcode_attributes(
     except ValueError as err:
         key = err.key if isinstance(err, _AttributeError) else key
         raise FileFormatError(
-            f"{path}: byte {where.get(key, node)}: eventcode's attributes of the event stream are "
-            f"inconsistent: {err}"
+            f"{path}: byte {where(key)}: eventcode's attributes of the event stream are inconsistent: {err}"
         ) from None
     return _Attributes(shape, polarities, steps)
 
@@ -1497,7 +1515,8 @@ def _each_packet(function: Callable[[Packet], R], packets: list[Packet]) -> list
         try:
             return function(packets[i])
         except FileFormatError as err:
-            raise _PacketError(str(err), i) from None
+            message = str(err)
+        raise _PacketError(message, i)  # outside the handler: no traceback keeps a payload alive
 
     groups = threads.parallel(lambda run: [one(i) for i in range(*run)], _groups(packets, 1 << 16))
     return [result for group in groups for result in group]
@@ -1819,17 +1838,20 @@ def _decoded(descriptor: int, layout: _Layout, size: tuple[int, int], packets: l
             fast = _payloads_into(descriptor, layout, group, counts[a:b], heads.data, records.data)
             if fast and _placed_payloads(placed, heads, records, group, counts[a:b], int(bounds[a])):
                 return [None] * (b - a), True
-            into, at, notes = records.data, 0, []
+            into, at, notes, message = records.data, 0, [], ""
             stored = _stored_each(descriptor, layout, group)
             for i in range(a, b):
                 try:
                     start, count, payload, note = _event_bytes(layout, packets[i], next(stored))
                 except FileFormatError as err:
-                    raise _PacketError(str(err), i) from None
+                    message = str(err)
+                    break
                 notes.append(note)
                 if note is None:
                     into[at : at + 16 * count] = memoryview(payload)[start : start + 16 * count]
                     at += 16 * count
+            if message:  # raised outside the handler: no traceback keeps a payload alive
+                raise _PacketError(message, a + len(notes))
             if any(notes):
                 return notes, False
             _place(placed, records.view(EVENT), int(bounds[a]))
@@ -2084,9 +2106,11 @@ def _decompress(
             return _lz4_decompressed(data, limit, identifier, covered)
         return _zstd_decompressed(data, limit, identifier, covered)
     except FileFormatError as err:
-        raise FileFormatError(f"{path}: byte {where}: {err}") from None
+        message = f"{path}: byte {where}: {err}"
     except (RuntimeError, zstandard.ZstdError, ValueError, KeyError) as err:
-        raise FileFormatError(f"{path}: byte {where}: corrupt {DV_NAMES[code]} data ({err})") from None
+        message = f"{path}: byte {where}: corrupt {DV_NAMES[code]} data ({err})"
+    # raised outside the handler, so that no error keeps the refused output alive in its traceback
+    raise FileFormatError(message)
 
 
 def _lz4_decompressed(data: bytes | memoryview, limit: int, identifier: bytes | None, covered: bool) -> bytes:
@@ -2249,21 +2273,25 @@ def _lz4_most(frame: bytes | memoryview, cap: int) -> int:
     (LZ4 expands at most 255 times), or fewer, its blocks times its block size (no block
     decompresses past it, and one more for a frame cut short inside a block), counted until they
     pass ``cap`` and :data:`_HEAD_FIRST` (then the count is more than either, not the most)."""
-    most = 256 * len(frame)
-    if len(frame) < 7:
-        return most
-    flags, block = frame[4], _lz4_block(frame)
-    position = 7 + (8 if flags & 0x08 else 0) + (4 if flags & 0x01 else 0)
-    checksum = 4 if flags & 0x10 else 0
-    blocks, enough = 1, max(cap, _HEAD_FIRST)
-    while position + 4 <= len(frame) and blocks * block <= enough:
-        size = struct.unpack_from("<I", frame, position)[0] & 0x7FFFFFFF
-        if size == 0:  # the end mark
-            blocks -= 1  # no block cut short
+    end = len(frame)
+    if end < 7:
+        return 256 * end
+    flags = frame[4]
+    block = _LZ4_BLOCKS.get(frame[5] >> 4 & 7, 1 << 22)
+    position = 7 + (flags & 0x08) + (flags & 0x01) * 4  # after the content size and dictionary id
+    checksum = 8 if flags & 0x10 else 4  # the block size field, and the block checksum if any
+    blocks, enough, size = 1, max(cap, _HEAD_FIRST) // block, _U32.unpack_from
+    while position + 4 <= end and blocks <= enough:
+        length = size(frame, position)[0] & 0x7FFFFFFF
+        if not length:  # the end mark: no block cut short
+            blocks -= 1
             break
         blocks += 1
-        position += 4 + size + checksum
-    return min(most, blocks * block)
+        position += checksum + length
+    return min(256 * end, blocks * block)
+
+
+_U32 = struct.Struct("<I")
 
 
 class _Budget:
