@@ -106,8 +106,16 @@ def ahead(function: Callable[[T], R], items: Sequence[T]) -> Iterator[Iterator[R
 
 @functools.cache
 def pool() -> ThreadPoolExecutor:
-    """The shared pool, made on first use."""
+    """The shared pool, made on first use in each process.
+
+    A forked child (a ``DataLoader`` worker, a ``multiprocessing`` fork) inherits the parent's
+    pool object but none of its threads: work sent to it would wait forever. So the child forgets
+    the pool and makes its own on first use.
+    """
     return ThreadPoolExecutor(WORKERS, thread_name_prefix="exporters")
+
+
+os.register_at_fork(after_in_child=pool.cache_clear)
 
 
 _buffers = threading.local()

@@ -3,6 +3,7 @@ leave no work running when the caller stops."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 
@@ -62,3 +63,17 @@ def test_ahead_waits_for_the_running_call_when_the_caller_stops() -> None:
 def test_ahead_of_one_item_runs_it_here() -> None:
     with threads.ahead(lambda i: threading.current_thread().name, ["a"]) as results:
         assert list(results) == [threading.current_thread().name]
+
+
+def test_a_forked_child_gets_a_pool_of_its_own() -> None:
+    """A child forked after the parent used the pool (a ``DataLoader`` worker) inherits the pool
+    object but not its threads; it must make its own, not wait forever on the parent's."""
+    assert list(threads.parallel(lambda i: i * i, range(8))) == [i * i for i in range(8)]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as children:
+        answer = children.apply_async(_squares_on_the_pool, (8,))
+        assert answer.get(timeout=30) == [i * i for i in range(8)]
+
+
+def _squares_on_the_pool(n: int) -> list[int]:
+    return list(threads.parallel(lambda i: i * i, range(n)))
