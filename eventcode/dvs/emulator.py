@@ -36,7 +36,7 @@ import torch
 
 from eventcode import address, memory, options
 from eventcode.dvs import keys, video
-from eventcode.encoders.common import flat_nonzero
+from eventcode.encoders.common import flat_nonzero, running_sum
 from eventcode.errors import EncodingError, OptionError, UndersampledVideoWarning
 from eventcode.events import Events
 
@@ -408,7 +408,7 @@ class Emulator:
         dt = dt_us * 1e-6
         n = log.numel()
         lp0 = pixels.lp
-        d0 = torch.sub(lp0, pixels.base, out=self._scratch.get("d0", n, torch.float32))
+        d0 = self._difference(lp0, pixels.base, "d0")
         if brightness is not None and self.cutoff_hz > 0:  # the low-pass moves lp0 in place
             eps = (brightness * (2 * math.pi * self.cutoff_hz * dt)).clamp_(max=1.0)
             lp0.addcmul_(eps, log - lp0)
@@ -419,7 +419,7 @@ class Emulator:
             if self.leak_jitter_fraction > 0:
                 drift = drift * (1 - self.leak_jitter_fraction * self._normal(drift.numel()))
             pixels.base.sub_(drift * pixels.on_threshold)
-        d1 = torch.sub(pixels.lp, pixels.base, out=self._scratch.get("d1", n, torch.float32))
+        d1 = self._difference(pixels.lp, pixels.base, "d1")
         positive, signal = self._signal(pixels, d0, d1, dt_us, previous)
         found = [] if signal is None else [signal]
         polarity, noisy = positive.clone(), None  # positive is scratch
@@ -433,6 +433,13 @@ class Emulator:
             return None
         sources = polarity.numel()
         return keys.Interval(previous, keys.sort(found, sources, dt_us), sources, n, polarity, noisy)
+
+    def _difference(self, level: torch.Tensor, base: torch.Tensor, name: str) -> torch.Tensor:
+        """``level - base`` computed in float64 and kept in float32, through reused work tensors:
+        torch's subtraction into a float32 ``out`` would allocate a fresh float64 temporary."""
+        n = level.numel()
+        exact = torch.sub(level, base, out=self._scratch.get("difference", n, torch.float64))
+        return self._scratch.get(name, n, torch.float32).copy_(exact)
 
     def _signal(
         self, pixels: _Pixels, d0: torch.Tensor, d1: torch.Tensor, dt_us: int, previous: int
@@ -453,13 +460,14 @@ class Emulator:
         )
         whole = torch.div(d1, step, out=scratch.get("whole", n, single)).floor_()  # >= 0: d1's sign
         counts = scratch.get("counts", n, torch.int32).copy_(whole)
-        total = int(counts.sum())
+        first = running_sum(counts, scratch.get("first", n, torch.int32))
+        total = int(first[-1])
         if total == 0:
             return positive, None
+        first.sub_(counts)
         most = int(counts.max())
         if most > MANY_EVENTS:
             self._warn(counts, most, previous, dt_us)
-        first = torch.cumsum(counts, 0, out=scratch.get("first", n, torch.int32)).sub_(counts)
         pixel = self._pixel_of_events(first, total)
         real = single if total < 1 << 24 else torch.float64  # whole numbers exact to the total
         k = torch.index_select(
@@ -480,8 +488,8 @@ class Emulator:
         else:  # v2e: the k-th event of every pixel at k dt / M
             offset = k.mul_(dt_us / most)
         offset = offset.clamp_(0, dt_us).round_()
-        if pixels.last_us is None:
-            pixels.base.addcmul_(whole, step)  # in float64: the product is exact
+        if pixels.last_us is None:  # in float64: the product is exact
+            pixels.base.add_(scratch.get("moved", n, torch.float64).copy_(whole).mul_(step))
             return positive, (offset, pixel)
         firing = flat_nonzero(counts)
         per_pixel = counts.index_select(0, firing)
@@ -548,7 +556,7 @@ class Emulator:
         marks.index_add_(
             0, first, torch.ones((), dtype=torch.int32, device=first.device).expand(first.numel())
         )
-        return torch.cumsum(marks[:total], 0, out=self._scratch.get("pixel", total, torch.int32)).sub_(1)
+        return running_sum(marks[:total], self._scratch.get("pixel", total, torch.int32)).sub_(1)
 
     def _warn(self, counts: torch.Tensor, most: int, previous: int, dt_us: int) -> None:
         if self._warned:

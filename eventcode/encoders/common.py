@@ -108,6 +108,17 @@ def masked(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return values[mask]
 
 
+def running_sum(values: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """The inclusive running sum of a 1-D tensor into ``out`` (same dtype and device), returned.
+
+    On the CPU numpy's ``cumsum`` is about twice as fast as torch's.
+    """
+    if values.device.type == "cpu":
+        np.cumsum(values.numpy(), out=out.numpy())
+        return out
+    return torch.cumsum(values, 0, out=out)
+
+
 def exclusive_cumsum(values: torch.Tensor) -> torch.Tensor:
     """``[0, v0, v0 + v1, ...]`` without the total: where each run starts."""
     return torch.cumsum(values, 0) - values
