@@ -15,6 +15,14 @@ sample of ``n_neurons``.
 Needs the ``nir`` extra (``pip install "eventcode[nir]"``, NIR 1.0.8: the data containers exist
 from that version on).
 
+Reading is guarded: libhdf5 segfaults or loops forever on some damaged HDF5 metadata (an
+attribute read, where no Python code can catch it), so ``read``, ``read_chunks``,
+``read_columns`` and ``info`` parse the file in a forked child process (:func:`_guarded`), one
+per call, and a child that crashes or runs past :data:`GUARD_SECONDS` (plus
+:data:`GUARD_SECONDS_PER_MIB` per MiB of file) becomes a
+:class:`~eventcode.errors.FileFormatError`. Where ``os.fork`` does not exist (Windows) the file
+is read in-process, unguarded.
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -30,16 +38,24 @@ True
 from __future__ import annotations
 
 import contextlib
+import faulthandler
+import functools
 import io
 import json
 import math
 import os
-from collections.abc import Iterator
+import pickle
+import select
+import signal
+import struct
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
 
 import h5py
 import numpy as np
+from h5py._objects import phil
 
 from eventcode import address, options
 from eventcode.errors import DependencyError, EventsError, ExportError, FileFormatError, OptionError
@@ -49,6 +65,9 @@ from exporters.compression import canonical
 from exporters.contract import FileInfo, Stream
 from exporters.options import step_us
 from exporters.source import require_regular
+
+if hasattr(os, "fork"):  # the guarded child's limits: POSIX, as os.fork
+    import resource
 
 if TYPE_CHECKING:
     from eventcode import Events
@@ -62,6 +81,15 @@ DEFAULT_COMPRESSION = "gzip"
 _MAGIC = b"\x89HDF\r\n\x1a\n"
 _ATTRIBUTE = "eventcode"
 """The root attribute holding eventcode's description of the events (JSON)."""
+GUARD_SECONDS = 5.0
+"""Seconds the child process reading a NIR file may take, plus :data:`GUARD_SECONDS_PER_MIB` per
+MiB of file, before it is killed and the file refused: a small file reads in milliseconds, and
+libhdf5 loops forever on some damaged files. Raise it for large files on a very busy machine."""
+GUARD_SECONDS_PER_MIB = 1.0
+"""Seconds added to :data:`GUARD_SECONDS` per MiB of file: NIR's padded arrays compress well, so
+a MiB of file can hold hundreds of MiB of arrays to inflate."""
+
+_T = TypeVar("_T")
 
 
 def sniff(head: bytes) -> float:
@@ -253,13 +281,17 @@ def read(
     eventcode wrote reads back as written; another tool's as microsecond spikes without polarity
     on a 1-D sample of ``n_neurons``.
 
+    The file is parsed in a forked child process, so that libhdf5 crashing or looping forever
+    on damaged HDF5 metadata cannot kill or hang the caller (:data:`GUARD_SECONDS`).
+
     Raises
     ------
     FileFormatError
-        No ``EventData`` in the file, or indices and times that are not valid spikes.
+        No ``EventData`` in the file, indices and times that are not valid spikes, or HDF5 on
+        which libhdf5 crashed or ran past the time limit.
     """
     window = options.window(t_start, t_end)
-    events = _load(path, node, observable)[0]
+    events = _load(path, node, observable)
     if sample is not None:
         events = events[options.optional_int("sample", sample, "an int (a sample index)")]  # type: ignore[index]
     return events.time_slice(*window) if window != (None, None) else events
@@ -288,7 +320,7 @@ def read_columns(
     """The events of :func:`read_chunks` as numpy columns, decoded without torch (one chunk)."""
     options.positive_int("chunk_events", chunk_events, "events per piece")
     start, end = options.window(t_start, t_end)
-    _, _, neuron, time_us, mapping = _spikes(path, None, None)
+    _, neuron, time_us, mapping = _spikes(path, None, None)
     with _invalid(path):
         _, t, flat, on = neurons.decode(neuron, time_us, **mapping)
     keep = (t >= (-np.inf if start is None else start)) & (t < (np.inf if end is None else end))
@@ -317,7 +349,8 @@ def info(path: str | os.PathLike[str]) -> FileInfo:
     >>> meta.events, meta.extras["n_neurons"], meta.first, meta.last
     (2, 6, 5, 9)
     """
-    found, description, neuron, time_us, mapping = _spikes(path, None, None)
+    contents, neuron, time_us, mapping = _spikes(path, None, None)
+    description = contents.description
     with _invalid(path):
         _, t, _, _ = neurons.decode(neuron, time_us, **mapping)
     first, last = (int(t.min()), int(t.max())) if len(t) else (None, None)
@@ -326,7 +359,7 @@ def info(path: str | os.PathLike[str]) -> FileInfo:
     polarities = 2 if split else (1 if mapping["polarities"] == 1 else 0)
     num_steps = description.get("num_steps", last + 1 if last is not None else 0) if dt_us else None
     size = (address.width(shape), address.height(shape))
-    stream = Stream(0, "EVTS", found[0], size, 1, len(t), first, last)
+    stream = Stream(0, "EVTS", contents.node, size, 1, len(t), first, last)
     return FileInfo(
         Path(path),
         NAME,
@@ -343,19 +376,55 @@ def info(path: str | os.PathLike[str]) -> FileInfo:
         polarities,
         (stream,),
         {
-            "node": found[0],
-            "observable": found[1],
-            "n_neurons": found[2].n_neurons,
-            "t_max": found[2].t_max,
+            "node": contents.node,
+            "observable": contents.observable,
+            "n_neurons": contents.n_neurons,
+            "t_max": contents.t_max,
             "polarity": description.get("polarity", "merge"),
         },
     )
 
 
+class _Contents(NamedTuple):
+    """What the guarded child reads from a NIR file: the chosen ``EventData`` and where it was
+    found, and eventcode's description of the events."""
+
+    node: str
+    observable: str
+    idx: np.ndarray
+    time: np.ndarray
+    n_neurons: int
+    t_max: float
+    description: dict[str, Any]
+
+
+def _contents(path: str | os.PathLike[str], node: str | None, observable: str | None) -> _Contents:
+    """The chosen ``EventData`` of the file and eventcode's description, parsed in a guarded
+    child process (:func:`_guarded`).
+
+    Raises
+    ------
+    FileFormatError
+        The file is not a regular file, not NIR graph data, holds no such ``EventData``, or
+        crashed or hung libhdf5.
+    DependencyError
+        The nir package (>= 1.0.8) is missing.
+    """
+    _nir()  # imported here, not in every child
+    require_regular(path)
+    return _guarded(path, functools.partial(_parse, path, node, observable))
+
+
+def _parse(path: str | os.PathLike[str], node: str | None, observable: str | None) -> _Contents:
+    """:func:`_contents`'s work, done by the child: every libhdf5 call on the file is here."""
+    name, kind, data = _found(path, node, observable)
+    idx, times = np.asarray(data.idx), np.asarray(data.time, dtype=np.float64)
+    return _Contents(name, kind, idx, times, data.n_neurons, data.t_max, _description(path))
+
+
 def _found(path: str | os.PathLike[str], node: str | None, observable: str | None) -> tuple[str, str, Any]:
     """The ``(node, observable, EventData)`` chosen in the file."""
     nir = _nir()
-    require_regular(path)
     try:
         graph = nir.read_data(str(path))
     except FileNotFoundError:
@@ -392,14 +461,147 @@ def _description(path: str | os.PathLike[str]) -> dict[str, Any]:
     return described
 
 
-def _load(
-    path: str | os.PathLike[str], node: str | None, observable: str | None
-) -> tuple[Events, tuple[str, str, Any], dict[str, Any]]:
-    """The events of the chosen ``EventData``, where they were found, and eventcode's description."""
-    found, description, neuron, time_us, mapping = _spikes(path, node, observable)
+def _guarded(path: str | os.PathLike[str], work: Callable[[], _T]) -> _T:
+    """``work()``, run in a forked child process, so that libhdf5 crashing or looping on a damaged
+    file cannot kill or hang the caller.
+
+    The child sends what ``work`` returned or raised back over a pipe (pickled, its arrays out of
+    band); an exception comes back as itself. The parent kills a child still running after
+    :data:`GUARD_SECONDS` plus :data:`GUARD_SECONDS_PER_MIB` per MiB of ``path``. The fork is
+    taken holding h5py's lock, so that no other thread is inside libhdf5 when it happens, and the
+    child does only ``work`` (h5py and numpy) and leaves with ``os._exit``: no ``atexit``, no
+    flush of the parent's buffers, no pytest or ``faulthandler`` output. Without ``os.fork``
+    (Windows) ``work`` runs in-process, unguarded.
+
+    Raises
+    ------
+    FileFormatError
+        The child died (libhdf5 crashed: a signal, or an exit status) or ran past the limit; the
+        message names the file, what happened and what to do.
+    """
+    if not hasattr(os, "fork"):
+        return work()
+    limit = GUARD_SECONDS + GUARD_SECONDS_PER_MIB * os.stat(path).st_size / 2**20
+    deadline = time.monotonic() + limit
+    reading, writing = os.pipe()
+    with phil:
+        pid = os.fork()
+    if pid == 0:
+        os.close(reading)
+        _child(work, writing, limit)
+    os.close(writing)
+    message: tuple[str, Any] | None = None
+    try:
+        message = _receive(reading, deadline)
+    finally:
+        os.close(reading)
+        if message is None:  # the child died or ran past the limit, or the caller was interrupted
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    if message is None:
+        raise _death(path, status, limit if time.monotonic() >= deadline else None)
+    outcome, value = message
+    if outcome == "raised":
+        raise value
+    returned: _T = value
+    return returned
+
+
+def _child(work: Callable[[], Any], descriptor: int, limit: float) -> NoReturn:
+    """The guarded child: run ``work``, send ``("returned", value)`` or ``("raised", error)`` to
+    ``descriptor``, leave with ``os._exit`` (status 0 once sent, 70 otherwise)."""
+    try:
+        faulthandler.disable()  # a crash is the parent's to report, not pytest's to dump
+        for number in (signal.SIGINT, signal.SIGTERM):  # no handler of the caller's runs here
+            signal.signal(number, signal.SIG_DFL)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        seconds = math.ceil(2 * limit) + 1  # CPU time: stops a looping child whose parent died
+        with contextlib.suppress(ValueError):  # a lower limit is set already
+            resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
+        try:
+            message: tuple[str, Any] = ("returned", work())
+        except Exception as error:
+            message = ("raised", error)
+        _send(descriptor, message)
+        os._exit(0)
+    finally:
+        os._exit(70)
+
+
+def _send(descriptor: int, message: tuple[str, Any]) -> None:
+    """Write ``message`` as a count of parts, their sizes, then the parts: a pickle and the
+    buffers of its arrays (protocol 5, not copied)."""
+    buffers: list[pickle.PickleBuffer] = []
+    try:
+        header = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+    except Exception as error:  # an exception holding something that does not pickle
+        buffers.clear()
+        failed = message[1] if message[0] == "raised" else error
+        header = pickle.dumps(("raised", RuntimeError(f"{type(failed).__name__}: {failed}")))
+    parts = [memoryview(header), *(buffer.raw() for buffer in buffers)]
+    sizes = struct.pack(f"<{len(parts) + 1}Q", len(parts), *(part.nbytes for part in parts))
+    for part in (memoryview(sizes), *parts):
+        while len(part):
+            part = part[os.write(descriptor, part) :]
+
+
+def _receive(descriptor: int, deadline: float) -> tuple[str, Any] | None:
+    """The message :func:`_send` wrote, or None if the pipe ended first or ``deadline`` passed."""
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN)
+
+    def read(size: int) -> bytearray | None:
+        data = bytearray(size)
+        view, got = memoryview(data), 0
+        while got < size:
+            ready = poller.poll(max(deadline - time.monotonic(), 0) * 1000)
+            count = os.readv(descriptor, [view[got:]]) if ready else 0
+            if not count:
+                return None
+            got += count
+        return data
+
+    head = read(8)
+    sizes = None if head is None else read(8 * struct.unpack("<Q", head)[0])
+    if sizes is None:
+        return None
+    parts: list[bytearray] = []
+    for size in struct.unpack(f"<{len(sizes) // 8}Q", sizes):
+        part = read(size)
+        if part is None:
+            return None
+        parts.append(part)
+    message: tuple[str, Any] = pickle.loads(parts[0], buffers=parts[1:])
+    return message
+
+
+def _death(path: str | os.PathLike[str], status: int, limit: float | None) -> FileFormatError:
+    """The error for a guarded child that sent nothing: stopped past ``limit`` seconds (if
+    given), or dead on its own."""
+    if limit is not None:
+        return FileFormatError(
+            f"{os.fspath(path)}: reading the file did not finish within {limit:.1f} s, so the child "
+            "process reading it was stopped: libhdf5 loops forever on some damaged HDF5 metadata. "
+            "If the file is sound but large, raise exporters.nir.GUARD_SECONDS"
+        )
+    if not os.WIFSIGNALED(status):
+        how = f"the child process reading the file ended with status {os.WEXITSTATUS(status)}"
+    elif os.WTERMSIG(status) == signal.SIGKILL:
+        how = "the child process reading the file was killed (SIGKILL: out of memory?)"
+    else:
+        how = f"libhdf5 crashed ({signal.Signals(os.WTERMSIG(status)).name}) reading the file"
+    return FileFormatError(
+        f"{os.fspath(path)}: {how}, before it sent the events; the file's HDF5 structure is "
+        "probably damaged (only that child process died). Check the file with h5dump, or write "
+        "it again"
+    )
+
+
+def _load(path: str | os.PathLike[str], node: str | None, observable: str | None) -> Events:
+    """The events of the chosen ``EventData``."""
+    contents, neuron, time_us, mapping = _spikes(path, node, observable)
     with _invalid(path):
-        events = neurons.events(neuron, time_us, num_steps=description.get("num_steps"), **mapping)
-    return events, found, description
+        return neurons.events(neuron, time_us, num_steps=contents.description.get("num_steps"), **mapping)
 
 
 @contextlib.contextmanager
@@ -413,22 +615,21 @@ def _invalid(path: str | os.PathLike[str]) -> Iterator[None]:
 
 def _spikes(
     path: str | os.PathLike[str], node: str | None, observable: str | None
-) -> tuple[tuple[str, str, Any], dict[str, Any], np.ndarray, np.ndarray, dict[str, Any]]:
-    """Where the ``EventData`` was found, eventcode's description, its stacked ``(neuron,
-    time_us)`` spikes, and the :func:`exporters.neurons.events` keywords that decode them."""
-    found = _found(path, node, observable)
-    data, description = found[2], _description(path)
-    idx, time = np.asarray(data.idx), np.asarray(data.time, dtype=np.float64)
+) -> tuple[_Contents, np.ndarray, np.ndarray, dict[str, Any]]:
+    """What the file holds (:func:`_contents`), its stacked ``(neuron, time_us)`` spikes, and the
+    :func:`exporters.neurons.events` keywords that decode them."""
+    contents = _contents(path, node, observable)
+    idx, time, description = contents.idx, contents.time, contents.description
     if idx.ndim != 2 or idx.shape != time.shape:
         raise FileFormatError(f"{os.fspath(path)}: EventData idx {idx.shape} and time {time.shape} differ")
     spike = idx >= 0
     if not np.isfinite(time[spike]).all() or (time[spike] < 0).any():
         raise FileFormatError(f"{os.fspath(path)}: EventData holds spikes at a negative or infinite time")
-    shape = tuple(description.get("shape", (int(data.n_neurons),)))
+    shape = tuple(description.get("shape", (int(contents.n_neurons),)))
     polarities, polarity = description.get("polarities", 2), description.get("polarity", "merge")
     per_sample = neurons.neurons_per_sample(shape, polarities, polarity)
-    if math.prod(shape) and int(data.n_neurons) != per_sample:
-        raise FileFormatError(f"{os.fspath(path)}: n_neurons {data.n_neurons} does not fit shape {shape}")
+    if math.prod(shape) and int(contents.n_neurons) != per_sample:
+        raise FileFormatError(f"{os.fspath(path)}: n_neurons {contents.n_neurons} does not fit shape {shape}")
     rows = np.repeat(np.arange(idx.shape[0]), spike.sum(axis=1))
     mapping = {
         "shape": shape,
@@ -439,8 +640,7 @@ def _spikes(
         "offset": description.get("offset", 1),
     }
     return (
-        found,
-        description,
+        contents,
         idx[spike] + rows * per_sample,
         np.rint(time[spike] * 1e6).astype(np.int64),
         mapping,

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +24,9 @@ from exporters import hdf5
 from exporters import nir as nir_format
 
 nir = simulator("nir", reason="nir 1.0.8 is in the test extra")
+
+REGRESSIONS = Path(__file__).resolve().parents[1] / "fuzz" / "regressions" / "nir"
+"""The fuzzing finds, among them files on which libhdf5 segfaults or loops forever."""
 
 
 @st.composite
@@ -160,3 +169,103 @@ def test_info_and_read_columns_run_without_torch(tmp_path: Path) -> None:
         [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["[0,", "2]", "2", "False"]
+
+
+def _calls(path: Path) -> dict[str, Callable[[], object]]:
+    """Every reading entry point of the NIR format on ``path``."""
+    return {
+        "read": lambda: nir_format.read(path),
+        "read_chunks": lambda: list(nir_format.read_chunks(path)),
+        "info": lambda: nir_format.info(path),
+        "window": lambda: nir_format.read(path, t_start=0, t_end=1000),
+        "read_columns": lambda: list(nir_format.read_columns(path)),
+    }
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the guard forks (POSIX)")
+@pytest.mark.parametrize(
+    ("name", "limit", "what"),
+    [
+        ("attribute-read-segfault", nir_format.GUARD_SECONDS, r"libhdf5 crashed \(SIGSEGV\)"),
+        ("attribute-read-hang", 1.0, r"did not finish within 1\.0 s"),
+    ],
+    ids=["segfault", "hang"],
+)
+def test_a_file_that_crashes_or_hangs_libhdf5_is_refused_in_bounded_time(
+    name: str, limit: float, what: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nir_format, "GUARD_SECONDS", limit)
+    path = REGRESSIONS / f"{name}.nir"
+    for operation, call in _calls(path).items():
+        start = time.monotonic()
+        with pytest.raises(FileFormatError, match=f"^{re.escape(str(path))}: .*{what}"):
+            call()
+        assert time.monotonic() - start < limit + 5, operation
+
+
+def test_a_good_file_reads_the_same_guarded_and_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.nir"
+    events = Events(t=[0, 3, 3], x=[1, 0, 2], y=[0, 1, 1], p=[1, 0, 1], shape=(2, 3), num_steps=5)
+    nir_format.write(path, events, dt_us=1000)
+
+    def everything() -> tuple[object, ...]:
+        (columns,) = nir_format.read_columns(path)
+        return (
+            nir_format.read(path),
+            list(nir_format.read_chunks(path)),
+            nir_format.info(path),
+            nir_format.read(path, t_start=1, t_end=4),
+            {name: (column.dtype, column.tolist()) for name, column in columns.items()},
+        )
+
+    guarded = everything()
+    assert guarded[:2] == (events, [events])
+    monkeypatch.delattr(os, "fork")  # as on Windows: read in-process
+    assert everything() == guarded
+
+
+def test_the_childs_errors_come_back_as_themselves(tmp_path: Path) -> None:
+    (tmp_path / "text.nir").write_text("not HDF5")
+    with pytest.raises(FileFormatError, match=r"text\.nir: not NIR graph data"):
+        nir_format.read(tmp_path / "text.nir")
+    nir_format.write(tmp_path / "a.nir", Events(t=[0], x=[0], y=[0], p=[1], shape=(1,)))
+    with pytest.raises(FileFormatError, match=r"a\.nir: no EventData at node other"):
+        nir_format.read(tmp_path / "a.nir", node="other")
+
+    class Local(Exception):
+        """An exception pickle cannot find by name."""
+
+    def fail() -> None:
+        raise Local("unpicklable")
+
+    with pytest.raises(RuntimeError, match=r"^Local: unpicklable$"):
+        nir_format._guarded(tmp_path / "a.nir", fail)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the guard forks (POSIX)")
+def test_a_crashing_child_prints_nothing_and_flushes_nothing_twice() -> None:
+    script = (
+        "import sys\n"
+        "from exporters import nir\n"
+        "print('before')\n"  # in stdout's buffer (a pipe) when the child is forked
+        "try:\n"
+        "    nir.read(sys.argv[1])\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__)\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "faulthandler",
+            "-c",
+            script,
+            str(REGRESSIONS / "attribute-read-segfault.nir"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout.split(), result.stderr) == (0, ["before", "FileFormatError"], "")
