@@ -49,8 +49,11 @@ and ``% end``, then: EVT 2.0 ``TIME_HIGH`` where ``t >> 6`` changes, and one CD 
 EVT 3.0 the canonical subset ``TIME_HIGH`` (each followed by ``TIME_LOW``), ``TIME_LOW`` where the
 time changes, ``ADDR_Y`` where y changes and one ``ADDR_X`` per event (no vectors). Gaps are
 bridged with extra ``TIME_HIGH`` words, 8 steps (32.8 ms) apart in EVT 3.0 and 2^27 apart in EVT
-2.0, so that every wrap is a decrease that any decoder counts. faery reads both back exactly;
-expelliarmus reads EVT 2.0 exactly, and EVT 3.0 only while the low time never drops (above).
+2.0, so that every wrap is a decrease that any decoder counts; and EVT 3.0 writes every wrap as
+``TIME_HIGH`` 0xFFF then 0x000 (one or two words more where a gap crosses it), the only decrease
+faery counts as a wrap (it takes any other for a glitch; its EVT 2.0 decoder counts every one).
+faery reads both back exactly; expelliarmus reads EVT 2.0 exactly, and EVT 3.0 only while the
+low time never drops (above).
 
 Examples
 --------
@@ -1174,9 +1177,13 @@ class Writer(AtomicWriter):
         cast(BinaryIO, self._file).write(words.tobytes())
         self._last_t = int(t[-1])
 
-    def _bridge(self, highs: np.ndarray, step: int, first: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _bridge(
+        self, highs: np.ndarray, step: int, first: bool, period: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """TIME_HIGH values to write before each event (``count`` per event, ``values`` flat):
-        where the high part changes, steps of at most ``step`` from the previous one."""
+        where the high part changes, steps of at most ``step`` from the previous one; with
+        ``period`` (the values' wrap), also the two values either side of every wrap crossed
+        (:func:`_wrap_pairs`)."""
         previous = np.concatenate(([self._high], highs[:-1]))
         count = -((previous - highs) // step)  # ceil((high - previous) / step)
         if first:
@@ -1190,6 +1197,9 @@ class Writer(AtomicWriter):
         owner = np.repeat(np.arange(len(highs)), count)
         back = np.cumsum(count)[owner] - np.arange(total) - 1  # words still to come for that event
         values = highs[owner] - back * step
+        if period is not None:
+            owner, values = _wrap_pairs(owner, values, self._high, period)
+            count = np.bincount(owner, minlength=len(highs))
         self._high = int(highs[-1])
         return count, values
 
@@ -1205,7 +1215,7 @@ class Writer(AtomicWriter):
         return out.astype("<u4", copy=False)
 
     def _evt3(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
-        count, highs = self._bridge(t >> 12, 8, self._last_t < 0)
+        count, highs = self._bridge(t >> 12, 8, self._last_t < 0, 1 << 12)
         low = t & 0xFFF
         new_low = (count > 0) | (low != np.concatenate(([self._low], low[:-1])))
         new_y = y != np.concatenate(([self._y], y[:-1]))
@@ -1226,3 +1236,26 @@ class Writer(AtomicWriter):
         out[end - 1] = (2 << 12) | (p << 11) | x
         self._low, self._y = int(low[-1]), int(y[-1])
         return out.astype("<u2", copy=False)
+
+
+def _wrap_pairs(
+    owner: np.ndarray, values: np.ndarray, start: int, period: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unwrapped TIME_HIGH ``values`` (rising by less than ``period`` from ``start``, the last one
+    written) with ``k * period - 1`` and ``k * period`` added where missing, so that every
+    multiple of ``period`` crossed is written as those two in a row (``0xFFF`` then ``0x000`` in
+    EVT 3.0: the only drop faery counts as a wrap, any other it takes for a glitch); ``owner``
+    (the event each value precedes) extended to match: the added values go to the value after."""
+    before = np.concatenate(([start], values[:-1]))
+    wrap = values - values % period  # the multiple a value crosses to, where it crosses one
+    crossed = before < wrap
+    low = crossed & (before != wrap - 1)
+    high = crossed & (values != wrap)
+    added = low.astype(np.int64) + high
+    if not added.any():
+        return owner, values
+    at = np.cumsum(added + 1) - 1  # where each value lands
+    paired = np.repeat(values, added + 1)
+    paired[at[high] - 1] = wrap[high]
+    paired[at[low] - 1 - high[low]] = wrap[low] - 1
+    return np.repeat(owner, added + 1), paired

@@ -98,6 +98,7 @@ import numpy as np
 import eventcode
 from eventcode import address, checks, options
 from eventcode.errors import (
+    AllocationError,
     DependencyError,
     EventcodeError,
     EventsError,
@@ -178,6 +179,9 @@ on each core (2^19 wrote 20 M events 5-10% faster than 2^18 or 2^20, and reads t
 _PUT_SLOTS = 2
 """Pieces of converted columns a write holds: the one being written and those converted ahead."""
 _INT64 = np.iinfo(np.int64)
+_MS_ENTRY_BYTES = 32
+"""Memory a write takes per ``ms_to_idx`` entry it adds: the uint64 entry, and the int64 keys,
+their cast and the positions of the search that finds it."""
 Piece = TypeVar("Piece")
 
 
@@ -244,6 +248,9 @@ def write(
         ``overwrite``.
     DependencyError
         ``"zstd"`` or ``"blosc"`` without ``hdf5plugin`` (naming the extra to install).
+    AllocationError
+        One microsecond stream spanning so long that DSEC's ``ms_to_idx`` (an entry per
+        millisecond) would not fit in memory, before any file is made.
 
     Examples
     --------
@@ -258,6 +265,9 @@ def write(
     ...     f["events/t"][:].tolist(), int(f["t_offset"][()]), f["ms_to_idx"][:].tolist()
     ([0, 500, 2200], 1000, [0, 2, 2, 3])
     """
+    if events.num_samples == 1 and events.time_unit == "us" and len(events):
+        first, last = (int(events.t[i]) for i in (0, -1))
+        _ms_index_fits(path, last, first, 0)
     chunks = max(1, -(-len(events) // CHUNK_EVENTS))
     with Writer(
         path,
@@ -323,6 +333,9 @@ class Writer(AtomicWriter):
         ``chunk_events`` below 1.
     ExportError
         As for :func:`write`.
+    AllocationError
+        From :meth:`write`, before writing any of its events: one stream's times reaching so far
+        past ``t_offset`` that the ``ms_to_idx`` entries they add would not fit in memory.
 
     Examples
     --------
@@ -496,6 +509,10 @@ class Writer(AtomicWriter):
             )
         offsets = events.offsets.cpu().numpy()
         t = events.t.cpu().numpy()
+        stream_us = self._num_steps is None and not self._batched
+        if stream_us and len(t):  # before t_offset is set or the times widened
+            offset = int(t[0]) if self._t_offset is None else self._t_offset
+            _ms_index_fits(self._path, int(t[-1]), offset, self._columns["ms_to_idx"].length)
         shift = self._shift(t, offsets)
         if not self._batched and len(t):
             first, last = int(t[0]) - shift, int(t[-1]) - shift
@@ -506,7 +523,6 @@ class Writer(AtomicWriter):
                 )
             self._last_t = last
         start = self._count
-        stream_us = self._num_steps is None and not self._batched
         entries = self._ms_entries(t, shift) if stream_us else None
         columns: dict[str, np.ndarray] = {
             name: getattr(events, name).cpu().numpy()
@@ -694,6 +710,36 @@ class Writer(AtomicWriter):
         self._root.create_dataset("t_offset", data=np.int64(self._t_offset or 0))
         self._root.attrs["samples"] = self._columns["offsets"].length - 1
         self._root.flush()  # a failed write (a full disk) raises here, not in close
+
+
+def _ms_index_fits(path: str | os.PathLike[str], last: int, offset: int, indexed: int) -> None:
+    """Raise :class:`AllocationError` unless the memory holds what a write of one microsecond
+    stream takes to add its ``ms_to_idx`` entries: one per millisecond after ``offset`` (the
+    ``t_offset``) up to its ``last`` time, past the ``indexed`` ones written before."""
+    entries = (last - offset) // 1000 + 1 - indexed
+    need = entries * _MS_ENTRY_BYTES
+    if need <= 1 << 26:  # 64 MiB: always allowed, no system call
+        return
+    import torch
+
+    from eventcode import memory
+
+    free = memory.available(torch.device("cpu"))
+    if need > free:
+        raise AllocationError(
+            f"{os.fspath(path)}: a microsecond stream's ms_to_idx (DSEC's index) has an entry per "
+            f"millisecond: times up to {last} us, a span of {last - offset:,} us after t_offset {offset}, "
+            f"add {entries:,} entries ({_binary(entries * 8)} in the file, about {_binary(need)} of memory "
+            f"to write), more than the {_binary(free)} available; none of these events was written. Store "
+            "the stream without that index (hdf5.Writer(path, shape=..., batched=True): offsets only), "
+            "or split it into files of shorter spans (a time far from the others may be a corrupt timestamp)"
+        )
+
+
+def _binary(count: int) -> str:
+    """``count`` bytes in KiB, MiB, GiB, TiB, PiB or EiB."""
+    power = min(max((count.bit_length() - 1) // 10, 1), 6)
+    return f"{count / (1 << 10 * power):.1f} {'KMGTPE'[power - 1]}iB"
 
 
 def _ms_positions(t: np.ndarray, shift: int, entries: range, start: int) -> np.ndarray:

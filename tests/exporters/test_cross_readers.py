@@ -239,13 +239,6 @@ EVT3_EXPELLIARMUS = (
     "expelliarmus' bug: its EVT 3.0 decoder adds 4096 us at every drop of TIME_LOW, counting a "
     "TIME_HIGH step twice (exporters/evt.py; tests/exporters/test_evt.py)"
 )
-EVT3_FAERY = (
-    "eventcode's EVT 3.0 writer: faery counts a 24-bit wrap only at a TIME_HIGH 0xFFF followed by "
-    "0x000 and ignores any other decrease of TIME_HIGH as a glitch; our writer bridges gaps with "
-    "TIME_HIGH words 8 apart, so a wrap crossed by a gap over 4096 us shows faery no such pair: "
-    "it holds its time until TIME_HIGH passes the value before the wrap, then reads 2^24 us "
-    "short per wrap missed"
-)
 
 CELLS = (
     *(
@@ -269,7 +262,7 @@ CELLS = (
     Cell(
         "evt2", "expelliarmus", "expelliarmus", _expelliarmus("evt2"), 1 << 34, "34-bit time, no wrap counted"
     ),
-    Cell("evt3", "faery", "faery", _faery, 1 << 26, WRAPS, xfail=EVT3_FAERY),
+    Cell("evt3", "faery", "faery", _faery, 1 << 26, WRAPS),
     Cell(
         "evt3", "expelliarmus", "expelliarmus", _expelliarmus("evt3"), 1 << 26, WRAPS, xfail=EVT3_EXPELLIARMUS
     ),

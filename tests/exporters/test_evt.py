@@ -236,6 +236,38 @@ def test_peers_read_our_files_exactly(tmp_path: Path, version: str) -> None:
         assert theirs["t"].tolist() == (t + 4096 * drops).tolist()
 
 
+@pytest.mark.parametrize("chunk", [None, 2])
+def test_faery_reads_our_evt3_across_wraps_crossed_by_gaps(tmp_path: Path, chunk: int | None) -> None:
+    # faery counts an EVT 3.0 wrap only at TIME_HIGH 0xFFF then 0x000, and the writer bridges a gap
+    # with TIME_HIGH words 8 apart: each wrap a gap crosses must still show that pair (issue 19)
+    wrap = 1 << 24
+    t = [5, wrap - 40_000, wrap + 3, wrap + 4_000, 2 * wrap - 1, 2 * wrap + 50_000, 3 * wrap - 4097]
+    t += [3 * wrap, 3 * wrap + 4096, 5 * wrap + 70_000]  # the last crosses two wraps
+    events = stream(t, 2048, 2048)
+    path = tmp_path / "ours.raw"
+    if chunk is None:
+        evt.write(path, events)
+    else:  # the pair across the end of a chunk
+        with evt.Writer(path, sensor_size=(2048, 2048)) as writer:
+            for start in range(0, len(t), chunk):
+                part = (column[start : start + chunk] for column in (events.t, events.x, events.y, events.p))
+                writer.write(Events(*part, sensor_size=(2048, 2048)))
+    assert evt.read(path) == events
+    theirs = faery_read(path)
+    assert columns(events) == (
+        theirs["t"].tolist(),
+        theirs["x"].tolist(),
+        theirs["y"].tolist(),
+        theirs["on"].tolist(),
+    )
+    data = path.read_bytes()
+    words = np.frombuffer(data[data.index(b"% end\n") + 6 :], "<u2")
+    highs = words[words >> 12 == 8] & 0xFFF
+    drops = np.flatnonzero(np.diff(highs.astype(np.int64)) < 0)
+    assert highs[drops].tolist() == [0xFFF] * 5  # one drop per wrap, each from 0xFFF to 0x000
+    assert highs[drops + 1].tolist() == [0] * 5
+
+
 def test_expelliarmus_reads_evt3_exactly_while_the_low_time_never_drops(tmp_path: Path) -> None:
     t = (np.arange(500) // 50) * 4096 + np.arange(500) * 8  # the low time rises through the whole file
     events = stream(t.tolist())

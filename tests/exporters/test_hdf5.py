@@ -20,6 +20,7 @@ import eventcode
 import exporters
 from eventcode import Events
 from eventcode.errors import (
+    AllocationError,
     DependencyError,
     ExportError,
     FileFormatError,
@@ -442,6 +443,39 @@ def test_columns_have_the_narrowest_exact_dtypes(tmp_path: Path, case: str) -> N
         assert stored == {**expected, "p": "uint8"}
         assert hdf5.info(tmp_path / name).extras["dtypes"] == stored
         assert hdf5.read(tmp_path / name) == events
+
+
+def test_a_stream_too_long_for_its_ms_index_is_refused_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DSEC's ms_to_idx has an entry per millisecond: 2^63 us of stream would be 65.5 PiB (issue 19)
+    huge = Events(t=[0, 2**63 - 1], x=[0, 1], y=[0, 1], p=[1, 0], sensor_size=(4, 4))
+    path = tmp_path / "a.h5"
+    with monkeypatch.context() as patched:
+        patched.setattr(hdf5, "Writer", None)  # refused before any file is opened
+        with pytest.raises(
+            AllocationError, match=r"a\.h5: .*ms_to_idx.*span of 9,223,372,036,854,775,807 us.*65\.5 PiB"
+        ):
+            hdf5.write(path, huge)
+    assert list(tmp_path.iterdir()) == []
+    with (
+        pytest.raises(AllocationError, match="batched=True"),
+        hdf5.Writer(path, sensor_size=(4, 4)) as writer,
+    ):
+        writer.write(huge)
+    assert list(tmp_path.iterdir()) == []
+    with hdf5.Writer(path, sensor_size=(4, 4)) as writer:  # a refused write changes nothing
+        writer.write(Events(t=[10, 20], x=[0, 1], y=[0, 0], p=[1, 1], sensor_size=(4, 4)))
+        with pytest.raises(AllocationError, match=r"after t_offset 10, add 4,611,686,018,427,387 entries"):
+            writer.write(Events(t=[2**62], x=[0], y=[0], p=[1], sensor_size=(4, 4)))
+        writer.write(Events(t=[3000], x=[0], y=[0], p=[1], sensor_size=(4, 4)))
+    assert hdf5.read(path).t.tolist() == [10, 20, 3000]
+    with h5py.File(path) as file:
+        assert file["events/t"].dtype == np.uint32
+        assert file["ms_to_idx"][()].tolist() == [0, 2, 2, 3]
+    with hdf5.Writer(tmp_path / "b.h5", shape=huge.shape, batched=True) as writer:  # what it advises
+        writer.write(huge)
+    assert hdf5.read(tmp_path / "b.h5") == huge
 
 
 def test_streaming_times_outgrow_uint32(tmp_path: Path) -> None:
