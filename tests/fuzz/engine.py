@@ -2,9 +2,11 @@
 
 Each reader starts from its seed corpus (:mod:`.corpus`). Every execution picks an input from
 the queue (seeds, then inputs that reached new line transitions), stacks 1-6 random
-:mod:`.mutations` on it (or, one time in eight, splices it with another input), and runs it with
-:func:`.sandbox.run`, coverage on. One execution in ten instead changes one checked byte of a
-seed (:mod:`.targets`) and requires ``read`` to refuse the result. Inputs whose calls end in a
+:mod:`.mutations` on it (or, one time in eight, splices it with another input), and runs it in a
+:class:`.sandbox.Worker` kept for many inputs, coverage on; an input with a defect outcome there
+is run again in a worker of its own, and only that outcome counts (:func:`.sandbox.confirmed`).
+One execution in ten instead changes one checked byte of a seed (:mod:`.targets`) and requires
+``read`` to refuse the result. Inputs whose calls end in a
 defect class are saved under the findings folder, one per distinct signature, with a ``.txt``
 saying what happened.
 """
@@ -63,7 +65,10 @@ def campaign(
     covered: set[int] = set()
     signatures: set[str] = set()
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="eventcode-fuzz-", dir=_scratch()) as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="eventcode-fuzz-", dir=_scratch()) as scratch,
+        sandbox.Worker(reader.module) as worker,
+    ):
         path = Path(scratch) / f"input{reader.suffix}"
         pending = list(seeds)
         while time.monotonic() - start < seconds and (
@@ -76,7 +81,8 @@ def campaign(
                 data, must_fail = mutated
             else:
                 data = _mutate(rng.choice(queue), queue, rng)
-            result = sandbox.run(reader.module, data, path, must_fail=must_fail, coverage=True)
+            result = worker.run(data, path, must_fail=must_fail, coverage=True)
+            result = sandbox.confirmed(reader.module, result, data, path, must_fail=must_fail, coverage=True)
             stats.executions += 1
             stats.outcomes.update(call.outcome for call in result.calls)
             if result.edges - covered:

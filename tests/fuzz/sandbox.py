@@ -1,10 +1,12 @@
 """One input through one reader in a forked worker, and the outcome class of each call.
 
 The caller is the warm parent: it has imported torch, eventcode and exporters (and the readers'
-libraries, :func:`warm`), so a worker forked from it starts in milliseconds. The worker sets
-``RLIMIT_AS`` (its address space at the fork plus the memory budget plus :data:`AS_SLACK`),
-runs :data:`OPERATIONS` on the input file in turn and reports each call's outcome over a pipe as
-it ends; the parent kills it when a call gives no answer within the time limit. A worker that
+libraries, :func:`warm`), so a worker forked from it starts in milliseconds (:func:`run`: one
+worker per input; :class:`Worker`: one for many). For each input the worker sets ``RLIMIT_AS``
+(its address space then plus the memory budget plus :data:`AS_SLACK`) and restarts its peak
+resident-set count (``VmHWM``), runs :data:`OPERATIONS` on the input file in turn and reports
+each call's outcome over a pipe as it ends; the parent kills it when a call gives no answer
+within the time limit. A worker that
 dies inside a call (a signal, or ``exit`` from a C library) crashed there.
 
 Outcome classes (:class:`Outcome`), per call:
@@ -144,50 +146,168 @@ def run(
     time_limit: float = TIME_LIMIT,
 ) -> Result:
     """Write ``data`` to ``path`` and run :data:`OPERATIONS` of the format ``module`` on it in a
-    forked worker. ``must_fail`` (a checked byte's change, in words) makes a successful ``read``
-    a ``WRONG`` outcome; ``coverage`` collects the line transitions in eventcode and exporters."""
+    worker forked for it alone. ``must_fail`` (a checked byte's change, in words) makes a
+    successful ``read`` a ``WRONG`` outcome; ``coverage`` collects the line transitions in
+    eventcode and exporters."""
     path.write_bytes(data)
     reading, writing = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker: never returns
         os.close(reading)
         try:
-            _work(module, path, len(data), writing, must_fail, coverage)
+            _setup()
+            _one(module, path, len(data), _sender(writing), must_fail, coverage)
         finally:
             os._exit(70)
     os.close(writing)
-    messages = _Messages(reading)
-    calls: list[Call] = []
-    current, edges, base, hung = "start-up", frozenset[int](), 0, False
-    deadline = time.monotonic() + time_limit
     try:
-        while True:
-            message = messages.next(deadline)
-            if message is None:  # the worker ended
-                break
-            if message == "timeout":
-                os.kill(pid, signal.SIGKILL)
-                hung = True
-                break
-            kind, *fields = message
-            if kind == "base":
-                base = fields[0]
-            elif kind == "start":
-                current, deadline = fields[0], time.monotonic() + time_limit
-            elif kind == "end":
-                calls.append(Call(fields[0], Outcome(fields[1]), fields[2]))
-                current = ""
-            elif kind == "edges":
-                edges = frozenset(array("q", fields[0]))
+        collected = _collect(_Messages(reading), pid, time_limit)
     finally:
         os.close(reading)
+    return _ended(collected, pid, len(data), wait=True)
+
+
+class Worker:
+    """A forked worker kept for many inputs of one format: the campaign's fast path.
+
+    A fork of the warm parent costs about 30 ms here, as much as the four calls on a small input;
+    a worker that takes input after input saves it. Its peak memory is reset before each input
+    (``/proc/self/clear_refs``), and ``RLIMIT_AS`` set for each. An input may leave state behind
+    (caches, the decompression budget's accounting), so a worker is replaced after ``inputs``
+    inputs, and the caller re-runs any input with a defect outcome through :func:`run`, in a
+    worker of its own, before it counts (:func:`confirmed`). A worker that hangs or dies is
+    replaced at the next input.
+    """
+
+    def __init__(self, module: ModuleType, *, inputs: int = 200) -> None:
+        self.module, self.inputs = module, inputs
+        self._pid = 0
+        self._served = 0
+        self._requests = self._replies = -1
+        self._messages: _Messages | None = None
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(
+        self,
+        data: bytes,
+        path: Path,
+        *,
+        must_fail: str | None = None,
+        coverage: bool = False,
+        time_limit: float = TIME_LIMIT,
+    ) -> Result:
+        """:func:`run`'s outcome for ``data``, in this worker (started or replaced as needed)."""
+        if not self._pid or self._served >= self.inputs:
+            self.close()
+            self._start()
+        assert self._messages is not None
+        path.write_bytes(data)
+        request = pickle.dumps((str(path), len(data), must_fail, coverage))
+        os.write(self._requests, struct.pack("<I", len(request)) + request)
+        self._served += 1
+        collected = _collect(self._messages, self._pid, time_limit)
+        if collected.finished:
+            return _ended(collected, self._pid, len(data), wait=False)
+        result = _ended(collected, self._pid, len(data), wait=True)  # hung (killed) or died
+        self._pid = 0
+        self.close()
+        return result
+
+    def _start(self) -> None:
+        request_read, self._requests = os.pipe()
+        self._replies, reply_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: serves requests until the pipe closes, never returns
+            os.close(self._requests)
+            os.close(self._replies)
+            try:
+                _serve(self.module, request_read, _sender(reply_write))
+            finally:
+                os._exit(70)
+        os.close(request_read)
+        os.close(reply_write)
+        self._pid, self._served, self._messages = pid, 0, _Messages(self._replies)
+
+    def close(self) -> None:
+        """End the worker (closing its request pipe ends it; a stuck one is killed)."""
+        for descriptor in (self._requests, self._replies):
+            if descriptor >= 0:
+                os.close(descriptor)
+        self._requests = self._replies = -1
+        self._messages = None
+        if self._pid:
+            os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+            self._pid = 0
+
+
+def confirmed(module: ModuleType, result: Result, data: bytes, path: Path, **options: Any) -> Result:
+    """``result`` from a :class:`Worker`, or, where it has a defect, the outcome of ``data`` in a
+    worker of its own (:func:`run`): a defect counts only where it shows without earlier inputs."""
+    return run(module, data, path, **options) if result.defects else result
+
+
+@dataclass
+class _Collected:
+    """What the parent heard from a worker about one input."""
+
+    calls: list[Call]
+    edges: frozenset[int]
+    base: int
+    peak: int
+    current: str
+    """The call running when the worker stopped answering or died; "" when it had finished."""
+    hung: bool
+    finished: bool
+    time_limit: float
+
+
+def _collect(messages: _Messages, pid: int, time_limit: float) -> _Collected:
+    """Read one input's messages until the worker reports it done, ends, or overruns a call's
+    time limit (then it is killed)."""
+    got = _Collected([], frozenset(), 0, 0, "start-up", False, False, time_limit)
+    deadline = time.monotonic() + time_limit
+    while True:
+        message = messages.next(deadline)
+        if message is None:  # the worker ended
+            return got
+        if message == "timeout":
+            os.kill(pid, signal.SIGKILL)
+            got.hung = True
+            return got
+        kind, *fields = message
+        if kind == "base":
+            got.base = fields[0]
+        elif kind == "start":
+            got.current, deadline = fields[0], time.monotonic() + time_limit
+        elif kind == "end":
+            got.calls.append(Call(fields[0], Outcome(fields[1]), fields[2]))
+            got.current, got.peak = "", max(got.peak, fields[3])
+        elif kind == "edges":
+            got.edges = frozenset(array("q", fields[0]))
+        elif kind == "done":
+            got.finished = True
+            return got
+
+
+def _ended(got: _Collected, pid: int, size: int, *, wait: bool) -> Result:
+    """The :class:`Result` of what was collected; ``wait`` reaps the worker (it has ended or
+    been killed) and, if it died inside a call, classifies the death."""
+    calls = list(got.calls)
+    growth = max(got.peak - got.base, 0)
+    if wait:
         _, status, usage = os.wait4(pid, 0)
-    growth = max(usage.ru_maxrss * 1024 - base, 0)
-    if hung:
-        calls.append(Call(current, Outcome.HANG, f"no answer within {time_limit:g} s"))
-    elif current:
-        calls.append(_death(current, status, growth, memory_budget(len(data))))
-    return Result(tuple(calls), edges, growth)
+        growth = max(growth, usage.ru_maxrss * 1024 - got.base)
+        if got.hung:
+            calls.append(Call(got.current, Outcome.HANG, f"no answer within {got.time_limit:g} s"))
+        elif got.current:
+            calls.append(_death(got.current, status, growth, memory_budget(size)))
+    return Result(tuple(calls), got.edges, growth)
 
 
 def _death(operation: str, status: int, growth: int, budget: int) -> Call:
@@ -210,8 +330,9 @@ class _Messages:
     def __init__(self, descriptor: int) -> None:
         self.descriptor, self.buffer = descriptor, b""
 
-    def next(self, deadline: float) -> Any:
-        """The next message; None at the end of the pipe; ``"timeout"`` past ``deadline``."""
+    def next(self, deadline: float | None) -> Any:
+        """The next message; None at the end of the pipe; ``"timeout"`` past ``deadline``
+        (None: wait as long as it takes)."""
         while True:
             if len(self.buffer) >= 4:
                 (size,) = struct.unpack_from("<I", self.buffer)
@@ -219,8 +340,8 @@ class _Messages:
                     message = pickle.loads(self.buffer[4 : 4 + size])
                     self.buffer = self.buffer[4 + size :]
                     return message
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
                 return "timeout"
             ready, _, _ = select.select([self.descriptor], [], [], remaining)
             if ready:
@@ -231,23 +352,51 @@ class _Messages:
 
 
 # --------------------------------------------------------------------------- the worker's side
-def _work(
-    module: ModuleType, path: Path, size: int, descriptor: int, must_fail: str | None, coverage: bool
-) -> None:
-    """The worker: limits, then each operation, each outcome sent as soon as it is known."""
+def _sender(descriptor: int) -> Callable[..., None]:
+    """Send a message to the parent: a length-prefixed pickle on ``descriptor``."""
 
     def send(*message: object) -> None:
         payload = pickle.dumps(message)
         os.write(descriptor, struct.pack("<I", len(payload)) + payload)
 
+    return send
+
+
+def _setup() -> None:
+    """The worker's process-wide settings, once."""
     faulthandler.disable()  # a crash is reported by the parent, not dumped by pytest's handler
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    budget = memory_budget(size)
-    limit = _address_space() + budget + AS_SLACK
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _serve(module: ModuleType, descriptor: int, send: Callable[..., None]) -> None:
+    """A :class:`Worker`: each request ``(path, size, must_fail, coverage)`` from ``descriptor``
+    is one input, answered as :func:`run`'s worker answers and ended by ``"done"``."""
+    _setup()
+    requests = _Messages(descriptor)
+    while (request := requests.next(None)) is not None:
+        path, size, must_fail, coverage = request
+        _one(module, Path(path), size, send, must_fail, coverage)
+        send("done")
+    os._exit(0)
+
+
+def _one(
+    module: ModuleType,
+    path: Path,
+    size: int,
+    send: Callable[..., None],
+    must_fail: str | None,
+    coverage: bool,
+) -> None:
+    """One input: its limits, then each operation, each outcome sent as soon as it is known,
+    with the peak resident set so far; then the coverage."""
+    budget = memory_budget(size)
+    limit = _status("VmSize") + budget + AS_SLACK
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
+    Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from here
+    base = _status("VmHWM")
     send("base", base)
     edges: set[int] = set()
     state = _State(module, path, size, must_fail)
@@ -259,20 +408,19 @@ def _work(
             outcome, detail = state.call(operation)
         finally:
             sys.settrace(None)
-        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-        if outcome in (Outcome.OK, Outcome.OURS) and growth > budget:
-            outcome, detail = Outcome.MEMORY, f"peak RSS grew by {growth:,} bytes (budget {budget:,})"
-        send("end", operation, outcome.value, detail)
+        peak = _status("VmHWM")
+        if outcome in (Outcome.OK, Outcome.OURS) and peak - base > budget:
+            outcome, detail = Outcome.MEMORY, f"peak RSS grew by {peak - base:,} bytes (budget {budget:,})"
+        send("end", operation, outcome.value, detail, peak)
     send("edges", array("q", edges).tobytes())
-    os._exit(0)
 
 
-def _address_space() -> int:
-    """The worker's address space now (``VmSize``), in bytes."""
+def _status(field: str) -> int:
+    """A size from ``/proc/self/status`` (``VmSize``, ``VmHWM``), in bytes."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmSize:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
-    raise OSError("no VmSize in /proc/self/status")
+    raise OSError(f"no {field} in /proc/self/status")
 
 
 def _tracer(edges: set[int]) -> Callable[[FrameType, str, Any], Any]:

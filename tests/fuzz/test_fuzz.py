@@ -127,24 +127,37 @@ class _Probe:
         raise FileFormatError(f"{path}: the probe describes nothing")
 
 
-@pytest.mark.parametrize(
-    ("cue", "outcome"),
-    [
-        (b"fine", sandbox.Outcome.OK),
-        (b"ours", sandbox.Outcome.OURS),
-        (b"foreign", sandbox.Outcome.FOREIGN),
-        (b"hang", sandbox.Outcome.HANG),
-        (b"crash", sandbox.Outcome.CRASH),
-        (b"rss", sandbox.Outcome.MEMORY),
-        (b"address-space", sandbox.Outcome.MEMORY),
-        (b"wrong", sandbox.Outcome.WRONG),
-    ],
-)
+_CUES = [
+    (b"fine", sandbox.Outcome.OK),
+    (b"ours", sandbox.Outcome.OURS),
+    (b"foreign", sandbox.Outcome.FOREIGN),
+    (b"hang", sandbox.Outcome.HANG),
+    (b"crash", sandbox.Outcome.CRASH),
+    (b"rss", sandbox.Outcome.MEMORY),
+    (b"address-space", sandbox.Outcome.MEMORY),
+    (b"wrong", sandbox.Outcome.WRONG),
+]
+
+
+@pytest.mark.parametrize(("cue", "outcome"), _CUES)
 def test_every_outcome_class_can_fire(cue: bytes, outcome: sandbox.Outcome, tmp_path: Path) -> None:
     limit = 1.0 if cue == b"hang" else sandbox.TIME_LIMIT
     result = sandbox.run(_Probe, cue, tmp_path / "input.probe", time_limit=limit)  # type: ignore[arg-type]
     assert result.calls[0].operation == "read"
     assert result.calls[0].outcome is outcome, result.calls[0]
+
+
+def test_a_kept_worker_tells_every_outcome_class_input_after_input(tmp_path: Path) -> None:
+    """One :class:`sandbox.Worker` fed every cue twice, each followed by a plain input: the same
+    classes as a worker per input (the memory one too, after an earlier input's peak), and a
+    worker that hung or crashed is replaced for the next input."""
+    with sandbox.Worker(_Probe) as worker:  # type: ignore[arg-type]
+        for cue, outcome in _CUES * 2:
+            limit = 1.0 if cue == b"hang" else sandbox.TIME_LIMIT
+            result = worker.run(cue, tmp_path / "input.probe", time_limit=limit)
+            assert result.calls[0].outcome is outcome, (cue, result.calls[0])
+            after = worker.run(b"fine", tmp_path / "input.probe")
+            assert after.calls[0].outcome is sandbox.Outcome.OK, (cue, after.calls[0])
 
 
 def test_a_checked_byte_that_reads_is_wrong_data(tmp_path: Path) -> None:
