@@ -79,6 +79,10 @@ BATCHED = True
 COMPRESSIONS = {"gzip": "gzip", "lzf": "lzf", "none": "none"}
 DEFAULT_COMPRESSION = "gzip"
 _MAGIC = b"\x89HDF\r\n\x1a\n"
+EXACT_US = 1 << 50
+"""Times (in magnitude, microseconds) below which float64 seconds read back to the same
+microsecond: ``t * 1e-6`` and back round twice by at most 2**-53 relative, under 0.5 us below
+2**50 us; from 2**51 on, some do not (times are refused from 2**50)."""
 _ATTRIBUTE = "eventcode"
 """The root attribute holding eventcode's description of the events (JSON)."""
 GUARD_SECONDS = 5.0
@@ -190,6 +194,13 @@ class Writer(AtomicWriter):
         end_us = int(time_us.max(initial=0))
         if self._dt_us is not None and self._num_steps is not None:  # the end of the last step
             end_us = (self._num_steps + self._offset) * self._dt_us
+        farthest = max(abs(int(time_us.min(initial=0))), end_us)
+        if farthest >= EXACT_US:
+            raise ExportError(
+                f"{os.fspath(self._path)}: a time of {farthest:,} us; NIR stores times as float64 "
+                f"seconds, exact to the microsecond only below 2**50 us ({EXACT_US:,} us, 35 years): "
+                "shift the times (Events.t - t0) or write HDF5 or AEDAT 4.0, which keep int64 microseconds"
+            )
         data = nir.EventData(idx=idx, time=time, n_neurons=per_sample, t_max=end_us * 1e-6)
         node, observable = self._names
         graph = nir.NIRGraphData(nodes={node: nir.NIRNodeData(observables={observable: data})})

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import exporters
 from eventcode import Events
-from eventcode.errors import FileFormatError, OptionError
+from eventcode.errors import ExportError, FileFormatError, OptionError
 from exporters import hdf5
 from exporters import nir as nir_format
 
@@ -131,6 +131,28 @@ def test_bad_input_gets_our_error(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match="dt_us must be a positive whole number"):
         nir_format.write(tmp_path / "a.nir", steps, dt_us=-5)
     assert not (tmp_path / "a.nir").exists()
+
+
+def test_times_read_back_exactly_up_to_the_limit_and_are_refused_from_it(tmp_path: Path) -> None:
+    """Float64 seconds hold every microsecond below 2**50 (checked on the values nearest the
+    limit and a spread below it); from the limit on, write refuses instead of losing precision."""
+    below = np.unique(
+        np.concatenate(
+            [
+                nir_format.EXACT_US - 1 - np.arange(1000),
+                np.random.default_rng(0).integers(0, nir_format.EXACT_US, 5000),
+            ]
+        )
+    )
+    events = Events(
+        t=below, x=np.zeros_like(below), y=np.zeros_like(below), p=np.ones_like(below), shape=(1, 1)
+    )
+    nir_format.write(tmp_path / "below.nir", events)
+    assert torch.equal(nir_format.read(tmp_path / "below.nir").t, events.t)
+    at = Events(t=[nir_format.EXACT_US], x=[0], y=[0], p=[1], shape=(1, 1))
+    with pytest.raises(ExportError, match=r"exact to the microsecond only below 2\*\*50 us"):
+        nir_format.write(tmp_path / "at.nir", at)
+    assert not (tmp_path / "at.nir").exists()
 
 
 @settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
