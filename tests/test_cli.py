@@ -782,3 +782,155 @@ def test_emulate_help_states_the_emulator_defaults_and_timings() -> None:
     for name, text in stated.items():
         default = defaults[name].default
         assert text == ("cpu" if default is None else str(default)) or float(text) == default, name
+
+
+# ---------------------------------------------------------------------- convert-dataset (issue 20)
+@pytest.fixture
+def event_folder(tmp_path: Path) -> Path:
+    """Five step-time AEDAT 4.0 files of 100 us steps."""
+    folder = tmp_path / "events"
+    folder.mkdir()
+    generator = torch.Generator().manual_seed(3)
+    for i in range(5):
+        sample = eventcode.rate(torch.rand(1, 1, 6, 6, generator=generator), num_steps=8, generator=generator)
+        aedat4.write(folder / f"{i}.aedat4", sample[0], dt_us=100)
+    return folder
+
+
+def test_convert_dataset_shards_a_folder_of_event_files_and_resumes(
+    event_folder: Path, tmp_path: Path
+) -> None:
+    from exporters.dataset import EventDataset
+
+    out = tmp_path / "out"
+    result = run("convert-dataset", event_folder, out, "--workers", "0", "--shard-size", "2")
+    assert result.exit_code == 0, result.output
+    assert "5 samples" in result.output
+    assert "3 shards" in result.output
+    assert "3 written, 0 already done" in result.output
+    back = EventDataset(out)
+    assert [back[i][0] == aedat4.read(event_folder / f"{i}.aedat4") for i in range(5)] == [True] * 5
+    assert back.targets == [f"{i}.aedat4" for i in range(5)]
+    assert hdf5.info(out / "shard-00000.h5").dt_us == 100  # the files' own step
+    assert (
+        "0 written, 3 already done"
+        in run("convert-dataset", event_folder, out, "--workers", "0", "--shard-size", "2").output
+    )
+    one_line_error(
+        run("convert-dataset", event_folder, out, "--workers", "0", "--shard-size", "3"),
+        "other options",
+        "shard_size: 2 -> 3",
+        "--overwrite",
+    )
+
+
+def test_convert_dataset_names_a_bad_file_and_redoes_only_its_shard(
+    event_folder: Path, tmp_path: Path
+) -> None:
+    good = (event_folder / "3.aedat4").read_bytes()
+    (event_folder / "3.aedat4").write_bytes(good[: len(good) // 2])
+    out = tmp_path / "out"
+    one_line_error(
+        run("convert-dataset", event_folder, out, "--workers", "0", "--shard-size", "2", "--format", "nir"),
+        "1 of 3 shards failed: sample 3 (shard 1): FileFormatError",
+        "run the same conversion again",
+    )
+    (event_folder / "3.aedat4").write_bytes(good)
+    result = run(
+        "convert-dataset", event_folder, out, "--workers", "0", "--shard-size", "2", "--format", "nir"
+    )
+    assert "1 written, 2 already done" in result.output
+
+
+def test_convert_dataset_encodes_mnist_on_a_given_scheduler(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    from eventcode.datasets import MNIST, EncodedDataset
+    from eventcode.transforms import Encode
+    from exporters.dataset import EventDataset
+
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        arguments = ["mnist:", tmp_path / "a", "--encode", "rate", "--num-steps", "5", "--limit", "20"]
+        result = run(
+            "convert-dataset", *arguments, "--shard-size", "8", "--scheduler", cluster.scheduler_address
+        )
+    assert result.exit_code == 0, result.output
+    assert "20 samples" in result.output
+    assert "3 shards" in result.output
+    back, digits = EventDataset(tmp_path / "a"), EncodedDataset(MNIST(), Encode("rate", num_steps=5), seed=0)
+    assert [back[i][0] == digits[i][0] for i in (0, 9, 19)] == [True] * 3
+    assert back.targets == MNIST().targets[:20].tolist()
+    assert back.manifest["config"]["encode"] == {"code": "rate", "num_steps": 5}
+    latency = ["--encode", "latency", "--num-steps", "6", "--option", "normalize=true", "--format", "aedat4"]
+    assert (
+        run("convert-dataset", "mnist:", tmp_path / "b", *latency, "--limit", "3", "--workers", "0").exit_code
+        == 0
+    )
+    assert sorted(path.name for path in (tmp_path / "b/shard-00000").iterdir()) == [
+        "00000000.aedat4",
+        "00000001.aedat4",
+        "00000002.aedat4",
+    ]
+
+
+def test_convert_dataset_reads_a_tonic_dataset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    tonic = pytest.importorskip("tonic")
+    from exporters.dataset import EventDataset
+
+    class Fake:  # tonic.datasets.NAME(save_to=ROOT, train=...), items of structured arrays
+        sensor_size = (4, 3, 2)
+
+        def __init__(self, save_to: str, train: bool = True) -> None:
+            self.root, self.train = save_to, train
+
+        def __len__(self) -> int:
+            return 3
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+            events = np.zeros(index + 1, dtype=[("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")])
+            events["t"] = np.arange(index + 1) * 1000 + (0 if self.train else 5)
+            return events, index
+
+    monkeypatch.setattr(tonic.datasets, "Fake", Fake, raising=False)
+    result = run("convert-dataset", f"tonic:Fake:{tmp_path}:test", tmp_path / "out", "--workers", "0")
+    assert result.exit_code == 0, result.output
+    back = EventDataset(tmp_path / "out")
+    assert back[2][0].t.tolist() == [5, 1005, 2005]
+    assert back.sensor_size == (4, 3, 2)
+    assert back.targets == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "texts"),
+    [
+        (["mnist:", "OUT"], ["give --encode"]),
+        (["EVENTS", "OUT", "--encode", "rate"], ["need no --encode"]),
+        (["nowhere:at-all", "OUT"], ["not a folder of event files", "tonic:NAME:ROOT"]),
+        (["tonic:NoSuchSet:/tmp", "OUT"], ["tonic has no dataset 'NoSuchSet'"]),
+        (["EVENTS", "EVENTS/inside"], ["inside the source folder"]),
+        (["EVENTS", "OUT", "--workers", "0", "--scheduler", "tcp://x:1"], ["not both"]),
+        (["EVENTS", "OUT", "--num-steps", "3"], ["give --encode too"]),
+        (["EVENTS", "OUT", "--format", "png"], ["unknown format 'png'"]),
+    ],
+)
+def test_convert_dataset_refuses_bad_sources_and_options_in_one_line(
+    arguments: list[str], texts: list[str], event_folder: Path, tmp_path: Path
+) -> None:
+    names = {
+        "EVENTS": str(event_folder),
+        "OUT": str(tmp_path / "out"),
+        "EVENTS/inside": str(event_folder / "x"),
+    }
+    one_line_error(run("convert-dataset", *(names.get(a, a) for a in arguments)), *texts)
+
+
+def test_convert_dataset_help_imports_neither_torch_nor_dask() -> None:
+    script = (
+        "import sys\nfrom eventcode.cli import main\n"
+        "try:\n    main(['convert-dataset', '--help'])\nexcept SystemExit as end:\n    assert not end.code\n"
+        "assert not {'torch', 'dask', 'distributed'} & set(sys.modules), 'imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "tonic:NAME:ROOT" in result.stdout

@@ -1,12 +1,12 @@
-"""The ``eventcode`` command: demo, encode, emulate, convert, export-sim, info and view (also
-``python -m eventcode``).
+"""The ``eventcode`` command: demo, encode, emulate, convert, convert-dataset, export-sim, info and view
+(also ``python -m eventcode``).
 
 File formats come from the :mod:`exporters` registry and codes from
 :data:`eventcode.transforms.ENCODERS`. Errors, including bad option values, print one line
 (``eventcode: error: ...``) and exit non-zero; warnings print one line too; ``--debug`` shows
 the traceback instead. Each command has its module (``eventcode.cli.demo``, ``.encode``,
-``.emulate``, ``.convert``, ``.export_sim``, ``.info``, ``.view``); they import only click at start-up, so
-``eventcode --help`` and ``eventcode info`` never import torch.
+``.emulate``, ``.convert``, ``.convert_dataset``, ``.export_sim``, ``.info``, ``.view``); they import only
+click at start-up, so ``eventcode --help`` and ``eventcode info`` never import torch.
 
 Examples
 --------
@@ -26,7 +26,7 @@ from typing import Any
 import click
 
 import eventcode
-from eventcode.cli import convert, demo, emulate, encode, export_sim, info, view
+from eventcode.cli import convert, convert_dataset, demo, emulate, encode, export_sim, info, view
 from eventcode.errors import EventcodeError, EventcodeWarning
 
 
@@ -70,6 +70,7 @@ for command in (
     encode.encode,
     emulate.emulate,
     convert.convert,
+    convert_dataset.convert_dataset,
     export_sim.export_sim,
     info.info,
     view.view,
