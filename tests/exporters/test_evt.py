@@ -35,6 +35,12 @@ def faery_read(path: Path) -> np.ndarray:
     return np.concatenate([np.zeros(0, faery.EVENTS_DTYPE), *faery.events_stream_from_file(path)])
 
 
+def faery_columns(path: Path) -> tuple[list[int], list[int], list[int], list[int]]:
+    """faery's ``t, x, y, on`` of a file, as :func:`columns` gives ours."""
+    theirs = faery_read(path)
+    return theirs["t"].tolist(), theirs["x"].tolist(), theirs["y"].tolist(), theirs["on"].tolist()
+
+
 def expelliarmus_read(path: Path, version: str) -> np.ndarray:
     expelliarmus = pytest.importorskip("expelliarmus")
     read: np.ndarray = expelliarmus.Wizard("EVT" + version[0]).read(path)
@@ -218,13 +224,7 @@ def test_peers_read_our_files_exactly(tmp_path: Path, version: str) -> None:
     events = stream(t.tolist())
     path = tmp_path / "ours.raw"
     evt.write(path, events, version=version)  # type: ignore[arg-type]
-    theirs = faery_read(path)
-    assert columns(events) == (
-        theirs["t"].tolist(),
-        theirs["x"].tolist(),
-        theirs["y"].tolist(),
-        theirs["on"].tolist(),
-    )
+    assert columns(events) == faery_columns(path)
     theirs = expelliarmus_read(path, version)
     assert events.x.tolist() == theirs["x"].tolist()
     assert events.p.int().tolist() == theirs["p"].tolist()
@@ -253,13 +253,7 @@ def test_faery_reads_our_evt3_across_wraps_crossed_by_gaps(tmp_path: Path, chunk
                 part = (column[start : start + chunk] for column in (events.t, events.x, events.y, events.p))
                 writer.write(Events(*part, sensor_size=(2048, 2048)))
     assert evt.read(path) == events
-    theirs = faery_read(path)
-    assert columns(events) == (
-        theirs["t"].tolist(),
-        theirs["x"].tolist(),
-        theirs["y"].tolist(),
-        theirs["on"].tolist(),
-    )
+    assert columns(events) == faery_columns(path)
     data = path.read_bytes()
     words = np.frombuffer(data[data.index(b"% end\n") + 6 :], "<u2")
     highs = words[words >> 12 == 8] & 0xFFF
