@@ -51,6 +51,7 @@ import datetime
 import inspect
 import json
 import os
+import pickle
 import secrets
 import shutil
 import sys
@@ -309,7 +310,10 @@ def convert(
             for k, (start, stop) in enumerate(bounds)
         ]
         results: dict[int, dict[str, Any]] = {}
-        with _scheduler(client, workers) as running, _reporter(progress, len(jobs)) as report:
+        with (
+            _scheduler(client if jobs else "sync", workers) as running,
+            _reporter(progress, len(jobs)) as report,
+        ):
             for result in _run(jobs, _Source(dataset, encoder, chosen), running):
                 results[result["shard"]] = result
                 report(result)
@@ -456,7 +460,16 @@ def _run(jobs: list[_Job], source: _Source, client: Any) -> Iterator[dict[str, A
 
     if not jobs:
         return
-    data = client.scatter(source, broadcast=True, hash=False)
+    try:
+        data = client.scatter(source, broadcast=True, hash=False)
+    except (TypeError, AttributeError, pickle.PicklingError) as err:
+        root: BaseException = err
+        while root.__cause__ is not None:
+            root = root.__cause__
+        raise OptionTypeError(
+            f"the dataset must pickle (cloudpickle) to reach the Dask workers, and it does not ({root}); "
+            "make it picklable (no open files, locks or generators), or convert with client='sync'"
+        ) from err
     futures = client.map(_convert_shard, jobs, source=data, pure=False)
     job_of = {future.key: job for future, job in zip(futures, jobs, strict=True)}
     try:

@@ -22,7 +22,7 @@ import eventcode
 import exporters
 from eventcode import Events
 from eventcode.datasets import EncodedDataset
-from eventcode.errors import ExportError, FileFormatError, OptionError, SampleIndexError
+from eventcode.errors import ExportError, FileFormatError, OptionError, OptionTypeError, SampleIndexError
 from eventcode.tonic import from_tonic
 from eventcode.transforms import Encode
 from exporters import manifest
@@ -218,6 +218,21 @@ def test_a_failing_sample_is_named_and_only_its_shard_is_redone(
     assert fixed.skipped == (0, 1, 3, 4)
     assert tree(tmp_path) == tree(reference)
     assert stable(tmp_path) == stable(reference)
+
+
+def test_a_dataset_that_does_not_pickle_is_refused_before_any_work(
+    client: distributed.Client, tmp_path: Path
+) -> None:
+    import threading
+
+    class Locked(Images):
+        def __init__(self) -> None:
+            super().__init__(4)
+            self.lock = threading.Lock()
+
+    with pytest.raises(OptionTypeError, match=r"must pickle .*cannot pickle '_thread.lock'.*client='sync'"):
+        convert(Locked(), tmp_path, RATE, client=client, progress=False)
+    assert tree(tmp_path) == {}
 
 
 # ---------------------------------------------------------------------- resuming, in this process
