@@ -173,7 +173,8 @@ def convert(
     out : path
         The output folder (made if missing): ``manifest.json`` and the shards,
         ``shard-00000.h5`` ... for a batched format, ``shard-00000/00000000.aedat4`` ... (named by
-        sample index) with one file per sample.
+        sample index) with one file per sample. Every worker writes there: on a cluster of several
+        machines, a folder they share.
     encode : Encode, str, mapping or callable, optional
         How to turn a sample into events: an :class:`eventcode.transforms.Encode`, a code name
         (``"rate"``), a mapping ``{"code": "rate", "num_steps": 100, ...}`` (options as
@@ -270,7 +271,7 @@ def convert(
         "samples": count,
     }
     encoding = None if recorded is None else {**recorded, "seed": chosen}
-    folder = Path(out)
+    folder = Path(out).absolute()  # the workers may run elsewhere in the file system
     folder.mkdir(parents=True, exist_ok=True)
     bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
     with manifest.locked(folder):
