@@ -86,7 +86,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 import numpy as np
 
 from eventcode import address, checks
-from eventcode.errors import DataLossWarning, ExportError, FileFormatError, OptionError
+from eventcode.errors import DataLossWarning, EventsError, ExportError, FileFormatError, OptionError
 from eventcode.options import positive_int
 from exporters import steptime, threads
 from exporters.atomic import AtomicWriter
@@ -235,17 +235,29 @@ def _header(path: Path, file: BinaryIO, version: object) -> _Header:
 
 
 def _size(path: Path, fields: dict[str, str]) -> tuple[int, int] | None:
-    """The sensor size of ``% geometry`` or ``% format``, if any."""
+    """The sensor size of ``% geometry`` or ``% format``, if any, checked to be one that events
+    can address (so that ``read``, ``read_chunks`` and ``info`` refuse it alike, events or none)."""
     match = re.fullmatch(r"(\d+)x(\d+)", fields.get("geometry", ""))
+    line = f"% geometry {fields.get('geometry')}"
     if match:
-        return int(match[1]), int(match[2])
-    options = dict(part.partition("=")[::2] for part in fields.get("format", "").split(";")[1:])
-    if "width" in options and "height" in options:
+        size = int(match[1]), int(match[2])
+    else:
+        options = dict(part.partition("=")[::2] for part in fields.get("format", "").split(";")[1:])
+        if "width" not in options or "height" not in options:
+            return None
+        line = f"% format {fields['format']}"
         try:
-            return int(options["width"]), int(options["height"])
+            size = int(options["width"]), int(options["height"])
         except ValueError:
-            raise FileFormatError(f"{path}: bad width / height in '% format {fields['format']}'") from None
-    return None
+            raise FileFormatError(f"{path}: bad width / height in '{line}'") from None
+    try:
+        address.check_shape(size[::-1])
+    except EventsError:
+        raise FileFormatError(
+            f"{path}: the header line '{line[:80]}' gives no usable sensor size (each side 1 to 2^31): "
+            "the file's header is damaged"
+        ) from None
+    return size
 
 
 def _eventcode_line(path: Path, line: str | None) -> tuple[StepTime | None, int]:
