@@ -59,7 +59,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeVar, cast
 
 import numpy as np
 
@@ -80,7 +80,7 @@ from exporters.atomic import AtomicWriter
 from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream
-from exporters.options import one_sample_window, started
+from exporters.options import at_least_one, one_sample_window, started
 from exporters.source import open_regular
 from exporters.steptime import StepTime, window_us
 
@@ -920,9 +920,12 @@ def _chunks(
     t_end: object,
     camera: object,
     layout: object,
+    checkpoint: object = None,
 ) -> Iterator[_Target | dict[str, np.ndarray]]:
     """The target, then the columns of each chunk: the arguments are checked (and the header
-    read) when the first item is taken, the records a few chunks ahead on all cores after."""
+    read) when the first item is taken, the records a few chunks ahead on all cores after. From
+    ``checkpoint`` (one of :func:`checkpoints`, which gave the warnings: none here then) the
+    records from there on are decoded."""
     count = positive_int("chunk_events", chunk_events, "events")
     path = Path(path)
     with open_regular(path) as file:
@@ -930,9 +933,13 @@ def _chunks(
         header = _header(path, descriptor)
         target = _target(header, camera, layout)
         window = _window(path, sample, t_start, t_end, target)
+        start = 0 if checkpoint is None else _resumed(header, checkpoint)
         yield target
         dtypes = _columns_dtypes(target)
         timeline, check = _Timeline(header, target, sort=False), _Checks(header, target)
+        if checkpoint is not None:
+            timeline.base, last = cast("tuple[int, int]", cast("Sequence[Any]", checkpoint)[3])
+            timeline.last = None if last < 0 else last
         counts: dict[str, int] = {}
 
         def decode(start: int) -> tuple[_Piece, dict[str, np.ndarray]]:
@@ -940,7 +947,7 @@ def _chunks(
             out = {name: np.empty(stop - start, dtype) for name, dtype in dtypes.items()}
             return _decode(descriptor, header, target.layout, start, stop, out), out
 
-        with threads.ordered(decode, range(0, header.records, count)) as ordered:
+        with threads.ordered(decode, range(start, header.records, count)) as ordered:
             for piece, out in ordered:
                 timeline.place(piece, out["t"][: piece.events])
                 _add(counts, piece)
@@ -951,7 +958,153 @@ def _chunks(
                 columns = _finish(columns, target, window)
                 if len(columns["t"]):
                     yield columns
+    if checkpoint is None:
+        _warn(header, counts)
+
+
+# ---------------------------------------------------------------------- reading from mid-file
+Checkpoint = tuple[int, int, int | None, tuple[int, ...]]
+"""A place to start decoding: ``(byte, events, bound, state)`` (see :func:`checkpoints`)."""
+
+
+def checkpoints(
+    path: str | os.PathLike[str],
+    count: int = 1024,
+    *,
+    camera: str | None = None,
+    layout: aer.Layout | None = None,
+) -> tuple[list[Checkpoint], StepTime | None]:
+    """Places to start decoding an AEDAT 2.0 file mid-way, found in one scanning pass.
+
+    The pass reads every record and tells events from other words (as :func:`read` does, on
+    all cores) without unpacking addresses, follows the 32-bit time across wraps, and at about
+    ``count`` records evenly spaced records a checkpoint ``(byte, events, bound, state)``: the
+    record's byte offset, the events before it, the time of the last event before it (in the
+    file's unit: steps for a step-time file; None without events before), and the state
+    :func:`read_from` starts from (the microseconds added to the stored times from there on and
+    the stored time of the event before, -1 for none, which tells a wrap at the next). A last
+    checkpoint marks the end of the records. Words left out (not DVS events) and an incomplete
+    last record are reported here (:class:`~eventcode.errors.DataLossWarning`), not by
+    :func:`read_from`.
+
+    Returns
+    -------
+    (list of checkpoints, StepTime or None)
+        The checkpoints in file order, and the step time of a step-time file.
+
+    Raises
+    ------
+    OptionError
+        ``count`` not a positive whole number, or as for :func:`read`.
+    FileFormatError
+        As for :func:`read`: time going back (not a 32-bit wrap) included.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import aedat2
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.aedat"
+    >>> t = [2**32 - 5, 2**32 + 3, 2**32 + 9]  # across the 32-bit wrap
+    >>> aedat2.write(path, Events(t=t, x=[0, 1, 2], y=[0, 0, 3], p=[1, 0, 1], sensor_size=(128, 128)))
+    >>> marks, _ = aedat2.checkpoints(path, count=3)
+    >>> [(events, bound, state) for _, events, bound, state in marks]  # doctest: +NORMALIZE_WHITESPACE
+    [(0, None, (0, -1)), (1, 4294967291, (0, 4294967291)), (2, 4294967299, (4294967296, 3)),
+     (3, 4294967305, (4294967296, 9))]
+    >>> [chunk.t.tolist() for chunk in aedat2.read_from(path, marks[1])]
+    [[4294967299, 4294967305]]
+    """
+    count = positive_int("count", count, "checkpoints")
+    path = Path(path)
+    with open_regular(path) as file:
+        descriptor = file.fileno()
+        header = _header(path, descriptor)
+        target = _target(header, camera, layout)
+        spacing = max(1, min(PIECE, -(-header.records // count)))
+        timeline = _Timeline(header, target, sort=False)
+        counts: dict[str, int] = {}
+        marks: list[Checkpoint] = []
+        events, bound = 0, cast("int | None", None)
+
+        def scan(start: int) -> _Piece:
+            return _decode(
+                descriptor, header, target.layout, start, min(start + spacing, header.records), None
+            )
+
+        def mark(record: int) -> Checkpoint:
+            steps, last = target.steps, -1 if timeline.last is None else timeline.last
+            before = bound if bound is None or steps is None else (bound - steps.t0_us) // steps.dt_us
+            return (header.data_start + RECORD.itemsize * record, events, before, (timeline.base, last))
+
+        with threads.ordered(scan, range(0, header.records, spacing)) as ordered:
+            for piece in ordered:
+                marks.append(mark(piece.start))
+                added = timeline.place(piece)
+                _add(counts, piece)
+                if piece.last is not None:
+                    events, bound = events + piece.events, piece.last + added[1]
+        marks.append(mark(header.records))
     _warn(header, counts)
+    return marks, target.steps
+
+
+def _resumed(header: _Header, checkpoint: object) -> int:
+    """The record of a checkpoint of :func:`checkpoints` (its state checked too)."""
+    try:
+        byte, _, _, values = cast("Sequence[Any]", checkpoint)
+        _, last = (int(value) for value in values)
+        record, rest = divmod(int(byte) - header.data_start, RECORD.itemsize)
+        found = None if rest or not 0 <= record <= header.records or last < -1 else record
+    except (TypeError, ValueError):
+        found = None
+    if found is None:
+        raise OptionError(
+            f"{header.path}: {checkpoint!r} is not a checkpoint of this file; take one from "
+            "aedat2.checkpoints(path)"
+        )
+    return found
+
+
+def read_from(
+    path: str | os.PathLike[str],
+    checkpoint: Checkpoint,
+    chunk_events: int = 1 << 20,
+    *,
+    t_start: int | None = None,
+    t_end: int | None = None,
+    camera: str | None = None,
+    layout: aer.Layout | None = None,
+) -> Iterator[Events]:
+    """Read an AEDAT 2.0 file from a checkpoint of :func:`checkpoints` on: its events in
+    ``t_start <= t < t_end``, as chunks of at most ``chunk_events`` events (at least one chunk,
+    empty when none falls in the window). Decoding stops at the first chunk starting at or after
+    ``t_end``. No warnings: :func:`checkpoints` gave them.
+
+    Raises
+    ------
+    OptionError
+        A checkpoint not of this file, or as for :func:`read_chunks`.
+    FileFormatError
+        As for :func:`read`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import aedat2
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.aedat"
+    >>> aedat2.write(path, Events(t=[1, 5, 9], x=[0, 1, 2], y=[0, 0, 3], p=[1, 0, 1], sensor_size=(128, 128)))
+    >>> marks, _ = aedat2.checkpoints(path)
+    >>> [chunk.t.tolist() for chunk in aedat2.read_from(path, marks[1], t_end=9)]
+    [[5]]
+    """
+    target, chunks = started(_chunks(path, chunk_events, None, t_start, t_end, camera, layout, checkpoint))
+
+    def empty() -> Events:
+        columns = {name: np.empty(0, dtype) for name, dtype in _columns_dtypes(target).items()}
+        return _events(_finish(columns, target, (None, None)), target)
+
+    return at_least_one((_events(columns, target) for columns in chunks), empty)
 
 
 def _events(columns: dict[str, np.ndarray], target: _Target) -> Events:

@@ -82,9 +82,10 @@ from eventcode.errors import (
     EventsError,
     ExportError,
     FileFormatError,
+    OptionError,
     TimeOrderError,
 )
-from eventcode.options import positive_int
+from eventcode.options import optional_int, positive_int
 from exporters import positional, steptime, threads
 from exporters.atomic import AtomicWriter, atomic_path
 from exporters.batches import write_samples
@@ -979,6 +980,57 @@ def read(
     return _events(columns, target)
 
 
+def events_before(
+    path: str | os.PathLike[str], times: Sequence[int], *, stream: int | None = None
+) -> list[int]:
+    """How many events of the event stream come before each of ``times`` (in the file's unit:
+    steps for files eventcode wrote from step-time events, else microseconds).
+
+    With the packet table (its times in order) the packets wholly before a time count by their
+    entries, and only the packets a time falls inside are decoded; without one, every packet is
+    decoded once. The counts that split a long recording into time ranges.
+
+    Raises
+    ------
+    OptionError
+        A time that is not an int.
+    FileFormatError
+        As for :func:`read`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import aedat4
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.aedat4"
+    >>> events = Events(t=[1, 5, 5, 9], x=[0, 1, 2, 2], y=[0, 0, 0, 0], p=[1, 0, 1, 1], sensor_size=(3, 1))
+    >>> aedat4.write(path, events)
+    >>> aedat4.events_before(path, [0, 5, 6, 100])
+    [0, 1, 3, 4]
+    """
+    keys = _times(times)
+    with open_regular(path) as file:
+        descriptor = file.fileno()
+        layout = _layout(Path(path), descriptor, False)
+        target = _target(layout, stream)
+        steps = target.steps
+        in_us = [t if steps is None else steps.t0_us + t * steps.dt_us for t in keys]
+        packets = [p for p in layout.packets if p.stream == target.id]
+        ordered = _in_order(np.array([t for p in packets if p.count for t in (p.first, p.last)], np.int64))
+        if layout.has_table and ordered:
+            counts = []
+            for t in in_us:
+                whole = sum(p.count or 0 for p in packets if p.count and cast(int, p.last) < t)
+                inside = [p for p in packets if p.count and cast(int, p.first) < t <= cast(int, p.last)]
+                decoded = _decoded(descriptor, layout, target.size, inside).columns["t"] if inside else None
+                counts.append(whole + (0 if decoded is None else int(np.count_nonzero(decoded < t))))
+            return counts
+    found = np.zeros(len(keys), np.int64)
+    for columns, _ in _columns(path, stream, (None, None), 1 << 20, False, False):
+        found += np.searchsorted(columns["t"], np.array(keys, np.int64), side="left")
+    return [int(n) for n in found]
+
+
 def read_chunks(
     path: str | os.PathLike[str],
     chunk_events: int = 1 << 20,
@@ -1052,6 +1104,14 @@ def read_columns(
     chunk_events = positive_int("chunk_events", chunk_events, "events")
     window = _window(path, sample, t_start, t_end)
     return (columns for columns, _ in _columns(path, stream, window, chunk_events, False, salvage))
+
+
+def _times(times: Sequence[object]) -> list[int]:
+    """``times`` as ints, or :class:`OptionError`."""
+    keys = [optional_int("times", t, "ints in the file's time unit") for t in times]
+    if None in keys:
+        raise OptionError(f"times must be ints in the file's time unit, got {list(times)!r}")
+    return cast(list[int], keys)
 
 
 def _window(path: str | os.PathLike[str], sample: object, t_start: object, t_end: object) -> Window:

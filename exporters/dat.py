@@ -55,7 +55,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 import numpy as np
 
@@ -75,7 +75,7 @@ from exporters.atomic import AtomicWriter
 from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream, empty_columns
-from exporters.options import one_sample_window, started
+from exporters.options import at_least_one, one_sample_window, started
 from exporters.source import open_regular
 from exporters.steptime import StepTime, window_us
 
@@ -935,17 +935,25 @@ def _chunks(
     t_start: object,
     t_end: object,
     sensor_size: object,
+    checkpoint: object = None,
 ) -> Iterator[_Target | dict[str, np.ndarray]]:
     """The target, then the columns of each chunk: the arguments are checked (and the header
-    read) when the first item is taken, the records a few chunks ahead on all cores after."""
+    read) when the first item is taken, the records a few chunks ahead on all cores after. From
+    ``checkpoint`` (one of :func:`checkpoints`, which gave the warnings: none here then), the
+    records from there on are decoded until the times reach ``t_end``."""
     count = positive_int("chunk_events", chunk_events, "events")
     path, header, target, window = _open(path, sample, t_start, t_end, sensor_size)
+    start = None if checkpoint is None else _resumed(header, checkpoint)
     with open_regular(path) as file:
         descriptor = file.fileno()
-        if target.shape is None:
+        if target.shape is None and start is not None:
+            target = target._replace(shape=start[2])
+        elif target.shape is None:
             target = _guessed(header, target, *_scan_size(descriptor, header))
         yield target
-        lo, hi, base = _span(path, header, target, window)
+        lo, hi, base = (
+            _span(path, header, target, window) if start is None else (start[0], header.records, start[1])
+        )
         timeline = _Timeline(header, base)
 
         def decode(start: int) -> tuple[_Piece, dict[str, np.ndarray]]:
@@ -961,7 +969,137 @@ def _chunks(
                 columns = _finish(out, target, window)
                 if len(columns["t"]):
                     yield columns
+    if checkpoint is None:
+        _warn_trailing(header)
+
+
+# ---------------------------------------------------------------------- reading from mid-file
+Checkpoint = tuple[int, int, int | None, tuple[int, ...]]
+"""A place to start decoding: ``(byte, events, bound, state)`` (see :func:`checkpoints`)."""
+
+
+def checkpoints(
+    path: str | os.PathLike[str], count: int = 1024, *, sensor_size: Sequence[int] | None = None
+) -> tuple[list[Checkpoint], StepTime | None]:
+    """Places to start decoding a DAT file mid-way, found in one pass over the stored times.
+
+    The pass finds where the 32-bit times wrap (as a windowed :func:`read` does) and records,
+    about ``count`` times evenly spaced over the records, a checkpoint ``(byte, events, bound,
+    state)``: the record's byte offset, the events before it, the time of the event before it
+    (in the file's unit: steps for a step-time file; None for the first record), and the state
+    :func:`read_from` starts from: the microseconds added to the stored times from there on
+    (eventcode's ``t_base_us``, ``% T0`` and the wraps before) and the sensor ``(H, W)`` shape
+    (guessed here, with the warning, for a file without a size). A last checkpoint marks the end
+    of the records. An incomplete last record is reported here, not by :func:`read_from`.
+
+    Returns
+    -------
+    (list of checkpoints, StepTime or None)
+        The checkpoints in file order, and the step time of a step-time file.
+
+    Raises
+    ------
+    OptionError
+        ``count`` not a positive whole number, or as for :func:`read`.
+    FileFormatError
+        As for :func:`read`, for the header.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import dat
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.dat"
+    >>> t = [2**32 - 5, 2**32 + 3, 2**32 + 9]  # across the 32-bit wrap
+    >>> dat.write(path, Events(t=t, x=[0, 1, 2], y=[0, 0, 3], p=[1, 0, 1], sensor_size=(4, 4)))
+    >>> marks, _ = dat.checkpoints(path, count=3)
+    >>> [(events, bound, state[0]) for _, events, bound, state in marks]
+    [(0, None, 0), (1, 4294967291, 4294967296), (2, 4294967299, 4294967296), (3, 4294967305, 4294967296)]
+    >>> [chunk.t.tolist() for chunk in dat.read_from(path, marks[1])]
+    [[4294967299, 4294967305]]
+    """
+    count = positive_int("count", count, "checkpoints")
+    path, header, target, _ = _open(path, None, None, None, sensor_size)
+    if target.shape is None:
+        with open_regular(path) as file:
+            target = _guessed(header, target, *_scan_size(file.fileno(), header))
     _warn_trailing(header)
+    shape = cast("tuple[int, ...]", target.shape)
+    words = _words(path, header) if header.records else np.zeros(0, np.uint64)
+    wraps = _wraps(words)
+    spacing = max(1, min(PIECE, -(-header.records // count)))
+    marks: list[Checkpoint] = []
+    for record in [*range(0, header.records, spacing), header.records]:
+        base = target.t_base + WRAP * int(np.searchsorted(wraps, record, side="right"))
+        bound = None
+        if record:
+            before = target.t_base + WRAP * int(np.searchsorted(wraps, record - 1, side="right"))
+            bound = _stored(words, record - 1) + before
+            if target.steps is not None:
+                bound = (bound - target.steps.t0_us) // target.steps.dt_us
+        marks.append((header.byte(record), record, bound, (base, *shape)))
+    return marks, target.steps
+
+
+def _resumed(header: _Header, checkpoint: object) -> tuple[int, int, tuple[int, ...]]:
+    """The record, the microseconds to add from there on, and the sample shape of a checkpoint
+    of :func:`checkpoints`."""
+    try:
+        byte, _, _, values = cast("Sequence[Any]", checkpoint)
+        base, *shape = (int(value) for value in values)
+        record, rest = divmod(int(byte) - header.data_start, RECORD.itemsize)
+        found = None if rest or not 0 <= record <= header.records else (record, base, tuple(shape))
+    except (TypeError, ValueError):
+        found = None
+    if found is None or not found[2]:
+        raise OptionError(
+            f"{header.path}: {checkpoint!r} is not a checkpoint of this file; take one from "
+            "dat.checkpoints(path)"
+        )
+    return found
+
+
+def read_from(
+    path: str | os.PathLike[str],
+    checkpoint: Checkpoint,
+    chunk_events: int = 1 << 20,
+    *,
+    t_start: int | None = None,
+    t_end: int | None = None,
+    sensor_size: Sequence[int] | None = None,
+) -> Iterator[Events]:
+    """Read a DAT file from a checkpoint of :func:`checkpoints` on: its events in ``t_start <= t
+    < t_end``, as chunks of at most ``chunk_events`` events (at least one chunk, empty when none
+    falls in the window). Decoding stops at the first chunk starting at or after ``t_end``. No
+    warnings: :func:`checkpoints` gave them.
+
+    Raises
+    ------
+    OptionError
+        A checkpoint not of this file, or as for :func:`read_chunks`.
+    FileFormatError
+        As for :func:`read`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import dat
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.dat"
+    >>> dat.write(path, Events(t=[1, 5, 9], x=[0, 1, 2], y=[0, 0, 3], p=[1, 0, 1], sensor_size=(4, 4)))
+    >>> marks, _ = dat.checkpoints(path)
+    >>> [chunk.t.tolist() for chunk in dat.read_from(path, marks[1], t_end=9)]
+    [[5]]
+    """
+    target, chunks = started(_chunks(path, chunk_events, None, t_start, t_end, sensor_size, checkpoint))
+
+    def events(columns: dict[str, np.ndarray]) -> Events:
+        return steptime.one_sample(columns, target.shape, target.polarities, target.steps)
+
+    return at_least_one(
+        (events(columns) for columns in chunks),
+        lambda: events(_finish(empty_columns(0), target, (None, None))),
+    )
 
 
 def info(path: str | os.PathLike[str], *, sensor_size: Sequence[int] | None = None) -> FileInfo:

@@ -81,7 +81,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
 import numpy as np
 
@@ -93,7 +93,7 @@ from exporters.atomic import AtomicWriter
 from exporters.batches import write_samples
 from exporters.compression import Compression, canonical
 from exporters.contract import FileInfo, Stream, empty_columns
-from exporters.options import one_sample_window, started
+from exporters.options import at_least_one, one_sample_window, started
 from exporters.source import open_regular
 from exporters.steptime import StepTime, window_us
 
@@ -668,11 +668,13 @@ def _blocks(
     state: _State,
     size: tuple[int, int] | None,
     ordered: bool,
+    start: int = 0,
 ) -> Iterator[dict[str, np.ndarray]]:
-    """Decoded columns of each block of ``block`` words, checked against the sensor (of ``size``)
-    and, if ``ordered``, the time order."""
+    """Decoded columns of each block of ``block`` words from word ``start`` (``state``: the
+    decoder's state there), checked against the sensor (of ``size``) and, if ``ordered``, the
+    time order."""
     last_t: int | None = None
-    for first in range(0, header.words, block):
+    for first in range(start, header.words, block):
         columns, found = _block(
             path, file.fileno(), header, first, min(block, header.words - first), state, size
         )
@@ -933,7 +935,11 @@ def _chunks(
     t_end: object,
     version: object,
     sensor_size: Sequence[int] | None,
+    checkpoint: object = None,
 ) -> Iterator[_Target | dict[str, np.ndarray]]:
+    """The target, then the columns of each chunk, from the start or from ``checkpoint`` (one of
+    :func:`checkpoints`, which gave the warnings: none here then); decoding stops after the block
+    where the times reach ``t_end``."""
     count = positive_int("chunk_events", chunk_events, "events")
     with _open(path, version, sensor_size) as (path, file, header, target):
         window = _window(path, sample, t_start, t_end, target)
@@ -941,12 +947,15 @@ def _chunks(
             raise OptionError(
                 f"{path}: the header gives no sensor size; pass sensor_size=(W, H) to read it in chunks"
             )
+        word, state = (0, _State()) if checkpoint is None else _resumed(header, checkpoint)
         yield target
-        state = _State()
         pending: list[dict[str, np.ndarray]] = []
         held = 0
         # blocks of at least a piece: a block costs a scan and a decode on the pool, whatever its size
-        for columns in _blocks(path, file, header, min(max(count, _PIECE), BLOCK), state, target.size, True):
+        block = min(max(count, _PIECE), BLOCK)
+        for columns in _blocks(path, file, header, block, state, target.size, True, word):
+            t = columns["t"]
+            past = window[1] is not None and len(t) > 0 and int(t[-1]) >= window[1]
             columns = _finish(columns, target, window, path)
             pending.append(columns)
             held += len(columns["t"])
@@ -954,9 +963,167 @@ def _chunks(
                 joined = {name: np.concatenate([c[name] for c in pending]) for name in "txyp"}
                 yield {name: column[:count] for name, column in joined.items()}
                 pending, held = [{name: column[count:] for name, column in joined.items()}], held - count
+            if past:
+                break
         if held:
             yield {name: np.concatenate([c[name] for c in pending]) for name in "txyp"}
+    if checkpoint is None:
+        _warn(header, state, None)
+
+
+# ---------------------------------------------------------------------- reading from mid-file
+Checkpoint = tuple[int, int, int | None, tuple[int, ...]]
+"""A place to start decoding: ``(byte, events, bound, state)`` (see :func:`checkpoints`)."""
+
+
+def checkpoints(
+    path: str | os.PathLike[str],
+    count: int = 1024,
+    *,
+    version: Version | None = None,
+    sensor_size: Sequence[int] | None = None,
+) -> tuple[list[Checkpoint], StepTime | None]:
+    """Places to start decoding an EVT file mid-way, found in one scanning pass.
+
+    The pass reads every word but decodes no event: it counts the events of pieces of words
+    (about ``count`` pieces, each at most half a million words) and chains the decoder state
+    from piece to piece on all cores, as :func:`read` does before decoding. At each piece's start
+    it records a checkpoint ``(byte, events, bound, state)``: the byte offset of the word, the
+    events before it, a time that no event before it exceeds (in the file's unit: steps for a
+    step-time file; None without events before), and the decoder state there (EVT 3.0's time
+    high, wraps, time low, y, vector base and polarity; EVT 2.0's time high and wraps), which
+    :func:`read_from` starts from. A last checkpoint marks the end of the words. Words that are
+    not CD events are reported here (:class:`~eventcode.errors.DataLossWarning`), not by
+    :func:`read_from`.
+
+    Returns
+    -------
+    (list of checkpoints, StepTime or None)
+        The checkpoints in file order, and the step time of a step-time file.
+
+    Raises
+    ------
+    OptionError
+        ``count`` not a positive whole number, or as for :func:`read`.
+    FileFormatError
+        As for :func:`read`, for the header and an incomplete last word.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import evt
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.raw"
+    >>> evt.write(path, Events(t=[1, 5000, 9000], x=[0, 1, 2], y=[0, 0, 5], p=[1, 0, 1], sensor_size=(8, 8)))
+    >>> marks, steps = evt.checkpoints(path, count=4)
+    >>> [(events, bound) for _, events, bound, _ in marks]
+    [(0, None), (0, None), (1, 8191), (2, 12287), (3, 12287)]
+    >>> [chunk.t.tolist() for chunk in evt.read_from(path, marks[2], t_start=4096)]
+    [[5000, 9000]]
+    """
+    count = positive_int("count", count, "checkpoints")
+    with _open(path, version, sensor_size) as (path, file, header, target):
+        spacing = max(1, min(_PIECE, -(-header.words // count)))
+        dtype, bits = ("<u4", 28) if header.version == "2.0" else ("<u2", 12)
+        scan = _evt2_scan if bits == 28 else _evt3_scan
+        names, decoded = (_EVT2_KINDS, (0, 1, 8)) if bits == 28 else (_EVT3_KINDS, (0, 2, 3, 4, 5, 6, 8))
+        descriptor = file.fileno()
+
+        def scanned(piece: tuple[int, int]) -> _Scan:
+            at = header.data_start + piece[0] * header.word_bytes
+            return scan(_piece(path, descriptor, at, piece[1] - piece[0], dtype))
+
+        state, events, marks = _State(), 0, []
+        for first in range(0, header.words, BLOCK):
+            end = min(first + BLOCK, header.words)
+            pieces = list(itertools.pairwise([*range(first, end, spacing), end]))
+            scans = list(threads.parallel(scanned, pieces))
+            for found in scans:
+                _tally(state, found.kinds, names, decoded)
+            if bits == 12:
+                starts = _evt3_states(scans, state)
+            else:
+                starts = []
+                for found in scans:
+                    starts.append(replace(state, counts={}))
+                    _times(found.highs.astype(np.int64), 28, state)
+            for (lo, _), start, found in zip(pieces, starts, scans, strict=True):
+                marks.append(_checkpoint(header, target, lo, events, start))
+                events += found.events
+        marks.append(_checkpoint(header, target, header.words, events, state))
     _warn(header, state, None)
+    return marks, target.steps
+
+
+def _checkpoint(header: _Header, target: _Target, word: int, events: int, state: _State) -> Checkpoint:
+    """The checkpoint at word ``word``: every event before it lies in a time-high period up to
+    the current one (the unwrapped time high never decreases), so before its end."""
+    bits, low = (28, 6) if header.version == "2.0" else (12, 12)
+    bound: int | None = None
+    if events:
+        bound = ((((state.wraps << bits) + state.high + 1) << low) - 1) + header.t0
+        if target.steps is not None:
+            bound = (bound - target.steps.t0_us) // target.steps.dt_us
+    values = (state.high, state.wraps, state.low, state.y, state.base, state.vp)
+    return (_byte(header, word), events, bound, values)
+
+
+def _resumed(header: _Header, checkpoint: object) -> tuple[int, _State]:
+    """The word and decoder state of a checkpoint of :func:`checkpoints`."""
+    try:
+        byte, _, _, values = cast("Sequence[Any]", checkpoint)
+        high, wraps, low, y, base, vp = (int(value) for value in values)
+        state = _State(high, wraps, low, y, base, vp)
+        word, rest = divmod(int(byte) - header.data_start, header.word_bytes)
+    except (TypeError, ValueError):
+        state, word, rest = None, -1, 0
+    if state is None or rest or not 0 <= word <= header.words:
+        raise OptionError(
+            f"{header.path}: {checkpoint!r} is not a checkpoint of this file; take one from "
+            "evt.checkpoints(path)"
+        )
+    return word, state
+
+
+def read_from(
+    path: str | os.PathLike[str],
+    checkpoint: Checkpoint,
+    chunk_events: int = 1 << 20,
+    *,
+    t_start: int | None = None,
+    t_end: int | None = None,
+    version: Version | None = None,
+    sensor_size: Sequence[int] | None = None,
+) -> Iterator[Events]:
+    """Read an EVT file from a checkpoint of :func:`checkpoints` on: its events in ``t_start <= t
+    < t_end``, as chunks of ``chunk_events`` events (at least one chunk, empty when none falls in
+    the window). Decoding stops soon after the first event at or after ``t_end``; the chunks
+    are those :func:`read_chunks` gives of that stretch. No warnings: :func:`checkpoints` gave them.
+
+    Raises
+    ------
+    OptionError
+        A checkpoint not of this file, or as for :func:`read_chunks`.
+    FileFormatError
+        As for :func:`read`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import evt
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.raw"
+    >>> evt.write(path, Events(t=[1, 5000], x=[0, 1], y=[0, 0], p=[1, 0], sensor_size=(8, 8)), version="2.0")
+    >>> marks, _ = evt.checkpoints(path)
+    >>> [len(chunk) for chunk in evt.read_from(path, marks[-1])]
+    [0]
+    """
+    target, chunks = started(
+        _chunks(path, chunk_events, None, t_start, t_end, version, sensor_size, checkpoint)
+    )
+    return at_least_one(
+        (_events(columns, target) for columns in chunks), lambda: _events(empty_columns(0), target)
+    )
 
 
 def _events(columns: dict[str, np.ndarray], target: _Target) -> Events:

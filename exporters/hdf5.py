@@ -1268,6 +1268,80 @@ def read_chunks(
     return _pieces(path, chunk, window, lambda reader, piece: reader.build(piece))
 
 
+def events_before(path: str | os.PathLike[str], times: Sequence[int]) -> list[int]:
+    """How many events of a one-stream file come before each of ``times`` (in the file's unit,
+    absolute: ``t_offset`` included): found through ``ms_to_idx`` or ``step_to_idx`` (each entry
+    used checked against the times it points to, as a windowed :func:`read` does), else by binary
+    search in ``events/t``. The counts that split a long recording into time ranges.
+
+    Raises
+    ------
+    OptionError
+        A file of several samples, or a time that is not an int.
+    FileFormatError
+        As for :func:`read`, for what it reads.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import hdf5
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.h5"
+    >>> stream = Events(t=[1000, 1500, 3200], x=[1, 2, 3], y=[0, 1, 0], p=[1, 0, 1], sensor_size=(4, 2))
+    >>> hdf5.write(path, stream)
+    >>> hdf5.events_before(path, [0, 1500, 1501, 10**9])
+    [0, 1, 2, 3]
+    """
+    with _open(path) as file:
+        reader = _stream(file, Path(path))
+        keys = [optional_int("times", t, "ints in the file's time unit") for t in times]
+        if None in keys:
+            raise OptionError(f"times must be ints in the file's time unit, got {list(times)!r}")
+        return [int(reader.spans(range(1), key, None)[0][0]) for key in keys]
+
+
+def times_at(path: str | os.PathLike[str], positions: Sequence[int]) -> list[int]:
+    """The times of the events at ``positions`` (indices into the stream) of a one-stream file, in
+    the file's unit, absolute (``t_offset`` included); read as they are stored, unchecked.
+
+    Raises
+    ------
+    OptionError
+        A file of several samples, or a position outside its events.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import hdf5
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.h5"
+    >>> stream = Events(t=[1000, 1500, 3200], x=[1, 2, 3], y=[0, 1, 0], p=[1, 0, 1], sensor_size=(4, 2))
+    >>> hdf5.write(path, stream)
+    >>> hdf5.times_at(path, [2, 0])
+    [3200, 1000]
+    """
+    with _open(path) as file:
+        reader = _stream(file, Path(path))
+        found = [optional_int("positions", i, "event indices") for i in positions]
+        if None in found:
+            raise OptionError(f"positions must be event indices, got {list(positions)!r}")
+        at = np.asarray(found, np.int64)
+        if len(at) and (int(at.min()) < 0 or int(at.max()) >= reader.count):
+            raise OptionError(f"{path}: positions must lie in 0 .. {reader.count - 1}, got {positions}")
+        return list(reader._absolute(*_gather(reader.datasets["t"], at)))
+
+
+def _stream(file: h5py.File, path: Path) -> _Reader:
+    """The reader of a file of one stream (one sample), else :class:`OptionError`."""
+    reader = _Reader(file, path)
+    if len(reader.offsets) != 2:
+        raise OptionError(
+            f"{path} holds {len(reader.offsets) - 1} samples: a time range of a file is one stream's; "
+            "read the samples (sample=) instead"
+        )
+    return reader
+
+
 def _pieces(
     path: str | os.PathLike[str],
     chunk_events: int,

@@ -10,7 +10,7 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from eventcode.errors import OptionError
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 Head = TypeVar("Head")
+Chunk = TypeVar("Chunk")
 
 
 def step_us(dt_us: object) -> int | None:
@@ -55,3 +56,19 @@ def started(chunks: Iterator[Head | dict[str, np.ndarray]]) -> tuple[Head, Itera
     """Run a reader's chunk generator to its first item, what describes the chunks (so bad arguments
     raise at the call, not at the first chunk), and return it with the column chunks after it."""
     return cast(Head, next(chunks)), cast("Iterator[dict[str, np.ndarray]]", chunks)
+
+
+def at_least_one(chunks: Iterator[Chunk], empty: Callable[[], Chunk]) -> Iterator[Chunk]:
+    """``chunks``, or the one chunk ``empty()`` where there are none: a reader of a stretch of a
+    file gives at least one chunk, so that its caller learns what the events read as (the sample
+    shape, polarities, step time) even from a stretch without events.
+
+    >>> list(at_least_one(iter([]), lambda: "empty")), list(at_least_one(iter("ab"), lambda: "empty"))
+    (['empty'], ['a', 'b'])
+    """
+    none = True
+    for chunk in chunks:
+        none = False
+        yield chunk
+    if none:
+        yield empty()
