@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -52,6 +53,33 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Recover every complete packet of a truncated or damaged AEDAT 4.0 or 3.1 file.",
 )
+@click.option(
+    "--parts",
+    type=click.IntRange(min=1),
+    help="Cut SOURCE into this many time ranges of about equal events and convert them in parallel "
+    "(a Dask task each); default with --workers: 4 per worker.",
+)
+@click.option(
+    "--span-us",
+    type=click.IntRange(min=1),
+    help="Cut SOURCE into time ranges of this many microseconds instead, converted in parallel.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes of the local Dask cluster the ranges run on; default one per core.",
+)
+@click.option(
+    "--scheduler",
+    help="Address of a running Dask scheduler (tcp://host:8786) to run the ranges on, instead of a "
+    "local cluster.",
+)
+@click.option(
+    "--per-range",
+    is_flag=True,
+    help="With ranges: write one file per range into the folder TARGET (part-00000.<suffix>... and "
+    "manifest.json) instead of one file.",
+)
 def convert(
     source: Path,
     target: Path,
@@ -62,15 +90,35 @@ def convert(
     chunk_events: int,
     events_only: bool,
     salvage: bool,
+    parts: int | None,
+    span_us: int | None,
+    workers: int | None,
+    scheduler: str | None,
+    per_range: bool,
 ) -> None:
     """Convert SOURCE to TARGET (formats by suffix), streaming: files larger than memory work.
 
     AEDAT 4.0 to AEDAT 4.0 keeps every stream (IMU, triggers, frames) and the source's
     compression unless --compression says otherwise. Into a format that holds only events, the
     other streams are dropped with a warning that counts their records (--events-only silences it).
+
+    With --parts, --span-us, --workers, --scheduler or --per-range, SOURCE (one long recording)
+    is cut into time ranges converted in parallel on a Dask cluster (event stream only), then
+    assembled in order into TARGET; a run that is interrupted resumes where it stopped when run
+    again.
     """
     import exporters
 
+    cutting: dict[str, Any] = {"parts": parts, "span_us": span_us, "workers": workers, "scheduler": scheduler}
+    if per_range or any(value is not None for value in cutting.values()):
+        common: dict[str, Any] = {
+            "compression": compression,
+            "format_name": format_name,
+            "camera": camera,
+            "dt_us": dt_us,
+        }
+        _convert_ranges(source, target, chunk_events, events_only, salvage, per_range, **common, **cutting)
+        return
     reader, writer_format = exporters.for_reading(source), exporters.for_writing(target, format_name)
     refuse_same(source, target)
     if salvage and "salvage" not in _parameters(reader.module.read_chunks):
@@ -143,6 +191,77 @@ def convert(
             written = 1
     shown = targets(target, written) if samples and not writer_format.batched else str(target)
     click.echo(f"converted {source} ({reader.name}) to {shown} ({writer_format.name})")
+
+
+def _convert_ranges(
+    source: Path,
+    target: Path,
+    chunk_events: int,
+    events_only: bool,
+    salvage: bool,
+    per_range: bool,
+    *,
+    compression: str | None,
+    format_name: str | None,
+    camera: str | None,
+    dt_us: int | None,
+    parts: int | None,
+    span_us: int | None,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
+    """``convert`` of one recording in time ranges, a Dask task each
+    (:func:`exporters.recording.convert_recording`)."""
+    import exporters
+    from exporters.recording import convert_recording
+
+    if parts is not None and span_us is not None:
+        raise OptionError("give --parts or --span-us, not both")
+    if workers is not None and scheduler is not None:
+        raise OptionError(
+            "--workers sizes the local cluster; --scheduler names a running one: give one of them"
+        )
+    reader = exporters.for_reading(source)
+    if per_range:  # a folder of pieces: the format named, else the source's
+        writer_format = exporters.for_writing(target / "x", format_name or reader.name)
+    else:
+        writer_format = exporters.for_writing(target, format_name)
+    refuse_same(source, target)
+    if salvage and "salvage" not in _parameters(reader.module.read_chunks):
+        raise OptionError(f"--salvage reads AEDAT 4.0 and 3.1 files; {source} is {reader.name}")
+    extra: dict[str, Any] = compression_option(writer_format, compression)
+    extra.update(camera_option(writer_format, camera, target))
+    with contextlib.ExitStack() as stack:
+        client = None
+        if scheduler is not None:
+            from distributed import Client
+
+            client = stack.enter_context(Client(scheduler, timeout=30))  # type: ignore[no-untyped-call]
+        stack.enter_context(warnings.catch_warnings())
+        if events_only:
+            warnings.filterwarnings(
+                "ignore", message=".*the ranges hold the event stream only", category=DataLossWarning
+            )
+        summary = convert_recording(
+            source,
+            target,
+            format=writer_format.name,
+            parts=parts,
+            span_us=span_us,
+            one_output=not per_range,
+            client=client,
+            workers=workers,
+            read_options={"salvage": True} if salvage else None,
+            dt_us=dt_us,
+            chunk_events=chunk_events,
+            **extra,
+        )
+    shown = f"{len(summary.files)} files in {target}" if per_range else str(target)
+    resumed = f", {len(summary.skipped)} resumed" if summary.skipped else ""
+    click.echo(
+        f"converted {source} ({reader.name}) to {shown} ({writer_format.name}): {summary.ranges} time ranges "
+        f"on {summary.scheduler}{resumed}"
+    )
 
 
 def _parameters(function: Callable[..., Any]) -> Mapping[str, Any]:
