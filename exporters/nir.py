@@ -194,7 +194,7 @@ class Writer(AtomicWriter):
         end_us = int(time_us.max(initial=0))
         if self._dt_us is not None and self._num_steps is not None:  # the end of the last step
             end_us = (self._num_steps + self._offset) * self._dt_us
-        farthest = max(abs(int(time_us.min(initial=0))), end_us)
+        farthest = max(abs(int(time_us.min(initial=0))), int(time_us.max(initial=0)))  # t_max: no event
         if farthest >= EXACT_US:
             raise ExportError(
                 f"{os.fspath(self._path)}: a time of {farthest:,} us; NIR stores times as float64 "
