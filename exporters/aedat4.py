@@ -277,6 +277,11 @@ class Writer(AtomicWriter):
     polarities : {2, 1, 0}, optional
         The sensor's kinds of event (:attr:`eventcode.Events.polarities`); default the ``P`` of
         ``sensor_size``, else 2. Recorded in the stream description when not 2, restored on reading.
+    stream_offset : int
+        Events of the stream written before this file's first, into other files: the packets are
+        cut where one Writer of the whole stream cuts them (a shorter first packet up to the next
+        multiple of :data:`PACKET_EVENTS`), so that the files of consecutive stretches
+        :func:`join` into that Writer's file.
 
     Examples
     --------
@@ -306,8 +311,15 @@ class Writer(AtomicWriter):
         overwrite: bool = True,
         source: str = "eventcode",
         polarities: int | None = None,
+        stream_offset: int = 0,
     ) -> None:
         code = _code(compression)
+        before = optional_int("stream_offset", stream_offset, "a count of events")
+        if before is None or before < 0:
+            raise OptionError(
+                f"stream_offset counts the events before this file: 0 or more, got {stream_offset!r}"
+            )
+        self._lead = -before % PACKET_EVENTS[code]  # events of the packet the stream is inside
         super().__init__(
             path,
             address.resolve(shape, sensor_size),
@@ -392,9 +404,13 @@ class Writer(AtomicWriter):
             parts[0] if len(parts) == 1 else np.concatenate(parts)
             for parts in zip(*self._pending, strict=True)
         ]
-        size = PACKET_EVENTS[self._code]
-        cut = len(columns[0]) if final else len(columns[0]) // size * size
-        ranges = [(a, min(a + size, cut)) for a in range(0, cut, size)]
+        size, lead, count = PACKET_EVENTS[self._code], self._lead, len(columns[0])
+        # whole packets of the stream's (the one it is inside first), or with ``final`` everything
+        whole = 0 if count < lead else lead + (count - lead) // size * size
+        cut = count if final else whole
+        edges = sorted({0, cut, *range(lead or size, cut, size)})
+        ranges = list(itertools.pairwise(edges)) if cut else []
+        self._lead = (lead - cut) % size
         if self._code == 0:
             self._put_uncompressed(columns, ranges)
         else:
@@ -670,6 +686,138 @@ def transcode(
                 _append_table(out, code, cast("list[_Row]", entries))
     if damage is not None:
         _warn(layout, damage)
+
+
+def join(
+    sources: Sequence[str | os.PathLike[str]], target: str | os.PathLike[str], *, overwrite: bool = True
+) -> None:
+    """Join AEDAT 4.0 files of consecutive stretches of one event stream into one file.
+
+    The sources are what Writers (:class:`Writer`) of the same options wrote, in time order, each
+    told the events before it (``stream_offset``): their packets then lie where one Writer of the
+    whole stream puts them, but for the packets cut at the seams between the files. Packets are
+    copied as stored; those of the seams are decoded, joined into whole packets and compressed
+    again; a new packet table is written. The result is byte for byte the file one :class:`Writer`
+    makes of all the events (with files written without ``stream_offset`` it is still their
+    events, in packets cut at the seams). Written atomically.
+
+    Raises
+    ------
+    OptionError
+        No sources.
+    ExportError
+        Sources of other compressions or stream descriptions (sensor, step time...), or of several
+        streams; an existing ``target`` without ``overwrite``.
+    FileFormatError
+        A source that is not an AEDAT 4.0 file, damaged, without packet table, or whose times go
+        back from the one before.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from eventcode import Events
+    >>> from exporters import aedat4
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> stream = Events(t=list(range(10)), x=[1] * 10, y=[0] * 10, p=[1] * 10, sensor_size=(4, 4))
+    >>> aedat4.write(folder / "whole.aedat4", stream)
+    >>> for k, (a, b) in enumerate([(0, 3), (3, 10)]):
+    ...     with aedat4.Writer(folder / f"{k}.aedat4", sensor_size=(4, 4), stream_offset=a) as writer:
+    ...         writer.write(stream.time_slice(a, b))
+    >>> aedat4.join([folder / "0.aedat4", folder / "1.aedat4"], folder / "joined.aedat4")
+    >>> (folder / "joined.aedat4").read_bytes() == (folder / "whole.aedat4").read_bytes()
+    True
+    """
+    if not sources:
+        raise OptionError("join needs at least one source file")
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(open_regular(path)) for path in sources]
+        layouts = [
+            _layout(Path(path), file.fileno(), False) for path, file in zip(sources, files, strict=True)
+        ]
+        first = layouts[0]
+        for layout in layouts:
+            if (layout.code, layout.description) != (first.code, first.description):
+                raise ExportError(
+                    f"{layout.path} has another compression or stream description than {first.path}: only "
+                    "files of one Writer's options join"
+                )
+            if len(layout.declared) != 1 or not layout.has_table:
+                raise FileFormatError(
+                    f"{layout.path}: join takes files of one event stream with a packet table, as Writer "
+                    "makes them"
+                )
+        head = os.pread(files[0].fileno(), len(MAGIC) + 4, 0)
+        head = os.pread(files[0].fileno(), len(MAGIC) + 4 + struct.unpack_from("<I", head, len(MAGIC))[0], 0)
+        size = PACKET_EVENTS[first.code]
+        joined = _Joined(first.code, size)
+        with atomic_path(target, overwrite) as temporary, open(temporary, "wb") as out:
+            out.write(head)
+            for s, (layout, file) in enumerate(zip(layouts, files, strict=True)):
+                packets = layout.packets
+                for i, packet in enumerate(packets):
+                    last = s == len(layouts) - 1 and i == len(packets) - 1
+                    joined.add(out, file.fileno(), layout, packet, last)
+            joined.flush(out)
+            _append_table(out, first.code, joined.entries)
+
+
+class _Joined:
+    """The packets :func:`join` writes, and the seams' events waiting to fill a whole packet."""
+
+    def __init__(self, code: int, size: int) -> None:
+        self.code, self.size = code, size
+        self.entries: list[_Row] = []
+        self.pending: list[np.ndarray] = []
+        self.held = self.events = 0
+        self.last_t: int | None = None
+
+    def add(self, out: BinaryIO, descriptor: int, layout: _Layout, packet: Packet, last: bool) -> None:
+        """Copy a packet that lies where one Writer would put it (a whole one, or the stream's
+        ``last``), else hold its events."""
+        count = packet.count or 0
+        if self.last_t is not None and count and cast(int, packet.first) < self.last_t:
+            raise FileFormatError(
+                f"{layout.path}: byte {packet.offset}: its events start at {packet.first} us, before the "
+                f"{self.last_t} us the files before end with: join files in time order"
+            )
+        self.last_t = packet.last if count else self.last_t
+        whole = count == self.size or last
+        if not self.held and self.events % self.size == 0 and whole:
+            out.write(struct.pack("<ii", packet.stream, packet.size))
+            self.entries.append(
+                (
+                    out.tell(),
+                    packet.stream,
+                    packet.size,
+                    count,
+                    cast(int, packet.first),
+                    cast(int, packet.last),
+                )
+            )
+            out.write(_stored(descriptor, layout, packet))
+        elif count:
+            records, note = _packet_records(descriptor, layout, packet)
+            if note is not None:
+                raise FileFormatError(f"{layout.path}: byte {packet.offset}: {note}")
+            self.pending.append(records.copy())
+            self.held += count
+            while self.held >= self.size:
+                self.flush(out, self.size)
+        self.events += count
+
+    def flush(self, out: BinaryIO, count: int | None = None) -> None:
+        """Write ``count`` held events (all: None) as one packet, as Writer builds it."""
+        if not self.held:
+            return
+        records = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
+        n = self.held if count is None else count
+        columns = [records["t"], records["x"], records["y"], records["p"]]
+        payload = _compress(self.code, _built(columns, 0, n, 0).data)
+        out.write(struct.pack("<ii", 0, len(payload)))
+        self.entries.append((out.tell(), 0, len(payload), n, int(records["t"][0]), int(records["t"][n - 1])))
+        out.write(payload)
+        rest = records[n:]
+        self.pending, self.held = ([rest] if len(rest) else []), len(rest)
 
 
 def _described(description: str, code: int) -> str:

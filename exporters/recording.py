@@ -6,10 +6,14 @@ read the range, write it through the target format's ``Writer`` as a piece file 
 hash the piece and record it. Tasks run on a local ``dask.distributed`` cluster (one
 single-threaded worker process per core) by default, on any ``Client`` given (its cluster,
 unchanged), or in this process (``client="sync"``). With ``one_output=True`` the pieces are then
-assembled in order into the one output file by one ``Writer`` (AEDAT 4.0's packet table, HDF5's
-``ms_to_idx`` and every other index rebuilt as it writes), atomically, and removed; with
-``one_output=False`` they are the result: ``part-00000.aedat4``, ... and ``manifest.json`` in the
-folder ``out``.
+assembled in order into the one output file, atomically, and removed: AEDAT 4.0 pieces are
+written in the target compression with their stream offsets, so that their packets lie where
+one Writer of the whole recording puts them, and :func:`exporters.aedat4.join` copies them as
+stored (only the packets cut at the seams are decoded and compressed again) and writes a new
+packet table; every other format's pieces are written uncompressed and read back through one
+``Writer`` of the output (HDF5's ``ms_to_idx`` and every other index rebuilt as it writes). With
+``one_output=False`` the pieces are the result: ``part-00000.aedat4``, ... and ``manifest.json``
+in the folder ``out``.
 
 - Exact: the ranges partition the events, each range's count is checked as it is read, and the
   one output holds exactly the events of the file, in order. It is byte for byte the file one
@@ -27,10 +31,9 @@ folder ``out``.
 - Failures: a range that fails fails alone; the others finish and are kept, then
   :class:`RecordingError` names each failed range. A rerun redoes only those.
 
-The assembly is one process writing the whole output: for a compressed output (AEDAT 4.0's LZ4
-and zstd, HDF5's gzip) it costs about what a single-process conversion does, so that
-``one_output=False`` is the way to use every core for those; the pieces of an assembly are written
-uncompressed, which makes the tasks and the assembly's reading cheap.
+The assembly is one process: for AEDAT 4.0 a copy (the workers compressed the packets), for the
+others a re-encoding of the whole output, which for HDF5's gzip costs about what a
+single-process conversion does; ``one_output=False`` uses every core for those.
 
 Examples
 --------
@@ -268,8 +271,10 @@ def convert_recording(
         step = positive_int("dt_us", dt_us, "microseconds per step")
         cuts = [dataclasses.replace(rng, steps=_given_step(rng.steps, step)) for rng in cuts]
     piece_options = dict(writer_options)
-    if one_output:  # pieces only the assembly reads: uncompressed, cheap to write and to read
+    joined = one_output and _joins(fmt)
+    if one_output and not joined:  # pieces only the assembly reads: uncompressed, cheap to write and read
         piece_options["compression"] = "none"
+    before = [sum(rng.events for rng in cuts[:k]) for k in range(len(cuts))]
     work = Path(out).parent / f".{Path(out).name}.ranges" if one_output else Path(out)
     suffix = fmt.suffixes[0]
     names = [f"part-{rng.index:05d}{suffix}" for rng in cuts]
@@ -282,6 +287,7 @@ def convert_recording(
         "read_options": _plain(reading),
         "format": fmt.name,
         "options": _plain(piece_options),
+        "pieces": "joined" if joined else "written",
         "dt_us": dt_us,
         "ranges": [[rng.t_start, rng.t_end, rng.events] for rng in cuts],
     }
@@ -298,7 +304,7 @@ def convert_recording(
                 names[k],
                 rng,
                 fmt.name,
-                piece_options,
+                {**piece_options, "stream_offset": before[k]} if joined else piece_options,
                 size,
                 known.get(k),
                 verify,
@@ -321,7 +327,10 @@ def convert_recording(
             raise RecordingError(source, work, failures, len(cuts))
         pieces = [work / name for name in names]
         if one_output:
-            _assemble(fmt, pieces, Path(out), records, cuts, writer_options, size, progress)
+            if joined:  # packets copied as the workers compressed them, the seams' joined
+                fmt.module.join(pieces, Path(out))
+            else:
+                _assemble(fmt, pieces, Path(out), records, cuts, writer_options, size, progress)
             _sweep(Path(out).parent, [Path(out).name])
     if one_output:
         shutil.rmtree(work, ignore_errors=True)
@@ -364,6 +373,12 @@ def _given_step(steps: StepTime | None, dt_us: int) -> StepTime:
     return StepTime(0, dt_us, 0) if steps is None else steps._replace(dt_us=dt_us)
 
 
+def _joins(fmt: Format) -> bool:
+    """Whether the format joins files of consecutive stretches into one Writer's file by copying
+    (AEDAT 4.0: ``join``, and its Writer's ``stream_offset``)."""
+    return hasattr(fmt.module, "join") and "stream_offset" in inspect.signature(fmt.module.Writer).parameters
+
+
 def _check_writer_options(fmt: Format, options: Mapping[str, Any]) -> None:
     """Every writer option is one the format's ``Writer`` takes (the recording gives the rest)."""
     taken = set(inspect.signature(fmt.module.Writer).parameters)
@@ -377,6 +392,7 @@ def _check_writer_options(fmt: Format, options: Mapping[str, Any]) -> None:
         "t0_us",
         "batched",
         "overwrite",
+        "stream_offset",
     }
     unknown = sorted(set(options) - (taken - given))
     if unknown:

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -24,12 +25,14 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import exporters
 from eventcode import Events
 from eventcode.cli import main
 from eventcode.errors import OptionError
-from exporters import evt, hdf5, ranges
+from exporters import aedat4, evt, hdf5, ranges
 from exporters.recording import MANIFEST, RecordingError, convert_recording
 
 SIZE = (128, 128)
@@ -115,6 +118,39 @@ def test_one_output_is_the_single_process_file(
     expected = reference(source, tmp_path / f"ref{SUFFIX[name]}", name, **options)
     assert comparable(out.read_bytes(), name) == comparable(expected, name)
     assert sorted(os.listdir(tmp_path)) == sorted([out.name, f"ref{SUFFIX[name]}"])  # pieces removed
+
+
+@settings(max_examples=10)
+@given(
+    cuts=st.lists(st.integers(0, 140_000), max_size=6),
+    compression=st.sampled_from(["lz4", "zstd", "none"]),
+    chunk=st.integers(1_000, 70_000),
+)
+def test_aedat4_pieces_join_into_the_one_writer_file(cuts: list[int], compression: str, chunk: int) -> None:
+    """Pieces cut anywhere (inside packets, empty, shorter than one) written with their stream
+    offsets, in chunks of any size: join gives the bytes of one Writer of the whole stream."""
+    events = STREAM
+    bounds = [0, *sorted(cuts), len(events)]
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        aedat4.write(folder / "whole.aedat4", events, compression=compression)
+        pieces = []
+        for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+            pieces.append(folder / f"{k}.aedat4")
+            with aedat4.Writer(
+                pieces[-1], sensor_size=SIZE, compression=compression, stream_offset=a
+            ) as writer:
+                for start in range(a, b, chunk):
+                    writer.write(_stretch(events, start, min(start + chunk, b)))
+        aedat4.join(pieces, folder / "joined.aedat4")
+        assert (folder / "joined.aedat4").read_bytes() == (folder / "whole.aedat4").read_bytes()
+
+
+def _stretch(events: Events, a: int, b: int) -> Events:
+    return Events(t=events.t[a:b], x=events.x[a:b], y=events.y[a:b], p=events.p[a:b], sensor_size=SIZE)
+
+
+STREAM = recording(140_000, 10_000_000, seed=1)
 
 
 def test_one_file_per_range(source: Path, tmp_path: Path) -> None:
