@@ -18,10 +18,11 @@ in the folder ``out``.
 - Exact: the ranges partition the events, each range's count is checked as it is read, and the
   one output holds exactly the events of the file, in order. It is byte for byte the file one
   ``Writer`` makes of the file's events with the same options (AEDAT 4.0, EVT 2.0 / 3.0, DAT,
-  AEDAT 3.1, N-MNIST: their files do not depend on how the events are cut into writes; AEDAT 2.0
-  but for the ``# created`` date line of its header; HDF5, whose layout depends on the sequence of
-  writes, as fed chunks of ``chunk_events`` events, which is what ``eventcode convert`` does from
-  formats read in chunks of exactly that size: EVT, DAT, AEDAT 2.0).
+  N-MNIST: their files do not depend on how the events are cut into writes; AEDAT 2.0 and 3.1
+  but for their headers' date lines, ``# created`` and ``#Start-Time``; HDF5, whose layout
+  depends on the sequence of writes, as fed chunks of ``chunk_events`` events, which is what
+  ``eventcode convert`` does from formats read in chunks of exactly that size: EVT, DAT,
+  AEDAT 2.0).
 - Resumable: ``manifest.json`` (in ``out``, or for one output in the hidden folder
   ``.<name>.ranges`` beside it) records the options, the source's size and modification time, the
   ranges, and each finished piece's size and SHA-256; a task records its piece (in ``.pending``)
@@ -57,7 +58,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import inspect
 import itertools
@@ -200,7 +200,9 @@ def convert_recording(
     client : distributed.Client or "sync", optional
         Where the tasks run. None (default): a ``LocalCluster`` of ``workers`` processes (default
         one per core) of one thread each, started and closed by this call. A ``Client``: its
-        cluster, left running. ``"sync"`` (or False): one after another in this process.
+        cluster, left running (workers on other machines need ``path`` and ``out`` on a file
+        system they share, at the same paths). ``"sync"`` (or False): one after another in this
+        process.
     workers : int, optional
         Worker processes of the local cluster (``client=None`` only).
     source_format : str, optional
@@ -297,10 +299,10 @@ def convert_recording(
         _write_manifest(work, config, [known[k] for k in sorted(known) if k < len(cuts)])
         stamp = (status.st_size, status.st_mtime_ns)
         jobs = [
-            _Job(
-                os.fspath(source),
+            _Job(  # absolute paths: a worker's working folder is its own
+                os.fspath(source.resolve()),
                 stamp,
-                os.fspath(work),
+                os.fspath(work.resolve()),
                 names[k],
                 rng,
                 fmt.name,
@@ -437,7 +439,13 @@ def _locked_path(work: Path) -> Path:
 
 @contextlib.contextmanager
 def _locked(work: Path) -> Iterator[None]:
-    """Hold the folder's lock: another conversion into it fails at once."""
+    """Hold the folder's lock: another conversion into it fails at once (no lock without
+    ``fcntl``: Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
     with open(_locked_path(work), "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -86,10 +86,13 @@ def reference(source: Path, out: Path, name: str, **options: Any) -> bytes:
 
 
 def comparable(data: bytes, name: str) -> bytes:
-    """AEDAT 2.0's header holds the time it was written (``# created``): left out."""
-    if name != "aedat2":
+    """AEDAT 2.0's and 3.1's headers hold the time they were written: that line left out."""
+    dated = {"aedat2": b"# created", "aedat3": b"#Start-Time:"}.get(name)
+    if dated is None:
         return data
-    return b"".join(line for line in data.splitlines(keepends=True) if not line.startswith(b"# created"))
+    head, end, rest = data.partition(b"#End Of ASCII Header\r\n" if name == "aedat2" else b"#!END-HEADER\r\n")
+    kept = [line for line in head.splitlines(keepends=True) if not line.startswith(dated)]
+    return b"".join(kept) + end + rest
 
 
 def partials(*folders: Path) -> list[str]:
