@@ -17,9 +17,10 @@ in the folder ``out``.
 
 - Exact: the ranges partition the events, each range's count is checked as it is read, and the
   one output holds exactly the events of the file, in order. It is byte for byte the file one
-  ``Writer`` makes of the file's events with the same options (AEDAT 4.0, EVT 2.0 / 3.0, DAT,
-  N-MNIST: their files do not depend on how the events are cut into writes; AEDAT 2.0 and 3.1
-  but for their headers' date lines, ``# created`` and ``#Start-Time``; HDF5, whose layout
+  ``Writer`` makes of the file's events with the same options (AEDAT 4.0, EVT 2.0 / 3.0,
+  N-MNIST: their files do not depend on how the events are cut into writes; DAT, AEDAT 2.0 and
+  3.1 but for their headers' date lines, ``% Date``, ``# created``, ``#Start-Time``, which hold
+  the second the file was written, as two single-process runs differ there; HDF5, whose layout
   depends on the sequence of writes, as fed chunks of ``chunk_events`` events, which is what
   ``eventcode convert`` does from formats read in chunks of exactly that size: EVT, DAT,
   AEDAT 2.0).
