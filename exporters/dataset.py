@@ -55,7 +55,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import exporters
 from eventcode.datasets import MapDataset
@@ -63,7 +63,7 @@ from eventcode.errors import EventcodeError, OptionError, OptionTypeError
 from eventcode.events import Events
 from eventcode.options import positive_int
 from eventcode.transforms import Encode, check_seed
-from exporters import manifest, shard
+from exporters import cluster, manifest, shard
 from exporters.compression import canonical
 from exporters.eventdataset import EventDataset, EventFiles
 
@@ -75,7 +75,7 @@ __all__ = ["SHARD_SIZE", "ConversionError", "EventDataset", "EventFiles", "Failu
 SHARD_SIZE = 1024
 """Samples per shard unless told: 1,024 encoded MNIST digits of 100 steps are about 10 MB of HDF5."""
 
-Sync = Literal["sync"]
+Sync = cluster.Sync
 """``client="sync"``: run the shard tasks one after another in this process."""
 Progress = bool | Callable[[int, str], object]
 """``True`` for a tqdm bar on stderr (after a second of work), ``False`` for none, or a callable
@@ -297,13 +297,17 @@ def convert(
         ]
         results: dict[int, dict[str, Any]] = {}
         with (
-            _scheduler(client if jobs else "sync", workers) as running,
+            cluster.scheduler(client if jobs else "sync", workers) as running,
             _reporter(progress, len(jobs)) as report,
         ):
             for result in _run(jobs, shard.Source(dataset, encoder, chosen), running):
                 results[result["shard"]] = result
                 report(result)
-            where = "this process" if running is None else f"dask.distributed ({_workers(running)} workers)"
+            where = (
+                "this process"
+                if running is None
+                else f"dask.distributed ({cluster.workers(running)} workers)"
+            )
         manifest.remove_partials(folder)
         records = [results[k]["record"] for k in sorted(results) if results[k]["status"] != "failed"]
         failed = tuple(
@@ -410,32 +414,6 @@ def _failure(result: Mapping[str, Any], bounds: tuple[int, int]) -> Failure:
 
 
 # ---------------------------------------------------------------------- running the tasks
-@contextlib.contextmanager
-def _scheduler(client: distributed.Client | Sync | None, workers: int | None) -> Iterator[Any]:
-    """The client to run on (None: this process); a local cluster made here is closed after."""
-    if client == "sync":
-        yield None
-        return
-    if client is not None:
-        yield client
-        return
-    from distributed import Client as DaskClient
-    from distributed import LocalCluster
-
-    count = workers or os.cpu_count() or 1
-    with (
-        LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        DaskClient(cluster) as made,  # type: ignore[no-untyped-call]
-    ):
-        yield made
-
-
-def _workers(client: Any) -> int:
-    return len(client.scheduler_info(n_workers=-1)["workers"])
-
-
 def _run(jobs: list[shard.Job], source: shard.Source, client: Any) -> Iterator[dict[str, Any]]:
     """Each shard's result as it finishes: in order in this process, as completed on Dask."""
     if client is None:

@@ -76,7 +76,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from eventcode import address
 from eventcode.errors import EventcodeError, FileFormatError, OptionError, OptionTypeError
 from eventcode.options import positive_int
-from exporters import ranges
+from exporters import cluster, ranges
 from exporters.atomic import atomic_path
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ PENDING = ".pending"
 PARTS_PER_WORKER = 4
 """Ranges per worker when neither ``parts`` nor ``span_us`` is given: a slow range delays less."""
 
-Sync = Literal["sync"]
+Sync = cluster.Sync
 """``client="sync"``: run the range tasks one after another in this process."""
 Progress = bool | Callable[[int, str], object]
 """``True`` for tqdm bars on stderr (after a second of work), ``False`` for none, or a callable
@@ -316,11 +316,15 @@ def convert_recording(
         ]
         total = sum(rng.events for rng in cuts)
         results: dict[int, Record] = {}
-        with _scheduler(client, workers) as running, _reporter(progress, total, "convert") as report:
+        with cluster.scheduler(client, workers) as running, _reporter(progress, total, "convert") as report:
             for result in _run(jobs, running):
                 results[result["range"]] = result
                 report(result)
-            where = "this process" if running is None else f"dask.distributed ({_workers(running)} workers)"
+            where = (
+                "this process"
+                if running is None
+                else f"dask.distributed ({cluster.workers(running)} workers)"
+            )
         records = [results[k]["record"] for k in sorted(results) if results[k]["status"] != "failed"]
         _write_manifest(work, config, records)
         _clear_pending(work)
@@ -569,38 +573,6 @@ def _matches(work: Path, record: Mapping[str, Any] | None, verify: bool) -> bool
 
 
 # ---------------------------------------------------------------------- running the tasks
-@contextlib.contextmanager
-def _scheduler(client: distributed.Client | Sync | None, workers: int | None) -> Iterator[Any]:
-    """The client to run on (None: this process); a local cluster made here is closed after."""
-    if client == "sync":
-        yield None
-        return
-    if client is not None:
-        yield client
-        return
-    import logging
-
-    from distributed import Client as DaskClient
-    from distributed import LocalCluster
-
-    count = workers or os.cpu_count() or 1
-    with (
-        LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=count,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        DaskClient(cluster) as made,  # type: ignore[no-untyped-call]
-    ):
-        yield made
-
-
-def _workers(client: Any) -> int:
-    return len(client.scheduler_info(n_workers=-1)["workers"])
-
-
 def _run(jobs: list[_Job], client: Any) -> Iterator[Record]:
     """Each range's result as it finishes: in order in this process, as completed on Dask."""
     if client is None:
