@@ -2,8 +2,12 @@
 
 One warmed parent (eventcode, exporters and torch imported once, torch on one thread, no writer
 thread started) forks a child per write, so that each trial costs the write and not the imports.
-For every writable format and both ways of writing (one ``write`` call, and a streaming
-``Writer`` fed three chunks), each trial:
+For every writable format and four ways of writing (one ``write`` call; a streaming ``Writer``
+fed three chunks; ``eventcode convert`` of an AEDAT 4.0 file, which AEDAT 4.0 copies with its
+own ``transcode`` and every other format streams through its ``Writer``; and
+``exporters.recording.convert_recording`` of that file in three time ranges, pieces and
+assembly in the killed process, for every format but NIR, which holds samples and not one stream
+cut in time), each trial:
 
 1. writes an old file to the target (in a child, to its end);
 2. starts a new write of other events in a child and kills it (``SIGKILL``) after a random delay
@@ -12,7 +16,8 @@ For every writable format and both ways of writing (one ``write`` call, and a st
 3. reads the target in another child: it must hold the old events or the new ones, whole
    (``damaged`` otherwise);
 4. counts the killed write's leftover temporary files, which the next write to that path removes
-   (the owner is dead): none may remain after it.
+   (the owner is dead): none may remain after it, nor ``convert_recording``'s work folder, which
+   a killed conversion leaves to resume from.
 
 Run: ``python tests/exporters/kill_trials.py --trials 50`` prints a table; ``--json`` prints the
 counts for a test (``tests/exporters/test_atomic.py`` runs 5 trials per writer in CI).
@@ -21,6 +26,9 @@ counts for a test (``tests/exporters/test_atomic.py`` runs 5 trials per writer i
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import io
 import json
 import os
 import random
@@ -38,7 +46,8 @@ import torch
 torch.set_num_threads(1)  # no thread pool exists when children are forked
 
 import exporters  # noqa: E402
-from eventcode import Events  # noqa: E402
+from eventcode import Events, cli  # noqa: E402
+from exporters.recording import convert_recording  # noqa: E402
 
 
 def stream(seed: int, n: int) -> Events:
@@ -50,7 +59,7 @@ def stream(seed: int, n: int) -> Events:
     )
 
 
-def in_child(work: Callable[[], object]) -> tuple[int, object]:
+def in_child(work: Callable[[], object]) -> tuple[int, int]:
     """Run ``work`` in a forked child: its process id and a pipe's end its result comes through."""
     read, write = os.pipe()
     pid = os.fork()
@@ -79,8 +88,13 @@ def run(work: Callable[[], object]) -> object:
     return finish(*in_child(work))
 
 
+WAYS = ("write", "Writer", "convert", "convert_recording")
+
+
 def writing(fmt: exporters.Format, way: str, target: Path, events: Events) -> Callable[[], object]:
-    """A write of ``events`` to ``target`` in one of the two ways."""
+    """A write of ``events`` to ``target`` in one of the :data:`WAYS`; the two conversions read
+    ``events`` from an AEDAT 4.0 file beside the target (written by :func:`sources`)."""
+    source = target.parent / f"source-{len(events)}.aedat4"
 
     def one_call() -> object:
         exporters.write(target, events, format=fmt.name)
@@ -93,7 +107,27 @@ def writing(fmt: exporters.Format, way: str, target: Path, events: Events) -> Ca
                 writer.write(_part(events, a, a + third))
         return "written"
 
-    return one_call if way == "write" else streaming
+    def command() -> object:
+        with contextlib.redirect_stdout(io.StringIO()):  # its report; the parent's stdout is the table
+            cli.main(
+                ["--debug", "convert", str(source), str(target), "--format", fmt.name], standalone_mode=False
+            )
+        return "written"
+
+    def in_ranges() -> object:
+        convert_recording(source, target, format=fmt.name, parts=3, client="sync", progress=False)
+        return "written"
+
+    return {"write": one_call, "Writer": streaming, "convert": command, "convert_recording": in_ranges}[way]
+
+
+def sources(folder: Path, *streams: Events) -> None:
+    """The AEDAT 4.0 files the conversions read, one per stream (written in a child: no writer
+    thread in this parent)."""
+    for events in streams:
+        path = folder / f"source-{len(events)}.aedat4"
+        if run(functools.partial(exporters.write, path, events)) is not None:
+            raise RuntimeError(f"writing the conversions' source {path.name} failed")
 
 
 def _part(events: Events, a: int, b: int) -> Events:
@@ -127,7 +161,16 @@ def canonical(events: Events) -> np.ndarray:
 
 
 def leftovers(target: Path) -> int:
-    return len(list(target.parent.glob(f".{target.name}.*.partial")))
+    """The temporary files of writes to ``target``: its own partial files, and those of the
+    pieces in ``convert_recording``'s work folder."""
+    work = target.parent / f".{target.name}.ranges"
+    return len(list(target.parent.glob(f".{target.name}.*.partial"))) + len(list(work.glob(".*.partial")))
+
+
+def kept(target: Path) -> int:
+    """What a finished write to ``target`` must have removed: the killed writers' partial files,
+    and ``convert_recording``'s work folder (which a killed conversion leaves to resume from)."""
+    return leftovers(target) + (target.parent / f".{target.name}.ranges").exists()
 
 
 def trials(
@@ -139,10 +182,13 @@ def trials(
     chooser = random.Random(seed)
     old, new = stream(1, 20_000), stream(2, 400_000)
     table: dict[str, dict[str, int]] = {}
+    sources(folder, old, new)
     for fmt in exporters.formats():
         if fmt.name == "es":  # reads only
             continue
-        for way in ("write", "Writer"):
+        for way in WAYS:
+            if way == "convert_recording" and fmt.name == "nir":  # NIR holds samples, not one stream in time
+                continue
             target = folder / f"{fmt.name}-{way}{fmt.suffixes[0]}"
             names = (
                 "trials",
@@ -162,7 +208,7 @@ def trials(
             for _ in range(count):
                 if run(writing(fmt, way, target, old)) != "written":  # also removes dead writers' leftovers
                     raise RuntimeError(f"{fmt.name} {way}: writing the old file failed")
-                counts["leftovers kept"] += leftovers(target)
+                counts["leftovers kept"] += kept(target)
                 pid, read = in_child(writing(fmt, way, target, new))
                 time.sleep(chooser.uniform(0, 1.2 * whole))
                 os.kill(pid, sig)
@@ -173,7 +219,7 @@ def trials(
                 counts["damaged" if found.startswith("damaged") or found == "nothing" else found] += 1
                 counts["trials"] += 1
             run(writing(fmt, way, target, old))
-            counts["leftovers kept"] += leftovers(target)
+            counts["leftovers kept"] += kept(target)
             table[f"{fmt.name} {way}"] = counts
     return table
 

@@ -4,7 +4,7 @@ The caller is the warm parent: it has imported torch, eventcode and exporters (a
 libraries, :func:`warm`), so a worker forked from it starts in milliseconds (:func:`run`: one
 worker per input; :class:`Worker`: one for many). For each input the worker sets ``RLIMIT_AS``
 (its address space then plus the memory budget plus :data:`AS_SLACK`) and restarts its peak
-resident-set count (``VmHWM``), runs :data:`OPERATIONS` on the input file in turn and reports
+resident-set count (``VmHWM``), runs :func:`operations` on the input file in turn and reports
 each call's outcome over a pipe as it ends; the parent kills it when a call gives no answer
 within the time limit. A worker that
 dies inside a call (a signal, or ``exit`` from a C library) crashed there.
@@ -19,8 +19,8 @@ Outcome classes (:class:`Outcome`), per call:
 5. ``MEMORY``: the worker's peak RSS grew by more than :func:`memory_budget` of the file, or an
    allocation failed (``MemoryError``, torch's "can't allocate memory"), ``RLIMIT_AS`` included;
 6. ``WRONG``: success with wrong data: events that fail ``Events`` validation, ``read_chunks``,
-   ``info`` or a time window that disagree with ``read``, or a file whose checked byte was
-   changed (:mod:`.targets`) that still reads.
+   ``info``, a time window or the time ranges that disagree with ``read``, or a file whose
+   checked byte was changed (:mod:`.targets`) that still reads.
 """
 
 from __future__ import annotations
@@ -49,12 +49,29 @@ import torch
 import eventcode
 import exporters
 from eventcode import Events
-from eventcode.errors import AllocationError, EventcodeError
+from eventcode.errors import AllocationError, EventcodeError, OptionError
+from exporters import ranges
 
-OPERATIONS = ("read", "read_chunks", "info", "window")
+OPERATIONS = ("read", "read_chunks", "info", "window", "ranges")
 """The calls made on every input, in this order: ``read(path)``, ``read_chunks(path,
-chunk_events(size))`` (every chunk), ``info(path)``, and ``read(path, t_start=..., t_end=...)``
-over the middle third of the events ``read`` gave (``[0, 1000)`` when it gave none)."""
+chunk_events(size))`` (every chunk), ``info(path)``, ``read(path, t_start=..., t_end=...)``
+over the middle third of the events ``read`` gave (``[0, 1000)`` when it gave none), and
+``exporters.ranges.split(path, parts=3)`` with ``exporters.ranges.read`` of each range (the
+index, checkpoint and mid-file reads that ``convert --parts`` runs on); see :func:`operations`."""
+
+
+def operations(module: ModuleType) -> tuple[str, ...]:
+    """The :data:`OPERATIONS` made on inputs of the format ``module``: all of them for a registered
+    format of streams; without ``ranges`` for NIR (its files hold samples, which no time range
+    cuts, and each of its calls forks the reader's guarded child) and for a module that is no
+    registered format (the harness's own tests)."""
+    name = _format_name(module)
+    return OPERATIONS if name not in (None, "nir") else OPERATIONS[:-1]
+
+
+def _format_name(module: ModuleType) -> str | None:
+    return next((fmt.name for fmt in exporters.formats() if fmt.module is module), None)
+
 
 TIME_LIMIT = 10.0
 """Seconds a call may run before it counts as a hang."""
@@ -145,7 +162,7 @@ def run(
     coverage: bool = False,
     time_limit: float = TIME_LIMIT,
 ) -> Result:
-    """Write ``data`` to ``path`` and run :data:`OPERATIONS` of the format ``module`` on it in a
+    """Write ``data`` to ``path`` and run :func:`operations` of the format ``module`` on it in a
     worker forked for it alone. ``must_fail`` (a checked byte's change, in words) makes a
     successful ``read`` a ``WRONG`` outcome; ``coverage`` collects the line transitions in
     eventcode and exporters."""
@@ -400,7 +417,7 @@ def _one(
     send("base", base)
     edges: set[int] = set()
     state = _State(module, path, size, must_fail)
-    for operation in OPERATIONS:
+    for operation in operations(module):
         send("start", operation)
         if coverage:
             sys.settrace(_tracer(edges))
@@ -538,6 +555,29 @@ class _State:
         events = self.module.read(self.path, t_start=start, t_end=end)
         wrong = _invalid(events)
         return wrong or _differ(full.time_slice(start, end), [events], f"the window [{start}, {end})")
+
+    def _ranges(self) -> str:
+        samples = 1 if self.full is None else self.full.num_samples
+        batch = samples > 1
+        try:
+            cuts = ranges.split(self.path, parts=3, format=_format_name(self.module))
+        except OptionError:
+            if batch:  # refused as documented: a time range is one stream's
+                return ""
+            raise
+        if batch:
+            return f"split cut a file of {samples} samples into {len(cuts)} time ranges"
+        pieces = [ranges.read(self.path, cut) for cut in cuts]
+        for cut, piece in zip(cuts, pieces, strict=True):
+            wrong = _invalid(piece)
+            if wrong:
+                return f"range {cut.index}: {wrong}"
+        if self.full is None:
+            if self.refused:
+                got = sum(len(piece) for piece in pieces)
+                return f"read refused the file ({self.refused}) but its ranges gave {got} events"
+            return ""
+        return _differ(self.full, pieces, f"{len(cuts)} ranges")
 
 
 def _invalid(events: object) -> str:

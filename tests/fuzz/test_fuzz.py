@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 import exporters
 from eventcode import Events
 from eventcode.errors import FileFormatError
+from exporters import ranges
 
 from . import mutations, sandbox
 from .corpus import MAX_SEED
@@ -89,7 +90,7 @@ def test_seeds_read_cleanly(target: Reader, tmp_path: Path) -> None:
     assert seeds, f"no seeds for {target.name}: run python -m tests.fuzz.corpus"
     for seed in seeds:
         result = sandbox.run(target.module, seed.read_bytes(), tmp_path / f"input{target.suffix}")
-        assert [call.operation for call in result.calls] == list(sandbox.OPERATIONS)
+        assert [call.operation for call in result.calls] == list(sandbox.operations(target.module))
         assert all(call.outcome is sandbox.Outcome.OK for call in result.calls), (seed, result.calls)
 
 
@@ -165,6 +166,27 @@ def test_a_checked_byte_that_reads_is_wrong_data(tmp_path: Path) -> None:
     result = sandbox.run(reader("nmnist").module, seed, tmp_path / "input.bin", must_fail="byte 0 changed")
     assert result.calls[0].outcome is sandbox.Outcome.WRONG
     assert "byte 0 changed, yet read gave" in result.calls[0].detail
+
+
+@pytest.mark.parametrize("format_name", ["aedat4", "hdf5", "evt3", "aedat3"])  # index, checkpoints, a pass
+def test_time_ranges_that_lose_an_event_are_wrong_data(
+    format_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = reader(format_name)
+    streams = (path for path in target.seeds() if target.module.read(path).num_samples == 1)
+    seed = next(path for path in streams if len(target.module.read(path)) > 10)
+    honest = ranges.read
+
+    def losing(path: Path, cut: Any) -> Events:  # each range without the events of its first time
+        piece: Events = honest(path, cut)
+        return piece.time_slice(int(piece.t[0]) + 1, None) if len(piece) else piece
+
+    monkeypatch.setattr(ranges, "read", losing)  # the forked worker's too
+    result = sandbox.run(target.module, seed.read_bytes(), tmp_path / f"input{target.suffix}")
+    outcomes = {call.operation: call for call in result.calls}
+    assert outcomes["read"].outcome is sandbox.Outcome.OK
+    assert outcomes["ranges"].outcome is sandbox.Outcome.WRONG, outcomes["ranges"]
+    assert "ranges gave" in outcomes["ranges"].detail
 
 
 # --------------------------------------------------------------------------- mutated seeds
