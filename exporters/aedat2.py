@@ -534,12 +534,12 @@ def _target(header: _Header, camera: object, layout: object) -> _Target:
         )
     steps = None
     if "dt_us" in numbers or "num_steps" in numbers:
-        steps = StepTime(numbers.get("num_steps", -1), numbers.get("dt_us", 0), numbers.get("t0_us", 0))
-        if steps.num_steps < 0 or steps.dt_us < 1 or steps.last_us >= 1 << 63:
-            raise FileFormatError(
-                f"{where}: step time needs num_steps >= 0 and dt_us >= 1 with every step's time in int64, "
-                f"got {attributes}"
+        try:
+            steps = steptime.read_back(
+                numbers.get("num_steps", -1), numbers.get("dt_us", 0), numbers.get("t0_us", 0)
             )
+        except ValueError as err:
+            raise FileFormatError(f"{where}: {err}, in {attributes}") from None
     return _Target(chosen, shape, polarities, steps, t_base)
 
 

@@ -653,9 +653,8 @@ def _recorded(path: Path, position: int, text: str) -> _Recorded:
             raise ValueError(f"polarities is {polarities}, not 2, 1 or 0")
         steps = None
         if "dt_us" in fields:
-            steps = StepTime(int(fields["num_steps"]), int(fields["dt_us"]), int(fields.get("t0_us", "0")))
-            if steps.num_steps < 0 or steps.dt_us < 1 or steps.beyond(*TIME_RANGE) is not None:
-                raise ValueError(f"{steps} does not fit the times of a file")
+            numbers = (int(fields["num_steps"]), int(fields["dt_us"]), int(fields.get("t0_us", "0")))
+            steps = steptime.read_back(*numbers, TIME_RANGE)
     except (EventsError, ValueError, KeyError) as err:
         raise FileFormatError(
             f"{path}: byte {position}: eventcode's header line is inconsistent: {err}"

@@ -1533,17 +1533,11 @@ def _eventcode_attributes(
         if "eventcodeDtUs" in info:
             if "eventcodeNumSteps" not in info:
                 raise ValueError("eventcodeDtUs comes without eventcodeNumSteps")
-            steps = StepTime(
+            steps = steptime.read_back(
                 _attribute(info, "eventcodeNumSteps", 0),
                 _attribute(info, "eventcodeDtUs", 1),
                 _attribute(info, "eventcodeT0Us", INT64[0], "0"),
             )
-            beyond = steps.beyond(INT64[0], INT64[1] + 1)
-            if beyond is not None:
-                raise ValueError(
-                    f"eventcodeT0Us + k * eventcodeDtUs (0 <= k < eventcodeNumSteps) reaches {beyond} us, "
-                    "beyond int64"
-                )
     except ValueError as err:
         key = err.key if isinstance(err, _AttributeError) else key
         raise FileFormatError(

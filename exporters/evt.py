@@ -266,11 +266,14 @@ def _eventcode_line(path: Path, line: str | None) -> tuple[StepTime | None, int]
         return None, 2
     try:
         values = {key: int(value) for key, _, value in (part.partition("=") for part in line.split())}
+        recorded = "dt_us" in values
         steps = (
-            None if "dt_us" not in values else StepTime(values["num_steps"], values["dt_us"], values["t0_us"])
+            steptime.read_back(values["num_steps"], values["dt_us"], values["t0_us"]) if recorded else None
         )
-    except (KeyError, ValueError):
-        raise FileFormatError(f"{path}: unreadable '% eventcode {line}' header line") from None
+    except KeyError as err:
+        raise FileFormatError(f"{path}: the '% eventcode {line}' header line lacks {err}") from None
+    except ValueError as err:
+        raise FileFormatError(f"{path}: unreadable '% eventcode {line}' header line: {err}") from None
     return steps, values.get("polarities", 2)
 
 

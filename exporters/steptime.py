@@ -66,6 +66,41 @@ def recorded(dt_us: object, t0_us: int, num_steps: int | None) -> StepTime | Non
     return StepTime(int(num_steps), dt, int(t0_us))
 
 
+INT64_TIMES = (-(1 << 63), 1 << 63)
+"""The times ``[low, high)`` of int64 microseconds."""
+
+
+def read_back(num_steps: int, dt_us: int, t0_us: int, times: tuple[int, int] = INT64_TIMES) -> StepTime:
+    """The step time a file records, checked as its reader finds it.
+
+    Raises
+    ------
+    ValueError
+        ``num_steps`` below 0, ``dt_us`` below 1, or the first or last step's time outside the
+        file's ``times`` ``[low, high)``; the reader raises it again as
+        :class:`~eventcode.errors.FileFormatError`, naming the file and the place.
+
+    Examples
+    --------
+    >>> read_back(3, 1000, 0)
+    StepTime(num_steps=3, dt_us=1000, t0_us=0)
+    >>> read_back(3, 0, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: step time needs num_steps >= 0 and dt_us >= 1, got num_steps=3 dt_us=0
+    """
+    steps = StepTime(num_steps, dt_us, t0_us)
+    if num_steps < 0 or dt_us < 1:
+        raise ValueError(f"step time needs num_steps >= 0 and dt_us >= 1, got {num_steps=} {dt_us=}")
+    beyond = steps.beyond(*times)
+    if beyond is not None:
+        raise ValueError(
+            f"t0_us + k * dt_us (0 <= k < num_steps) reaches {beyond} us, outside the file's times "
+            f"[{times[0]}, {times[1]})"
+        )
+    return steps
+
+
 def in_us(events: Events, steps: StepTime | None) -> Events:
     """``events`` in microseconds: step-time events at their step's time, for a file of step time.
 

@@ -1254,7 +1254,7 @@ def with_attribute(source: Path, target: Path, key: str, text: str) -> Path:
         ("eventcodeNumSteps", str(10**30), rf"eventcodeNumSteps = {10**30} is outside \[0, 2\*\*63 - 1\]"),
         ("eventcodeNumSteps", "-1", r"eventcodeNumSteps = -1 is outside \[0"),
         ("eventcodeT0Us", str(2**63), "eventcodeT0Us = 9223372036854775808 is outside"),
-        ("eventcodeT0Us", str(2**63 - 2000), f"reaches {2**63 + 1000} us, beyond int64"),  # step 3
+        ("eventcodeT0Us", str(2**63 - 2000), f"reaches {2**63 + 1000} us, outside the file"),  # step 3
         ("eventcodePolarities", "x", "eventcodePolarities is 'x', not an integer"),
     ],
 )
