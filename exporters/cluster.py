@@ -15,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     import distributed
+
+Job = TypeVar("Job")
 
 Sync = Literal["sync"]
 """Run the tasks in this process, one after another, without Dask."""
@@ -53,6 +55,44 @@ def scheduler(client: distributed.Client | Sync | None, workers: int | None) -> 
         yield made
 
 
-def workers(client: Any) -> int:
-    """The workers a Dask client has now."""
-    return len(client.scheduler_info(n_workers=-1)["workers"])
+def where(client: Any) -> str:
+    """Where :func:`scheduler`'s ``client`` runs the tasks, in words, with its workers now."""
+    if client is None:
+        return "this process"
+    return f"dask.distributed ({len(client.scheduler_info(n_workers=-1)['workers'])} workers)"
+
+
+def results(
+    client: Any,
+    task: Callable[..., dict[str, Any]],
+    jobs: Sequence[Job],
+    failed: Callable[[Job, BaseException], dict[str, Any]],
+    **shared: Any,
+) -> Iterator[dict[str, Any]]:
+    """Each job's result, ``task(job, **shared)``, as it finishes: in order in this process for
+    ``client=None``, as completed on Dask. A task never raises (its failure is a result); one
+    whose worker died every time (``KilledWorker``), or that was cancelled, becomes
+    ``failed(job, error)``, its error saying to run the conversion again. The tasks left are
+    cancelled when the caller stops early."""
+    if client is None:
+        for job in jobs:
+            yield task(job, **shared)
+        return
+    from distributed import as_completed
+
+    futures = client.map(task, jobs, pure=False, **shared)
+    job_of = {future.key: job for future, job in zip(futures, jobs, strict=True)}
+    try:
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
+            job = job_of[future.key]
+            try:
+                result = future.result()
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as err:  # the worker died every time (KilledWorker), or a cancel
+                result = failed(job, err)
+                result["error"] += " (the task's worker died or was restarted; run the conversion again)"
+            future.release()
+            yield result
+    finally:
+        client.cancel(futures)

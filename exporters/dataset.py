@@ -303,11 +303,7 @@ def convert(
             for result in _run(jobs, shard.Source(dataset, encoder, chosen), running):
                 results[result["shard"]] = result
                 report(result)
-            where = (
-                "this process"
-                if running is None
-                else f"dask.distributed ({cluster.workers(running)} workers)"
-            )
+            where = cluster.where(running)
         manifest.remove_partials(folder)
         records = [results[k]["record"] for k in sorted(results) if results[k]["status"] != "failed"]
         failed = tuple(
@@ -415,14 +411,14 @@ def _failure(result: Mapping[str, Any], bounds: tuple[int, int]) -> Failure:
 
 # ---------------------------------------------------------------------- running the tasks
 def _run(jobs: list[shard.Job], source: shard.Source, client: Any) -> Iterator[dict[str, Any]]:
-    """Each shard's result as it finishes: in order in this process, as completed on Dask."""
-    if client is None:
-        for job in jobs:
-            yield shard.convert_shard(job, source)
-        return
-    from distributed import as_completed
+    """Each shard's result as it finishes (:func:`exporters.cluster.results`); on Dask the dataset
+    reaches the workers once, scattered."""
 
-    if not jobs:
+    def died(job: shard.Job, error: BaseException) -> dict[str, Any]:
+        return shard.failed(job, None, error)
+
+    if client is None or not jobs:
+        yield from cluster.results(None, shard.convert_shard, jobs, died, source=source)
         return
     try:
         data = client.scatter(source, broadcast=True, hash=False)
@@ -434,22 +430,9 @@ def _run(jobs: list[shard.Job], source: shard.Source, client: Any) -> Iterator[d
             f"the dataset must pickle (cloudpickle) to reach the Dask workers, and it does not ({root}); "
             "make it picklable (no open files, locks or generators), or convert with client='sync'"
         ) from err
-    futures = client.map(shard.convert_shard, jobs, source=data, pure=False)
-    job_of = {future.key: job for future, job in zip(futures, jobs, strict=True)}
     try:
-        for future in as_completed(futures):  # type: ignore[no-untyped-call]
-            job = job_of[future.key]
-            try:
-                result = future.result()
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as err:  # the worker died every time (KilledWorker), or a cancel
-                result = shard.failed(job, None, err)
-                result["error"] += " (the task's worker died or was restarted; run the conversion again)"
-            future.release()
-            yield result
+        yield from cluster.results(client, shard.convert_shard, jobs, died, source=data)
     finally:
-        client.cancel(futures)
         data.release()
 
 

@@ -317,14 +317,10 @@ def convert_recording(
         total = sum(rng.events for rng in cuts)
         results: dict[int, Record] = {}
         with cluster.scheduler(client, workers) as running, _reporter(progress, total, "convert") as report:
-            for result in _run(jobs, running):
+            for result in cluster.results(running, _convert_range, jobs, _failed):
                 results[result["range"]] = result
                 report(result)
-            where = (
-                "this process"
-                if running is None
-                else f"dask.distributed ({cluster.workers(running)} workers)"
-            )
+            where = cluster.where(running)
         records = [results[k]["record"] for k in sorted(results) if results[k]["status"] != "failed"]
         _write_manifest(work, config, records)
         _clear_pending(work)
@@ -573,32 +569,6 @@ def _matches(work: Path, record: Mapping[str, Any] | None, verify: bool) -> bool
 
 
 # ---------------------------------------------------------------------- running the tasks
-def _run(jobs: list[_Job], client: Any) -> Iterator[Record]:
-    """Each range's result as it finishes: in order in this process, as completed on Dask."""
-    if client is None:
-        for job in jobs:
-            yield _convert_range(job)
-        return
-    from distributed import as_completed
-
-    futures = client.map(_convert_range, jobs, pure=False)
-    job_of = {future.key: job for future, job in zip(futures, jobs, strict=True)}
-    try:
-        for future in as_completed(futures):  # type: ignore[no-untyped-call]
-            job = job_of[future.key]
-            try:
-                result = future.result()
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as err:  # its worker died every time (KilledWorker), or a cancel
-                result = _failed(job, err)
-                result["error"] += " (the task's worker died or was restarted; run the conversion again)"
-            future.release()
-            yield result
-    finally:
-        client.cancel(futures)
-
-
 @contextlib.contextmanager
 def _reporter(
     progress: Progress, total: int, description: str
