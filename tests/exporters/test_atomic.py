@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import gc
 import json
 import os
 import resource
@@ -350,6 +352,32 @@ def test_every_writer_on_a_full_disk_raises_the_system_error_and_leaves_nothing(
     }
     for name, way, outcome, left in outcomes:
         assert (outcome, left) == ("EFBIG", []), (name, way)
+
+
+def test_a_ctrl_c_as_the_temporary_appears_leaves_it_only_while_the_exception_is_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt can land after ``atomic_path`` made the temporary file and before the
+    writer registered its cleanup (``ExitStack`` pushing the exit): the suspended ``atomic_path``
+    then removes the file when it is finalized, once the exception is handled or ends the
+    program."""
+    pushed = contextlib.ExitStack._push_cm_exit  # type: ignore[attr-defined]  # where the gap is
+
+    def interrupted(stack: contextlib.ExitStack, *args: object) -> None:
+        monkeypatch.setattr(contextlib.ExitStack, "_push_cm_exit", pushed)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(contextlib.ExitStack, "_push_cm_exit", interrupted)
+    caught: list[BaseException] = []
+    try:
+        with aedat4.Writer(tmp_path / "a.aedat4", sensor_size=(4, 4)):
+            pytest.fail("the writer opened")
+    except KeyboardInterrupt as err:
+        caught.append(err)
+    assert [path.name.endswith(".partial") for path in tmp_path.iterdir()] == [True]
+    caught.clear()
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
 
 
 def stopped_writes(signal_name: str, trials: int) -> dict[str, dict[str, int]]:
